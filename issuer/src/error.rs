@@ -1,0 +1,61 @@
+//! The one error type of the issuer library.
+
+/// Why a mark could not be issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// A request field is missing, malformed or out of range; the message names the field.
+    #[error("invalid request: {field}: {reason}")]
+    InvalidRequest {
+        /// The request field.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The request asks for a claim outside the issuer's accreditation scope.
+    #[error("the issuer is not accredited for {framework} class {class} with {assurance} assurance")]
+    OutsideScope {
+        /// Framework name.
+        framework: String,
+        /// Class asked for.
+        class: u8,
+        /// Assurance asked for.
+        assurance: String,
+    },
+    /// The issuer certificate is not valid at the issue time.
+    #[error("the issuer certificate is not valid at the issue time (valid {not_before}..{not_after}, now {now})")]
+    IssuerNotValid {
+        /// Start of validity.
+        not_before: u64,
+        /// End of validity.
+        not_after: u64,
+        /// Issue time.
+        now: u64,
+    },
+    /// A signing or key error.
+    #[error(transparent)]
+    Key(#[from] trustmark_keys::KeyError),
+    /// A format error (a field too long for the token, for example).
+    #[error("the mark cannot be encoded: {0}")]
+    Format(#[from] trustmark_format::FormatError),
+    /// The QR code could not be made.
+    #[error("QR code: {0}")]
+    Qr(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl IssueError {
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Issuing trust marks: the request a certifier submits, signing under an issuer certificate's
+//! scope and validity, QR images, and the offline registry. The `trustmark-issuer` binary wraps
+//! these in a command line.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod issue;
+pub mod offline;
+pub mod qr;
+mod request;
+pub mod size_report;
+
+pub use error::IssueError;
+pub use issue::{mark_id, IssuedMark, MarkIssuer};
+pub use request::{format_day, parse_day, ClaimRequest, FirmwareRequest, IssueRequest, MAX_VALID_DAYS};

@@ -1,0 +1,208 @@
+//! Strict check that bytes are exactly one well-formed CBOR item in RFC 8949 core deterministic
+//! encoding (section 4.2.1).
+//!
+//! `ciborium` (and so `coset`) accepts indefinite lengths, non-shortest integers, unsorted and
+//! duplicate map keys. A signed format must not: two encodings of the same claims would let an
+//! attacker change bytes without changing meaning, and a decoder that keeps the last of two
+//! duplicate keys would disagree with one that keeps the first. So every signed input is walked
+//! once by this checker before it is decoded.
+//!
+//! The walk does no allocation and is linear in the input length.
+
+use crate::FormatError;
+
+/// Maximum nesting depth of any of our documents. The deepest path in a mark is
+/// tag / COSE array / ... and inside the payload map / frameworks array / claim array (3 levels);
+/// a trust list reaches map / issuers array / issuer map / scope map / frameworks array / pair
+/// array (6 levels). 8 leaves headroom without letting a hostile input recurse deeply.
+pub const MAX_DEPTH: usize = 8;
+
+/// Checks that `input` is exactly one deterministic CBOR item, with nothing after it.
+pub fn check_deterministic(input: &[u8]) -> Result<(), FormatError> {
+    let end = item(input, 0, 0)?;
+    if end != input.len() {
+        return Err(FormatError::TrailingBytes { offset: end });
+    }
+    Ok(())
+}
+
+/// The head of a CBOR item: major type, argument and where the content starts.
+struct Head {
+    major: u8,
+    /// Additional information (the low five bits of the initial byte).
+    info: u8,
+    arg: u64,
+    content: usize,
+}
+
+fn head(input: &[u8], pos: usize) -> Result<Head, FormatError> {
+    let truncated = FormatError::Truncated { offset: pos };
+    let initial = *input.get(pos).ok_or(truncated.clone())?;
+    let major = initial >> 5;
+    let info = initial & 0x1f;
+    let (arg, len) = match info {
+        0..=23 => (u64::from(info), 0),
+        24 => (u64::from(*input.get(pos + 1).ok_or(truncated.clone())?), 1),
+        25 => (read_be(input, pos + 1, 2).ok_or(truncated.clone())?, 2),
+        26 => (read_be(input, pos + 1, 4).ok_or(truncated.clone())?, 4),
+        27 => (read_be(input, pos + 1, 8).ok_or(truncated)?, 8),
+        31 => return Err(FormatError::IndefiniteLength { offset: pos }),
+        _ => return Err(FormatError::UnsupportedCborItem { offset: pos }),
+    };
+    // Shortest form: each width is only allowed for values the next smaller one cannot hold.
+    let minimal = match len {
+        0 => true,
+        1 => arg >= 24,
+        2 => arg > 0xff,
+        4 => arg > 0xffff,
+        _ => arg > 0xffff_ffff,
+    };
+    // Major type 7 uses the 1-byte form for simple values 32..255 and the wider ones for floats;
+    // we reject both below, so only check minimality for the other major types.
+    if major != 7 && !minimal {
+        return Err(FormatError::NonMinimalEncoding { offset: pos });
+    }
+    Ok(Head {
+        major,
+        info,
+        arg,
+        content: pos + 1 + len,
+    })
+}
+
+fn read_be(input: &[u8], start: usize, len: usize) -> Option<u64> {
+    let bytes = input.get(start..start.checked_add(len)?)?;
+    Some(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+/// Checks the item at `pos` and returns the offset just after it.
+fn item(input: &[u8], pos: usize, depth: usize) -> Result<usize, FormatError> {
+    if depth > MAX_DEPTH {
+        return Err(FormatError::NestingTooDeep { offset: pos });
+    }
+    let h = head(input, pos)?;
+    match h.major {
+        0 | 1 => Ok(h.content),
+        2 | 3 => {
+            let end = usize::try_from(h.arg)
+                .ok()
+                .and_then(|len| h.content.checked_add(len))
+                .filter(|end| *end <= input.len())
+                .ok_or(FormatError::Truncated { offset: pos })?;
+            if h.major == 3 && core::str::from_utf8(&input[h.content..end]).is_err() {
+                return Err(FormatError::InvalidUtf8 { offset: pos });
+            }
+            Ok(end)
+        }
+        4 => {
+            let count = bounded_count(input, pos, h.arg, 1)?;
+            let mut next = h.content;
+            for _ in 0..count {
+                next = item(input, next, depth + 1)?;
+            }
+            Ok(next)
+        }
+        5 => {
+            let count = bounded_count(input, pos, h.arg, 2)?;
+            let mut next = h.content;
+            let mut previous_key: Option<&[u8]> = None;
+            for _ in 0..count {
+                let key_start = next;
+                let key_end = item(input, key_start, depth + 1)?;
+                let key = &input[key_start..key_end];
+                if let Some(previous) = previous_key {
+                    match previous.cmp(key) {
+                        core::cmp::Ordering::Less => {}
+                        core::cmp::Ordering::Equal => {
+                            return Err(FormatError::DuplicateMapKey { offset: key_start })
+                        }
+                        core::cmp::Ordering::Greater => {
+                            return Err(FormatError::UnsortedMapKeys { offset: key_start })
+                        }
+                    }
+                }
+                previous_key = Some(key);
+                next = item(input, key_end, depth + 1)?;
+            }
+            Ok(next)
+        }
+        6 => item(input, h.content, depth + 1),
+        // Major type 7: only false, true and null (info 20..=22) appear in our formats.
+        _ => match h.info {
+            20..=22 => Ok(h.content),
+            _ => Err(FormatError::UnsupportedCborItem { offset: pos }),
+        },
+    }
+}
+
+/// An array or map announces `count` elements; each needs at least one byte per item, so a count
+/// larger than the remaining input is truncated input, found before looping over it.
+fn bounded_count(
+    input: &[u8],
+    pos: usize,
+    count: u64,
+    items_per_element: usize,
+) -> Result<usize, FormatError> {
+    let remaining = input.len().saturating_sub(pos);
+    usize::try_from(count)
+        .ok()
+        .filter(|n| n.saturating_mul(items_per_element) <= remaining)
+        .ok_or(FormatError::Truncated { offset: pos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(hex_input: &str) -> Result<(), FormatError> {
+        check_deterministic(&hex::decode(hex_input).unwrap_or_default())
+    }
+
+    #[test]
+    fn accepts_deterministic_items() {
+        assert_eq!(check("00"), Ok(()));
+        assert_eq!(check("1818"), Ok(())); // 24 needs the 1-byte form
+        assert_eq!(check("a20102206161"), Ok(())); // {1: 2, -1: "a"}
+        assert_eq!(check("d28440a0f6f6"), Ok(())); // 18([h'', {}, null, null])
+    }
+
+    #[test]
+    fn rejects_each_rule() {
+        // 23 in the 1-byte form
+        assert_eq!(check("1817"), Err(FormatError::NonMinimalEncoding { offset: 0 }));
+        // 255 in the 2-byte form
+        assert_eq!(check("1900ff"), Err(FormatError::NonMinimalEncoding { offset: 0 }));
+        // indefinite-length array [_ 1]
+        assert_eq!(check("9f01ff"), Err(FormatError::IndefiniteLength { offset: 0 }));
+        // {1: 1, 1: 2}
+        assert_eq!(check("a201010102"), Err(FormatError::DuplicateMapKey { offset: 3 }));
+        // {2: 1, 1: 2}
+        assert_eq!(check("a202010102"), Err(FormatError::UnsortedMapKeys { offset: 3 }));
+        // {-1: 1, 1: 2}: 0x20 sorts after 0x01
+        assert_eq!(check("a220010102"), Err(FormatError::UnsortedMapKeys { offset: 3 }));
+        // two items
+        assert_eq!(check("0000"), Err(FormatError::TrailingBytes { offset: 1 }));
+        // byte string of 5 with 2 bytes
+        assert_eq!(check("450102"), Err(FormatError::Truncated { offset: 0 }));
+        // array announcing 2^32 elements
+        assert_eq!(check("9b0000000100000000"), Err(FormatError::Truncated { offset: 0 }));
+        // half float
+        assert_eq!(check("f93c00"), Err(FormatError::UnsupportedCborItem { offset: 0 }));
+        // invalid UTF-8 text
+        assert_eq!(check("61ff"), Err(FormatError::InvalidUtf8 { offset: 0 }));
+        // reserved additional information 28
+        assert_eq!(check("1c"), Err(FormatError::UnsupportedCborItem { offset: 0 }));
+        assert_eq!(check(""), Err(FormatError::Truncated { offset: 0 }));
+    }
+
+    #[test]
+    fn rejects_deep_nesting() {
+        let deep = [0x81u8; 20];
+        let mut input = deep.to_vec();
+        input.push(0);
+        assert_eq!(
+            check_deterministic(&input),
+            Err(FormatError::NestingTooDeep { offset: MAX_DEPTH + 1 })
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! The one error type of this crate.
+
+use core::fmt;
+
+/// Why bytes or text could not be decoded (or values could not be encoded) as a trust-mark
+/// format.
+///
+/// Every variant is returned for attacker-controlled input; none of them is a bug in the caller.
+/// Offsets are byte offsets into the input that was being decoded (for nested CBOR, into the
+/// nested byte string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The input is larger than the format allows.
+    TooLarge {
+        /// Length of the input.
+        len: usize,
+        /// The limit for this kind of input.
+        max: usize,
+    },
+    /// The input ended in the middle of a CBOR item.
+    Truncated {
+        /// Where the unfinished item starts.
+        offset: usize,
+    },
+    /// There are bytes after the single CBOR item that the input must consist of.
+    TrailingBytes {
+        /// Offset of the first extra byte.
+        offset: usize,
+    },
+    /// A CBOR item uses an indefinite length, which deterministic encoding forbids.
+    IndefiniteLength {
+        /// Offset of the item.
+        offset: usize,
+    },
+    /// A CBOR integer, length or tag is not in its shortest form.
+    NonMinimalEncoding {
+        /// Offset of the item.
+        offset: usize,
+    },
+    /// A CBOR map has the same key twice.
+    DuplicateMapKey {
+        /// Offset of the second occurrence.
+        offset: usize,
+    },
+    /// CBOR map keys are not in the bytewise order that deterministic encoding requires.
+    UnsortedMapKeys {
+        /// Offset of the key that is out of order.
+        offset: usize,
+    },
+    /// CBOR nesting is deeper than the format allows.
+    NestingTooDeep {
+        /// Offset of the item that went too deep.
+        offset: usize,
+    },
+    /// A CBOR major type or simple value that the format never uses (floats, undefined, ...).
+    UnsupportedCborItem {
+        /// Offset of the item.
+        offset: usize,
+    },
+    /// A CBOR text string is not valid UTF-8.
+    InvalidUtf8 {
+        /// Offset of the string.
+        offset: usize,
+    },
+    /// The outer CBOR tag is missing or is not the expected one.
+    WrongTag {
+        /// The tag found (`None` when the item is untagged).
+        found: Option<u64>,
+        /// The tag required.
+        expected: u64,
+    },
+    /// The CBOR structure is not the expected shape (for example not a 4-element COSE_Sign1
+    /// array).
+    Structure {
+        /// What was expected, in words.
+        expected: &'static str,
+    },
+    /// The unprotected header is not empty (the profile puts nothing there; an algorithm there
+    /// could be changed without breaking the signature).
+    UnprotectedHeaderNotEmpty,
+    /// The protected header carries a parameter other than `alg` and `kid`.
+    UnexpectedHeaderParameter {
+        /// The header label (text labels are reported as `i64::MIN`).
+        label: i64,
+    },
+    /// The protected header has no `alg`.
+    MissingAlgorithm,
+    /// The protected header has no `kid`, or an empty one.
+    MissingKid,
+    /// The algorithm is not one the profile allows (EdDSA and ES256).
+    UnsupportedAlgorithm {
+        /// The COSE algorithm value found.
+        alg: i64,
+    },
+    /// A claim key that this format version does not define.
+    UnknownClaim {
+        /// The claim key.
+        key: i64,
+    },
+    /// A required claim is absent.
+    MissingClaim {
+        /// The claim's name.
+        name: &'static str,
+    },
+    /// A claim has the wrong CBOR type.
+    ClaimType {
+        /// The claim's name.
+        name: &'static str,
+        /// The type it must have.
+        expected: &'static str,
+    },
+    /// A claim value is outside what the format allows.
+    ClaimValue {
+        /// The claim's name.
+        name: &'static str,
+        /// Why it is not allowed.
+        reason: &'static str,
+    },
+    /// The QR/URL text has a character that the text encoding never produces.
+    InvalidCharacter {
+        /// Character offset in the token text.
+        position: usize,
+    },
+    /// The QR/URL token text has a length that no byte string encodes to.
+    InvalidTextLength {
+        /// The text length.
+        len: usize,
+    },
+    /// A digit group of the QR/URL token text is larger than its bytes can hold.
+    DigitGroupOverflow {
+        /// Character offset of the group.
+        position: usize,
+    },
+    /// The scanned text is not a trust-mark URL or token text.
+    NotAMarkUrl,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { len, max } => write!(f, "input is {len} bytes, more than the {max} allowed"),
+            Self::Truncated { offset } => write!(f, "input ends inside the CBOR item at offset {offset}"),
+            Self::TrailingBytes { offset } => write!(f, "unexpected bytes after the CBOR item, at offset {offset}"),
+            Self::IndefiniteLength { offset } => write!(f, "indefinite-length CBOR item at offset {offset}"),
+            Self::NonMinimalEncoding { offset } => write!(f, "CBOR item at offset {offset} is not in its shortest form"),
+            Self::DuplicateMapKey { offset } => write!(f, "duplicate CBOR map key at offset {offset}"),
+            Self::UnsortedMapKeys { offset } => write!(f, "CBOR map key at offset {offset} is out of deterministic order"),
+            Self::NestingTooDeep { offset } => write!(f, "CBOR nesting too deep at offset {offset}"),
+            Self::UnsupportedCborItem { offset } => write!(f, "unsupported CBOR item (float or simple value) at offset {offset}"),
+            Self::InvalidUtf8 { offset } => write!(f, "CBOR text string at offset {offset} is not UTF-8"),
+            Self::WrongTag { found: Some(tag), expected } => write!(f, "CBOR tag {tag} where tag {expected} is required"),
+            Self::WrongTag { found: None, expected } => write!(f, "untagged item where CBOR tag {expected} is required"),
+            Self::Structure { expected } => write!(f, "malformed structure: expected {expected}"),
+            Self::UnprotectedHeaderNotEmpty => write!(f, "the unprotected header must be empty"),
+            Self::UnexpectedHeaderParameter { label } => write!(f, "protected header parameter {label} is not allowed (only alg and kid)"),
+            Self::MissingAlgorithm => write!(f, "the protected header has no alg"),
+            Self::MissingKid => write!(f, "the protected header has no kid"),
+            Self::UnsupportedAlgorithm { alg } => write!(f, "COSE algorithm {alg} is not allowed (EdDSA -8 and ES256 -7 are)"),
+            Self::UnknownClaim { key } => write!(f, "unknown claim key {key}"),
+            Self::MissingClaim { name } => write!(f, "required claim {name} is missing"),
+            Self::ClaimType { name, expected } => write!(f, "claim {name} must be {expected}"),
+            Self::ClaimValue { name, reason } => write!(f, "claim {name}: {reason}"),
+            Self::InvalidCharacter { position } => write!(f, "invalid character at position {position} of the token text"),
+            Self::InvalidTextLength { len } => write!(f, "token text length {len} is not a valid encoding"),
+            Self::DigitGroupOverflow { position } => write!(f, "digit group at position {position} is out of range"),
+            Self::NotAMarkUrl => write!(f, "not a trust-mark URL or token text"),
+        }
+    }
+}
+
+impl core::error::Error for FormatError {}
+
+impl FormatError {
+    /// A stable, machine-readable name for the error kind (used in JSON output and in the test
+    /// vectors' expected errors).
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Truncated { .. } => "truncated",
+            Self::TrailingBytes { .. } => "trailing_bytes",
+            Self::IndefiniteLength { .. } => "indefinite_length",
+            Self::NonMinimalEncoding { .. } => "non_minimal_encoding",
+            Self::DuplicateMapKey { .. } => "duplicate_map_key",
+            Self::UnsortedMapKeys { .. } => "unsorted_map_keys",
+            Self::NestingTooDeep { .. } => "nesting_too_deep",
+            Self::UnsupportedCborItem { .. } => "unsupported_cbor_item",
+            Self::InvalidUtf8 { .. } => "invalid_utf8",
+            Self::WrongTag { .. } => "wrong_tag",
+            Self::Structure { .. } => "structure",
+            Self::UnprotectedHeaderNotEmpty => "unprotected_header_not_empty",
+            Self::UnexpectedHeaderParameter { .. } => "unexpected_header_parameter",
+            Self::MissingAlgorithm => "missing_algorithm",
+            Self::MissingKid => "missing_kid",
+            Self::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
+            Self::UnknownClaim { .. } => "unknown_claim",
+            Self::MissingClaim { .. } => "missing_claim",
+            Self::ClaimType { .. } => "claim_type",
+            Self::ClaimValue { .. } => "claim_value",
+            Self::InvalidCharacter { .. } => "invalid_character",
+            Self::InvalidTextLength { .. } => "invalid_text_length",
+            Self::DigitGroupOverflow { .. } => "digit_group_overflow",
+            Self::NotAMarkUrl => "not_a_mark_url",
+        }
+    }
+}

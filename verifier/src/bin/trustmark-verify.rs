@@ -1,0 +1,272 @@
+//! `trustmark-verify`: verify a trust mark offline.
+//!
+//! Exit status: 0 the mark is valid, 1 it is not (the reason on stderr, and in the JSON with
+//! `--json`), 2 usage or I/O error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use base64::Engine;
+use clap::Parser;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use trustmark_format::{qr_text, Assurance, FrameworkId, UnixTime};
+use trustmark_verifier::{
+    verify, FrameworkRequirement, Policy, TrustAnchor, TrustStore, VerifiedMark, RING,
+};
+
+/// Verify a trustmark trust mark offline, against a trust list signed by the scheme root.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None, after_help = "\
+INPUT is the text a QR scanner returns (the mark URL), the bare token text, the base64url token \
+printed by `trustmark-issuer issue`, or a file holding any of these or the raw COSE bytes.\n\n\
+Exit status: 0 valid, 1 invalid (reason on stderr), 2 usage or I/O error.\n\n\
+Example:\n  trustmark-verify --trust-list data/pki/trust-list.cbor --firmware-sha256 <hex> \
+'HTTPS://VERIFY.EXAMPLE.ORG/V/1379...'")]
+struct Args {
+    /// The signed trust list (trust-list.cbor).
+    #[arg(long, value_name = "FILE")]
+    trust_list: PathBuf,
+    /// The scheme root certificate (PEM) the trust list must be signed by.
+    /// [default: root.pem in the trust list's directory]
+    #[arg(long, value_name = "PEM")]
+    root: Option<PathBuf>,
+    /// Verify as of this time (RFC 3339, e.g. 2027-01-31T12:00:00Z) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Require the mark to be for this firmware image (SHA-256, 64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    firmware_sha256: Option<String>,
+    /// Require at least this class under --framework.
+    #[arg(long, value_name = "N")]
+    min_class: Option<u8>,
+    /// The framework that --min-class and --require-third-party apply to.
+    #[arg(long, value_name = "NAME", default_value = "iotsf-icaf")]
+    framework: String,
+    /// Require third-party assurance under --framework.
+    #[arg(long)]
+    require_third_party: bool,
+    /// Refuse marks whose security-support period is over.
+    #[arg(long)]
+    require_support: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Read the mark from a QR code image (PNG) instead of INPUT.
+    #[arg(long, value_name = "IMAGE", conflicts_with = "input")]
+    qr: Option<PathBuf>,
+    /// The mark: URL, token text, base64url token, or a file.
+    #[arg(required_unless_present = "qr")]
+    input: Option<String>,
+}
+
+/// A usage or I/O problem (exit 2), as opposed to an invalid mark (exit 1).
+struct UsageError(String);
+
+impl<E: std::fmt::Display> From<E> for UsageError {
+    fn from(e: E) -> Self {
+        Self(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(UsageError(message)) => {
+            eprintln!("trustmark-verify: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<ExitCode, UsageError> {
+    let now = match &args.at {
+        Some(text) => {
+            let t = OffsetDateTime::parse(text, &Rfc3339)
+                .map_err(|e| format!("--at {text}: not an RFC 3339 time ({e})"))?;
+            UnixTime(u64::try_from(t.unix_timestamp()).map_err(|_| "--at: before 1970")?)
+        }
+        None => UnixTime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| "the system clock is before 1970")?
+                .as_secs(),
+        ),
+    };
+    let policy = policy(args)?;
+    let anchor = anchor(args)?;
+    let trust_bytes = read(&args.trust_list)?;
+    let token = match (&args.qr, &args.input) {
+        (Some(image), _) => token_from_text(&decode_qr(image)?)?,
+        (None, Some(input)) => token_from_input(input)?,
+        (None, None) => return Err(UsageError("give INPUT or --qr IMAGE".into())),
+    };
+    let result = TrustStore::from_signed(&trust_bytes, &anchor, now, &RING)
+        .and_then(|trust| verify(&token, &trust, &policy, now));
+    Ok(match result {
+        Ok(mark) => {
+            if args.json {
+                println!("{}", serde_json::json!({"valid": true, "mark": mark_json(&mark)}));
+            } else {
+                println!("VALID {}", summary(&mark));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": false, "error": {"code": e.code(), "message": e.to_string()}})
+                );
+            }
+            eprintln!("INVALID: {e}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
+    std::fs::read(path).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+}
+
+fn policy(args: &Args) -> Result<Policy, UsageError> {
+    let mut policy = Policy {
+        require_support: args.require_support,
+        ..Policy::default()
+    };
+    if let Some(hex_digest) = &args.firmware_sha256 {
+        let bytes = hex::decode(hex_digest.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or("--firmware-sha256 must be 64 hex digits")?;
+        policy.firmware_sha256 = Some(bytes);
+    }
+    if args.min_class.is_some() || args.require_third_party {
+        let framework = FrameworkId::from_name(&args.framework).ok_or_else(|| {
+            format!(
+                "--framework {}: unknown (known: iotsf-icaf, etsi-en-303-645, uk-psti)",
+                args.framework
+            )
+        })?;
+        policy.frameworks.push(FrameworkRequirement {
+            framework,
+            min_class: args.min_class.unwrap_or(0),
+            min_assurance: args.require_third_party.then_some(Assurance::ThirdParty),
+        });
+    }
+    Ok(policy)
+}
+
+fn anchor(args: &Args) -> Result<TrustAnchor, UsageError> {
+    let root_path = match &args.root {
+        Some(path) => path.clone(),
+        None => args
+            .trust_list
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("root.pem"),
+    };
+    let pem = std::fs::read_to_string(&root_path)
+        .map_err(|e| format!("{}: {e} (give the scheme root with --root)", root_path.display()))?;
+    let root = trustmark_keys::RootCertificate::from_pem(&pem)
+        .map_err(|e| format!("{}: {e}", root_path.display()))?;
+    Ok(TrustAnchor {
+        alg: root.alg,
+        public_key: root.public_key,
+    })
+}
+
+fn token_from_input(input: &str) -> Result<Vec<u8>, UsageError> {
+    let path = Path::new(input);
+    if path.is_file() {
+        let bytes = read(path)?;
+        if bytes.first() == Some(&0xd2) {
+            return Ok(bytes);
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("{input}: neither COSE bytes nor text"))?;
+        return token_from_text(&text);
+    }
+    token_from_text(input)
+}
+
+/// A mark URL or token text, or else a base64url token.
+fn token_from_text(text: &str) -> Result<Vec<u8>, UsageError> {
+    match qr_text::parse_scanned(text) {
+        Ok(token) => Ok(token),
+        Err(e) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| UsageError(format!("not a mark URL, token text or base64url token: {e}"))),
+    }
+}
+
+fn decode_qr(path: &Path) -> Result<String, UsageError> {
+    let image = image::open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    let grid = grids
+        .first()
+        .ok_or_else(|| format!("{}: no QR code found", path.display()))?;
+    let (_, content) = grid
+        .decode()
+        .map_err(|e| format!("{}: QR code unreadable: {e}", path.display()))?;
+    Ok(content)
+}
+
+fn rfc3339(t: UnixTime) -> String {
+    i64::try_from(t.0)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_else(|| t.0.to_string())
+}
+
+fn day(d: trustmark_format::Day) -> String {
+    let date = rfc3339(UnixTime(u64::from(d.0) * 86_400));
+    date.split('T').next().unwrap_or_default().to_owned()
+}
+
+fn mark_json(mark: &VerifiedMark) -> serde_json::Value {
+    let c = mark.claims();
+    serde_json::json!({
+        "issuer": mark.issuer().name,
+        "kid": hex::encode(mark.kid()),
+        "vendor": c.vendor,
+        "model": c.model,
+        "hw_version": c.hw_version,
+        "firmware": {"version": c.firmware.version, "sha256": hex::encode(c.firmware.sha256)},
+        "claims": c.frameworks.iter().map(|f| serde_json::json!({
+            "framework": f.framework.to_string(),
+            "version": f.version,
+            "class": f.class,
+            "assurance": f.assurance.name(),
+        })).collect::<Vec<_>>(),
+        "issued_at": rfc3339(c.issued_at),
+        "expires_at": rfc3339(c.expires_at),
+        "support_until": day(c.support_until),
+        "status_index": c.status_index,
+    })
+}
+
+fn summary(mark: &VerifiedMark) -> String {
+    let c = mark.claims();
+    let claims: Vec<String> = c
+        .frameworks
+        .iter()
+        .map(|f| format!("{} {} class {} ({})", f.framework, f.version, f.class, f.assurance))
+        .collect();
+    format!(
+        "{} {} hw {} firmware {} | {} | issuer {} | expires {} | support until {}",
+        c.vendor,
+        c.model,
+        c.hw_version,
+        c.firmware.version,
+        claims.join(", "),
+        mark.issuer().name,
+        rfc3339(c.expires_at),
+        day(c.support_until)
+    )
+}

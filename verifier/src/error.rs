@@ -1,0 +1,199 @@
+//! The one error type of the verifier.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use trustmark_format::{Algorithm, Assurance, Day, FormatError, FrameworkId, UnixTime};
+
+/// Why a mark (or the trust list it is checked against) did not verify. Each variant names the
+/// one check that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The input is not a well-formed mark or trust list.
+    Format(FormatError),
+    /// The trust list's signature does not verify under the trust anchor.
+    TrustListSignature,
+    /// The trust list has expired: fetch a new one.
+    TrustListExpired {
+        /// The list's expiry.
+        expires_at: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// The trust list was issued after the verification time.
+    TrustListNotYetValid {
+        /// When the list was issued.
+        issued_at: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// No trusted issuer key has the mark's kid (unknown issuer, or one removed from the trust
+    /// list, which is how an issuer is revoked).
+    UnknownKid {
+        /// The kid in the mark.
+        kid: Vec<u8>,
+    },
+    /// The trusted key(s) with this kid use another algorithm than the mark's header names.
+    AlgorithmMismatch {
+        /// The algorithm in the mark.
+        header: Algorithm,
+        /// The trusted key's algorithm.
+        key: Algorithm,
+    },
+    /// The signature does not verify under any trusted key with the mark's kid.
+    BadSignature,
+    /// The mark was issued outside its key's validity period.
+    IssuedOutsideKeyValidity {
+        /// The mark's `iat`.
+        iat: UnixTime,
+        /// Start of the key's validity.
+        not_before: UnixTime,
+        /// End of the key's validity.
+        not_after: UnixTime,
+    },
+    /// The mark's issue time is after the verification time.
+    NotYetValid {
+        /// The mark's `iat`.
+        iat: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// The mark has expired.
+    Expired {
+        /// The mark's `exp`.
+        exp: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// A framework claim is outside the issuer's accreditation scope.
+    OutsideScope {
+        /// The framework claimed.
+        framework: FrameworkId,
+        /// The class claimed.
+        class: u8,
+        /// The assurance claimed.
+        assurance: Assurance,
+    },
+    /// The device's firmware digest is not the one the mark is for.
+    FirmwareMismatch,
+    /// The policy requires a framework the mark does not claim.
+    FrameworkMissing {
+        /// The framework required.
+        framework: FrameworkId,
+    },
+    /// The mark's class under a framework is below the policy's minimum.
+    ClassTooLow {
+        /// The framework.
+        framework: FrameworkId,
+        /// The minimum class.
+        required: u8,
+        /// The class in the mark.
+        actual: u8,
+    },
+    /// The mark's assurance under a framework is below the policy's requirement.
+    AssuranceTooLow {
+        /// The framework.
+        framework: FrameworkId,
+        /// The assurance required.
+        required: Assurance,
+        /// The assurance in the mark.
+        actual: Assurance,
+    },
+    /// The vendor's security-support period is over.
+    SupportEnded {
+        /// The last day of support.
+        support_until: Day,
+        /// The verification time.
+        now: UnixTime,
+    },
+}
+
+impl VerifyError {
+    /// A stable, machine-readable name for the failed check.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Format(e) => e.code(),
+            Self::TrustListSignature => "trust_list_signature",
+            Self::TrustListExpired { .. } => "trust_list_expired",
+            Self::TrustListNotYetValid { .. } => "trust_list_not_yet_valid",
+            Self::UnknownKid { .. } => "unknown_kid",
+            Self::AlgorithmMismatch { .. } => "algorithm_mismatch",
+            Self::BadSignature => "bad_signature",
+            Self::IssuedOutsideKeyValidity { .. } => "issued_outside_key_validity",
+            Self::NotYetValid { .. } => "not_yet_valid",
+            Self::Expired { .. } => "expired",
+            Self::OutsideScope { .. } => "outside_scope",
+            Self::FirmwareMismatch => "firmware_mismatch",
+            Self::FrameworkMissing { .. } => "framework_missing",
+            Self::ClassTooLow { .. } => "class_too_low",
+            Self::AssuranceTooLow { .. } => "assurance_too_low",
+            Self::SupportEnded { .. } => "support_ended",
+        }
+    }
+}
+
+impl From<FormatError> for VerifyError {
+    fn from(e: FormatError) -> Self {
+        Self::Format(e)
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Format(e) => write!(f, "malformed: {e}"),
+            Self::TrustListSignature => f.write_str("the trust list is not signed by the trust anchor"),
+            Self::TrustListExpired { expires_at, now } => write!(
+                f,
+                "the trust list expired at {} (now {}); fetch a current one",
+                expires_at.0, now.0
+            ),
+            Self::TrustListNotYetValid { issued_at, now } => write!(
+                f,
+                "the trust list was issued at {}, after the verification time {}",
+                issued_at.0, now.0
+            ),
+            Self::UnknownKid { kid } => {
+                f.write_str("no trusted issuer has key id ")?;
+                for b in kid {
+                    write!(f, "{b:02x}")?;
+                }
+                f.write_str(" (unknown issuer, or removed from the trust list)")
+            }
+            Self::AlgorithmMismatch { header, key } => write!(
+                f,
+                "the mark says {header} but the trusted key is {key}"
+            ),
+            Self::BadSignature => f.write_str("the signature is not valid: the mark is forged or was altered"),
+            Self::IssuedOutsideKeyValidity { iat, not_before, not_after } => write!(
+                f,
+                "issued at {} outside its key's validity {}..{}",
+                iat.0, not_before.0, not_after.0
+            ),
+            Self::NotYetValid { iat, now } => write!(f, "issued at {}, after the verification time {}", iat.0, now.0),
+            Self::Expired { exp, now } => write!(f, "expired at {} (now {})", exp.0, now.0),
+            Self::OutsideScope { framework, class, assurance } => write!(
+                f,
+                "the issuer is not accredited for {framework} class {class} with {assurance} assurance"
+            ),
+            Self::FirmwareMismatch => f.write_str("the device's firmware digest differs from the one the mark is for"),
+            Self::FrameworkMissing { framework } => write!(f, "the mark makes no {framework} claim"),
+            Self::ClassTooLow { framework, required, actual } => write!(
+                f,
+                "{framework} class {actual} is below the required class {required}"
+            ),
+            Self::AssuranceTooLow { framework, required, actual } => write!(
+                f,
+                "{framework} claim has {actual} assurance where {required} is required"
+            ),
+            Self::SupportEnded { support_until, now } => write!(
+                f,
+                "the security support period ended (day {} since 1970; now {})",
+                support_until.0, now.0
+            ),
+        }
+    }
+}
+
+impl core::error::Error for VerifyError {}

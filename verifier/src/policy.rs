@@ -1,0 +1,70 @@
+//! What a relying party requires of a mark beyond its being genuine and current.
+
+use alloc::vec::Vec;
+
+use trustmark_format::{Assurance, FrameworkId, MarkClaims, UnixTime};
+
+use crate::VerifyError;
+
+/// One framework requirement of a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameworkRequirement {
+    /// The framework the mark must claim.
+    pub framework: FrameworkId,
+    /// The lowest acceptable class.
+    pub min_class: u8,
+    /// The lowest acceptable assurance, if any.
+    pub min_assurance: Option<Assurance>,
+}
+
+/// A verification policy. The default accepts any genuine, current, in-scope mark; every field
+/// adds a requirement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// The SHA-256 digest of the firmware the device actually runs (a gateway measures it).
+    pub firmware_sha256: Option<[u8; 32]>,
+    /// Frameworks the mark must claim, each with a minimum class and assurance.
+    pub frameworks: Vec<FrameworkRequirement>,
+    /// Refuse marks whose security-support period is over.
+    pub require_support: bool,
+}
+
+impl Policy {
+    /// Checks the claims against the policy at `now`.
+    pub fn check(&self, claims: &MarkClaims, now: UnixTime) -> Result<(), VerifyError> {
+        if let Some(expected) = &self.firmware_sha256 {
+            // Not secret: a plain comparison is fine.
+            if *expected != claims.firmware.sha256 {
+                return Err(VerifyError::FirmwareMismatch);
+            }
+        }
+        for requirement in &self.frameworks {
+            let claim = claims.framework(requirement.framework).ok_or(VerifyError::FrameworkMissing {
+                framework: requirement.framework,
+            })?;
+            if claim.class < requirement.min_class {
+                return Err(VerifyError::ClassTooLow {
+                    framework: requirement.framework,
+                    required: requirement.min_class,
+                    actual: claim.class,
+                });
+            }
+            if let Some(required) = requirement.min_assurance {
+                if claim.assurance < required {
+                    return Err(VerifyError::AssuranceTooLow {
+                        framework: requirement.framework,
+                        required,
+                        actual: claim.assurance,
+                    });
+                }
+            }
+        }
+        if self.require_support && now >= claims.support_until.end() {
+            return Err(VerifyError::SupportEnded {
+                support_until: claims.support_until,
+                now,
+            });
+        }
+        Ok(())
+    }
+}

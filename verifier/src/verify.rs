@@ -1,0 +1,113 @@
+//! Verifying one mark.
+
+use alloc::vec::Vec;
+
+use trustmark_format::{mark, MarkClaims, TrustedIssuer, UnixTime};
+
+use crate::{Policy, TrustStore, VerifyError};
+
+/// A mark that passed every check. Only [`verify`] constructs one, so code that holds a
+/// `VerifiedMark` cannot have skipped a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedMark {
+    claims: MarkClaims,
+    issuer: TrustedIssuer,
+}
+
+impl VerifiedMark {
+    /// The signed claims.
+    pub fn claims(&self) -> &MarkClaims {
+        &self.claims
+    }
+
+    /// The trusted issuer whose key signed the mark.
+    pub fn issuer(&self) -> &TrustedIssuer {
+        &self.issuer
+    }
+
+    /// The kid that signed the mark.
+    pub fn kid(&self) -> &[u8] {
+        &self.issuer.kid
+    }
+}
+
+/// Verifies `token` (the COSE bytes of a mark) against the trust store and policy at time `now`.
+///
+/// Checks, in order: the profile structure; a trusted key with the mark's kid and algorithm; the
+/// signature over the received bytes; the claims; `iat` inside the key's validity and not after
+/// `now`; `now` before `exp`; the trust list still current; every framework claim inside the
+/// issuer's scope; the policy. The first failure is returned.
+pub fn verify(
+    token: &[u8],
+    trust: &TrustStore<'_>,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<VerifiedMark, VerifyError> {
+    let sign1 = mark::parse(token)?;
+    let issuer = find_signer(&sign1, trust)?;
+    let claims = MarkClaims::from_cbor(sign1.payload())?;
+    let iat = claims.issued_at;
+    if iat < issuer.not_before || iat > issuer.not_after {
+        return Err(VerifyError::IssuedOutsideKeyValidity {
+            iat,
+            not_before: issuer.not_before,
+            not_after: issuer.not_after,
+        });
+    }
+    if iat > now {
+        return Err(VerifyError::NotYetValid { iat, now });
+    }
+    if now >= claims.expires_at {
+        return Err(VerifyError::Expired {
+            exp: claims.expires_at,
+            now,
+        });
+    }
+    trust.check_current(now)?;
+    for claim in &claims.frameworks {
+        if !issuer.scope.allows(claim.framework, claim.class, claim.assurance) {
+            return Err(VerifyError::OutsideScope {
+                framework: claim.framework,
+                class: claim.class,
+                assurance: claim.assurance,
+            });
+        }
+    }
+    policy.check(&claims, now)?;
+    Ok(VerifiedMark {
+        claims,
+        issuer: issuer.clone(),
+    })
+}
+
+/// The trusted key whose signature verifies, trying each key that shares the kid.
+fn find_signer<'t>(
+    sign1: &trustmark_format::ParsedSign1,
+    trust: &'t TrustStore<'_>,
+) -> Result<&'t TrustedIssuer, VerifyError> {
+    let kid = sign1.kid();
+    let alg = sign1.algorithm();
+    let mut mismatch = None;
+    let mut tbs: Option<Vec<u8>> = None;
+    let mut any = false;
+    for issuer in trust.candidates(kid) {
+        any = true;
+        if issuer.alg != alg {
+            mismatch = Some(issuer.alg);
+            continue;
+        }
+        let message = tbs.get_or_insert_with(|| sign1.to_be_signed());
+        if trust
+            .crypto()
+            .verify(alg, &issuer.public_key, message, sign1.signature())
+        {
+            return Ok(issuer);
+        }
+        mismatch = None;
+    }
+    match (any, mismatch) {
+        (false, _) => Err(VerifyError::UnknownKid { kid: kid.to_vec() }),
+        (true, Some(key)) if tbs.is_none() => Err(VerifyError::AlgorithmMismatch { header: alg, key }),
+        _ => Err(VerifyError::BadSignature),
+    }
+}
