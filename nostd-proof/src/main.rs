@@ -249,13 +249,35 @@ fn errno() -> c_int {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut line = LineBuffer::new();
-    if write!(line, "trustmark-nostd-proof: {info}\n").is_err() {
+    if writeln!(line, "trustmark-nostd-proof: {info}").is_err() {
         line.mark_truncated();
     }
     // Nothing useful can be done if stderr is gone: abort regardless.
     let _ = write_all(libc::STDERR_FILENO, line.as_bytes());
     // SAFETY: `abort` has no preconditions; it ends the process without returning.
     unsafe { libc::abort() }
+}
+
+/// Link-time stand-ins for the unwinder. The host's precompiled `core` and `alloc` are built with
+/// `panic = "unwind"`, so their landing pads name `rust_eh_personality` (defined by std's
+/// `panic_unwind`) and `_Unwind_Resume` (libgcc). Nothing here can unwind: the panic handler
+/// aborts, both profiles set `panic = "abort"`, and no C++ is linked. So both are only link-time
+/// references; if either were ever called it would mean an unwind started, and aborting is the
+/// only correct response. A bare-metal target (core built with `panic = "abort"`) needs neither.
+mod unwind_stubs {
+    /// The personality routine the precompiled `alloc`'s unwind tables point at.
+    #[no_mangle]
+    extern "C" fn rust_eh_personality() -> ! {
+        // SAFETY: `abort` has no preconditions; it ends the process without returning.
+        unsafe { libc::abort() }
+    }
+
+    /// The unwinder entry the precompiled `alloc`'s landing pads end with.
+    #[no_mangle]
+    extern "C" fn _Unwind_Resume() -> ! {
+        // SAFETY: `abort` has no preconditions; it ends the process without returning.
+        unsafe { libc::abort() }
+    }
 }
 
 /// The global allocator: libc `malloc`, counting bytes and calls.
