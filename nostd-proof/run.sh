@@ -32,4 +32,6 @@ if ! grep -E "duplicate lang item .*panic_impl" "$log"; then
     cat "$log" >&2
     exit 1
 fi
+# Informational: which crate brought std in (the check above is the one that matters).
+grep -E "first defined in crate .std." "$log" || true
 echo "negative control: std was detected as expected"

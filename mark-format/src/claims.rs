@@ -267,3 +267,91 @@ fn decode_frameworks(v: Value) -> Result<Vec<FrameworkClaim>, FormatError> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use proptest::prelude::*;
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&alloc::format!("[ -~\u{e9}\u{4e2d}]{{1,{max}}}"))
+            .unwrap_or_else(|_| unreachable!())
+            .prop_filter("within byte limit", move |s| s.len() <= max)
+    }
+
+    fn claims() -> impl Strategy<Value = MarkClaims> {
+        (
+            (text(MAX_NAME_LEN), text(MAX_NAME_LEN), text(MAX_VERSION_LEN), text(MAX_VERSION_LEN)),
+            any::<[u8; 32]>(),
+            proptest::collection::btree_map(1u16..400, (text(16), 0u8..=MAX_CLASS, any::<bool>()), 1..=MAX_FRAMEWORKS),
+            (0u64..u64::MAX / 2, 1u64..1 << 40, any::<u32>(), any::<u32>()),
+        )
+            .prop_map(|((vendor, model, hw, fw), sha256, frameworks, (iat, validity, day, index))| MarkClaims {
+                vendor,
+                model,
+                hw_version: hw,
+                firmware: Firmware { version: fw, sha256 },
+                frameworks: frameworks
+                    .into_iter()
+                    .map(|(id, (version, class, third))| FrameworkClaim {
+                        framework: FrameworkId(id),
+                        version,
+                        class,
+                        assurance: if third { Assurance::ThirdParty } else { Assurance::SelfAssessment },
+                    })
+                    .collect(),
+                issued_at: UnixTime(iat),
+                expires_at: UnixTime(iat + validity),
+                support_until: Day(day),
+                status_index: index,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn claims_round_trip(claims in claims()) {
+            let bytes = claims.to_cbor().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            crate::cbor_check::check_deterministic(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(MarkClaims::from_cbor(&bytes), Ok(claims));
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = MarkClaims::from_cbor(&bytes);
+            let _ = crate::mark::parse(&bytes);
+            let _ = crate::TrustList::from_cbor(&bytes);
+        }
+
+        #[test]
+        fn mutated_claims_never_panic(claims in claims(), at in any::<usize>(), byte in any::<u8>()) {
+            let mut bytes = claims.to_cbor().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            let _ = MarkClaims::from_cbor(&bytes);
+        }
+    }
+
+    #[test]
+    fn rejects_out_of_order_frameworks_on_encode() {
+        let mut claims = MarkClaims {
+            vendor: "v".into(),
+            model: "m".into(),
+            hw_version: "1".into(),
+            firmware: Firmware { version: "1".into(), sha256: [0; 32] },
+            frameworks: vec![
+                FrameworkClaim { framework: FrameworkId(2), version: "1".into(), class: 1, assurance: Assurance::ThirdParty },
+                FrameworkClaim { framework: FrameworkId(1), version: "1".into(), class: 1, assurance: Assurance::ThirdParty },
+            ],
+            issued_at: UnixTime(1),
+            expires_at: UnixTime(2),
+            support_until: Day(1),
+            status_index: 0,
+        };
+        assert!(matches!(claims.to_cbor(), Err(FormatError::ClaimValue { name: "frameworks", .. })));
+        claims.frameworks.reverse();
+        assert!(claims.to_cbor().is_ok());
+        claims.vendor = "a\u{7}b".into();
+        assert!(matches!(claims.to_cbor(), Err(FormatError::ClaimValue { name: "vendor", .. })));
+    }
+}

@@ -354,3 +354,52 @@ fn decode_scope(v: Value) -> Result<IssuerScope, FormatError> {
         assurances: value::required("scope.assurances", assurances)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use proptest::prelude::*;
+
+    fn issuer() -> impl Strategy<Value = TrustedIssuer> {
+        (
+            proptest::collection::vec(any::<u8>(), 1..=32),
+            any::<bool>(),
+            any::<[u8; 32]>(),
+            (0u64..1 << 40, 1u64..1 << 40),
+            "[a-zA-Z ]{1,40}",
+            proptest::collection::vec((1u16..10, 0u8..16), 1..4),
+            proptest::option::of("https://[a-z]{1,20}\\.example/[0-9]{1,3}"),
+        )
+            .prop_map(|(kid, es, key, (nb, len), name, frameworks, uri)| {
+                let alg = if es { Algorithm::Es256 } else { Algorithm::EdDsa };
+                let mut public_key = key.to_vec();
+                public_key.resize(alg.public_key_len(), 4);
+                TrustedIssuer {
+                    kid,
+                    alg,
+                    public_key,
+                    not_before: UnixTime(nb),
+                    not_after: UnixTime(nb + len),
+                    name,
+                    scope: IssuerScope {
+                        frameworks: frameworks
+                            .into_iter()
+                            .map(|(f, c)| FrameworkScope { framework: FrameworkId(f), max_class: c })
+                            .collect(),
+                        assurances: vec![Assurance::ThirdParty],
+                    },
+                    status_list_uri: uri,
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn trust_list_round_trip(issuers in proptest::collection::vec(issuer(), 0..5), seq in any::<u64>(), at in 0u64..1 << 40) {
+            let list = TrustList { sequence: seq, issued_at: UnixTime(at), expires_at: UnixTime(at + 1), issuers };
+            let bytes = list.to_cbor().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(TrustList::from_cbor(&bytes), Ok(list));
+        }
+    }
+}

@@ -27,7 +27,7 @@ use core::fmt::{self, Write};
 use trustmark_format::{Algorithm, UnixTime};
 use trustmark_verifier::{verify, Policy, TrustAnchor, TrustStore, VerifyError, RING};
 
-/// The typical mark (a tagged COSE_Sign1 token) from the committed vectors.
+/// The typical mark (a tagged `COSE_Sign1` token) from the committed vectors.
 const TOKEN: &[u8] = include_bytes!("../../spec/vectors/files/typical-mark.cbor");
 /// The root-signed trust list that names the mark's issuer.
 const TRUST_LIST: &[u8] = include_bytes!("../../spec/vectors/files/trust-list.cbor");
@@ -108,16 +108,17 @@ fn run(out: &mut Output) -> bool {
 
     // (b) The same mark with its last byte (the end of the signature) flipped.
     let mut tampered: Vec<u8> = TOKEN.to_vec();
-    match tampered.last_mut() {
-        Some(last) => *last ^= 0x01,
-        None => {
-            out.line(format_args!("tampered mark: FAILED: the typical mark is empty"));
-            return false;
-        }
-    }
-    held &= expect_error(out, "tampered mark", verify(&tampered, &trust, &policy, now), &[
-        "bad_signature",
-    ]);
+    let Some(last) = tampered.last_mut() else {
+        out.line(format_args!("tampered mark: FAILED: the typical mark is empty"));
+        return false;
+    };
+    *last ^= 0x01;
+    held &= expect_error(
+        out,
+        "tampered mark",
+        verify(&tampered, &trust, &policy, now),
+        &["bad_signature"],
+    );
 
     // (c) The genuine mark, checked 400 days later.
     held &= expect_error(
@@ -222,9 +223,7 @@ fn write_all(fd: c_int, mut bytes: &[u8]) -> bool {
         if n > 0 {
             // `write` never reports more than it was given, so `n <= bytes.len()`.
             bytes = &bytes[n.unsigned_abs().min(bytes.len())..];
-        } else if n < 0 && errno() == libc::EINTR {
-            continue;
-        } else {
+        } else if n == 0 || errno() != libc::EINTR {
             return false;
         }
     }
@@ -287,7 +286,7 @@ mod heap {
     use core::sync::atomic::{AtomicUsize, Ordering};
 
     /// The alignment `malloc` guarantees for every allocation of at least that size: 16 bytes
-    /// on 64-bit glibc and musl targets (x86_64, aarch64), 8 on 32-bit ones (the same rule as
+    /// on 64-bit glibc and musl targets (`x86_64`, `aarch64`), 8 on 32-bit ones (the same rule as
     /// std's `MIN_ALIGN`).
     #[cfg(target_pointer_width = "64")]
     const MIN_ALIGN: usize = 16;
@@ -333,7 +332,7 @@ mod heap {
             let mut out: *mut libc::c_void = ptr::null_mut();
             // SAFETY: `out` is a valid place for the result; `align` meets the requirements
             // above. On failure `out` is left untouched (null).
-            let status = unsafe { libc::posix_memalign(&mut out, align, layout.size()) };
+            let status = unsafe { libc::posix_memalign(&raw mut out, align, layout.size()) };
             if status == 0 {
                 out.cast()
             } else {
@@ -448,7 +447,8 @@ mod heap {
                 // `realloc` might not keep an alignment above `MIN_ALIGN`: move by hand.
                 // SAFETY: the caller guarantees `new_size`, rounded up to `layout.align()`, does
                 // not overflow and is non-zero, so this layout is valid.
-                let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+                let new_layout =
+                    unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
                 // SAFETY: `new_layout` has a non-zero size.
                 let p = unsafe { raw_alloc(new_layout) };
                 if !p.is_null() {

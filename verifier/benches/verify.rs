@@ -1,1 +1,119 @@
-fn main() {}
+//! Full offline verification of a typical mark against raw ring Ed25519 verification of the same
+//! Sig_structure bytes, in the same run.
+//!
+//! `cargo bench -p trustmark-verifier --bench verify` prints criterion's figures, then the ratio
+//! of throughputs (full path / raw ring) as the median of interleaved rounds, which cancels most
+//! of the drift of a shared machine. Target: >= 0.95.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::Criterion;
+use ring::signature::{UnparsedPublicKey, ED25519};
+use trustmark_format::{mark, Algorithm, UnixTime};
+use trustmark_verifier::{verify, Policy, TrustAnchor, TrustStore, RING};
+
+struct Fixture {
+    token: Vec<u8>,
+    trust_list: Vec<u8>,
+    anchor: TrustAnchor,
+    now: UnixTime,
+    tbs: Vec<u8>,
+    signature: Vec<u8>,
+    issuer_key: Vec<u8>,
+}
+
+fn fixture() -> Fixture {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/files");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let token = read("typical-mark.cbor");
+    let trust_list = read("trust-list.cbor");
+    let now = UnixTime(
+        String::from_utf8_lossy(&read("time.txt"))
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("time.txt: {e}")),
+    );
+    let anchor = TrustAnchor {
+        alg: Algorithm::EdDsa,
+        public_key: read("root-ed25519.pub"),
+    };
+    let parsed = mark::parse(&token).unwrap_or_else(|e| panic!("{e}"));
+    let trust = TrustStore::from_signed(&trust_list, &anchor, now, &RING).unwrap_or_else(|e| panic!("{e}"));
+    let issuer_key = trust.list().issuers[0].public_key.clone();
+    Fixture {
+        tbs: parsed.to_be_signed(),
+        signature: parsed.signature().to_vec(),
+        token,
+        trust_list,
+        anchor,
+        now,
+        issuer_key,
+    }
+}
+
+fn raw(f: &Fixture) -> bool {
+    UnparsedPublicKey::new(&ED25519, &f.issuer_key)
+        .verify(black_box(&f.tbs), black_box(&f.signature))
+        .is_ok()
+}
+
+fn full(f: &Fixture, trust: &TrustStore<'_>, policy: &Policy) -> bool {
+    verify(black_box(&f.token), trust, policy, f.now).is_ok()
+}
+
+/// Operations per second of `op` over `n` calls.
+fn rate(n: u32, mut op: impl FnMut() -> bool) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        assert!(op());
+    }
+    f64::from(n) / start.elapsed().as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let f = fixture();
+    let trust = TrustStore::from_signed(&f.trust_list, &f.anchor, f.now, &RING).unwrap_or_else(|e| panic!("{e}"));
+    let policy = Policy {
+        firmware_sha256: Some([0x9f; 32]),
+        ..Policy::default()
+    };
+    assert!(raw(&f) && full(&f, &trust, &policy));
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("raw_ring_ed25519", |b| b.iter(|| raw(&f)));
+    group.bench_function("trustmark_full_offline", |b| b.iter(|| full(&f, &trust, &policy)));
+    group.bench_function("trust_list_load", |b| {
+        b.iter(|| TrustStore::from_signed(black_box(&f.trust_list), &f.anchor, f.now, &RING).is_ok())
+    });
+    group.finish();
+    c.final_summary();
+
+    // Interleaved rounds: raw and full alternate, so both see the same machine state.
+    let (rounds, n) = (31, 2000);
+    let mut raw_rates = Vec::new();
+    let mut full_rates = Vec::new();
+    let mut ratios = Vec::new();
+    for _ in 0..rounds {
+        let r = rate(n, || raw(&f));
+        let v = rate(n, || full(&f, &trust, &policy));
+        raw_rates.push(r);
+        full_rates.push(v);
+        ratios.push(v / r);
+    }
+    println!(
+        "verify ratio (full offline path / raw ring Ed25519), median of {rounds} interleaved rounds of {n}: {:.3} \
+         (raw {:.0}/s, full {:.0}/s, {} cores)",
+        median(ratios),
+        median(raw_rates),
+        median(full_rates),
+        std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
+    );
+}
