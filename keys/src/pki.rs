@@ -331,11 +331,33 @@ impl IssuerCertificate {
                 "the certificate lacks the trust-mark signing extended key usage".into(),
             ));
         }
+        let signs = cert
+            .key_usage()
+            .ok()
+            .flatten()
+            .is_some_and(|ku| ku.value.digital_signature());
+        if !signs {
+            return Err(KeyError::Profile(
+                "the certificate's key usage does not allow digital signatures".into(),
+            ));
+        }
+        // Only extensions this profile understands may be critical.
+        if let Some(ext) = cert.iter_extensions().find(|ext| {
+            ext.critical && !["2.5.29.15", "2.5.29.19"].contains(&ext.oid.to_id_string().as_str())
+        }) {
+            return Err(KeyError::Profile(format!(
+                "unsupported critical extension {}",
+                ext.oid.to_id_string()
+            )));
+        }
         let scope = cert
             .iter_extensions()
             .filter(|ext| ext.oid.to_id_string() == "2.5.29.9")
             .find_map(|ext| profile::parse_scope_extension(ext.value).ok().flatten())
             .ok_or_else(|| KeyError::Profile("the certificate has no accreditation scope".into()))?;
+        scope
+            .validate()
+            .map_err(|e| KeyError::Profile(format!("accreditation scope: {e}")))?;
         let info = info(&cert, &der)?;
         if info.validity.not_before < root.validity.not_before
             || info.validity.not_after > root.validity.not_after
@@ -345,5 +367,72 @@ impl IssuerCertificate {
             ));
         }
         Ok(Self { info, scope })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SoftwareKey;
+    use trustmark_format::{Assurance, FrameworkId, FrameworkScope};
+
+    fn scope() -> IssuerScope {
+        IssuerScope {
+            frameworks: vec![FrameworkScope {
+                framework: FrameworkId::IOTSF_ICAF,
+                max_class: 3,
+            }],
+            assurances: vec![Assurance::ThirdParty],
+        }
+    }
+
+    #[test]
+    fn issues_and_reads_back_both_algorithms() -> Result<(), KeyError> {
+        let start = UnixTime(1_795_000_000);
+        for alg in [Algorithm::EdDsa, Algorithm::Es256] {
+            let root_key = SoftwareKey::generate(alg)?;
+            let root_pem = root_certificate(&root_key, "Root", "Scheme", Validity::days_from(start, 100))?;
+            let root = RootCertificate::from_pem(&root_pem)?;
+            assert_eq!(root.public_key, root_key.public_key());
+            assert_eq!(root.validity, Validity::days_from(start, 100));
+
+            let issuer_key = SoftwareKey::generate(alg)?;
+            let request = IssuerCertificateRequest {
+                alg,
+                public_key: issuer_key.public_key(),
+                common_name: "Lab",
+                organization: "Lab Ltd",
+                scope: &scope(),
+                validity: Validity::days_from(start, 50),
+            };
+            let pem = issuer_certificate(&request, &root_pem, &root_key)?;
+            let issuer = IssuerCertificate::from_pem(&pem, &root)?;
+            assert_eq!(issuer.scope, scope());
+            assert_eq!(issuer.info.kid, issuer_key.kid());
+            assert_eq!(issuer.info.common_name, "Lab");
+
+            // Under another root, the signature check fails.
+            let other_key = SoftwareKey::generate(alg)?;
+            let other_pem = root_certificate(&other_key, "Root", "Scheme", Validity::days_from(start, 100))?;
+            let other = RootCertificate::from_pem(&other_pem)?;
+            assert!(matches!(IssuerCertificate::from_pem(&pem, &other), Err(KeyError::NotSignedByRoot)));
+
+            // Validity beyond the root's is refused at issuance.
+            let too_long = IssuerCertificateRequest {
+                validity: Validity::days_from(start, 101),
+                ..request
+            };
+            assert!(matches!(issuer_certificate(&too_long, &root_pem, &root_key), Err(KeyError::Profile(_))));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_root_is_not_an_issuer() -> Result<(), KeyError> {
+        let key = SoftwareKey::generate(Algorithm::EdDsa)?;
+        let pem = root_certificate(&key, "Root", "Scheme", Validity::days_from(UnixTime(1_795_000_000), 10))?;
+        let root = RootCertificate::from_pem(&pem)?;
+        assert!(matches!(IssuerCertificate::from_pem(&pem, &root), Err(KeyError::Profile(_))));
+        Ok(())
     }
 }

@@ -12,7 +12,8 @@ use crate::{kid_for, KeyError};
 /// A private key that signs marks, trust lists or certificates.
 ///
 /// `sign` returns the COSE form of the signature: 64 bytes for both algorithms (ECDSA as
-/// `r || s`). Implementations must be usable from several threads at once.
+/// `r || s`, with `s` in its low form, see `trustmark_format::ecdsa`). Implementations must be
+/// usable from several threads at once.
 pub trait Signer: Send + Sync {
     /// The key's algorithm.
     fn algorithm(&self) -> Algorithm;
@@ -149,10 +150,52 @@ impl Signer for SoftwareKey {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         match &self.pair {
             Pair::Ed25519(p) => Ok(p.sign(message).as_ref().to_vec()),
-            Pair::EcdsaP256(p) => p
-                .sign(&self.rng, message)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| KeyError::Crypto("ECDSA signing")),
+            Pair::EcdsaP256(p) => {
+                let mut signature = p
+                    .sign(&self.rng, message)
+                    .map_err(|_| KeyError::Crypto("ECDSA signing"))?
+                    .as_ref()
+                    .to_vec();
+                // The profile requires low s (see trustmark_format::ecdsa).
+                trustmark_format::ecdsa::normalize_s(&mut signature);
+                Ok(signature)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn es256_signatures_are_low_s_and_verify() {
+        let key = SoftwareKey::generate(Algorithm::Es256).unwrap_or_else(|e| panic!("{e}"));
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            key.public_key().to_vec(),
+        );
+        // About half of raw ECDSA signatures are high-s: 64 tries all but surely hit several.
+        for i in 0..64u8 {
+            let signature = key.sign(&[i]).unwrap_or_default();
+            assert!(trustmark_format::ecdsa::is_low_s(&signature));
+            assert!(public.verify(&[i], &signature).is_ok());
+        }
+    }
+
+    #[test]
+    fn pkcs8_file_round_trip_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for alg in [Algorithm::EdDsa, Algorithm::Es256] {
+            let path = dir.path().join(format!("{alg}.pem"));
+            let key = SoftwareKey::generate(alg).unwrap_or_else(|e| panic!("{e}"));
+            key.write_pem_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            assert_eq!(mode, 0o600);
+            let back = SoftwareKey::read_pem_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((back.algorithm(), back.public_key()), (alg, key.public_key()));
+            assert!(matches!(key.write_pem_file(&path), Err(KeyError::AlreadyExists(_))));
         }
     }
 }

@@ -18,6 +18,7 @@ use alloc::{string::String, vec, vec::Vec};
 
 use ciborium::Value;
 
+use crate::cbor::Reader;
 use crate::value::{self, int_value, uint_value};
 use crate::{Assurance, Day, FormatError, FrameworkId, UnixTime};
 
@@ -195,23 +196,17 @@ impl MarkClaims {
         let mut frameworks = None;
         let mut support_until = None;
         let mut status_index = None;
-        value::for_each_field("claims", value::decode(payload)?, |key, v| {
+        value::read_document("claims", payload, |key, r| {
             match key {
-                keys::EXP => exp = Some(UnixTime(value::uint("exp", &v)?)),
-                keys::IAT => iat = Some(UnixTime(value::uint("iat", &v)?)),
-                keys::VENDOR => vendor = Some(value::text("vendor", v, MAX_NAME_LEN)?),
-                keys::MODEL => model = Some(value::text("model", v, MAX_NAME_LEN)?),
-                keys::HW_VERSION => {
-                    hw_version = Some(value::text("hw_version", v, MAX_VERSION_LEN)?)
-                }
-                keys::FIRMWARE => firmware = Some(decode_firmware(v)?),
-                keys::FRAMEWORKS => frameworks = Some(decode_frameworks(v)?),
-                keys::SUPPORT_UNTIL => {
-                    support_until = Some(Day(value::small_uint("support_until", &v)?))
-                }
-                keys::STATUS_INDEX => {
-                    status_index = Some(value::small_uint("status_index", &v)?)
-                }
+                keys::EXP => exp = Some(UnixTime(value::uint("exp", r)?)),
+                keys::IAT => iat = Some(UnixTime(value::uint("iat", r)?)),
+                keys::VENDOR => vendor = Some(value::text("vendor", r, MAX_NAME_LEN)?),
+                keys::MODEL => model = Some(value::text("model", r, MAX_NAME_LEN)?),
+                keys::HW_VERSION => hw_version = Some(value::text("hw_version", r, MAX_VERSION_LEN)?),
+                keys::FIRMWARE => firmware = Some(decode_firmware(r)?),
+                keys::FRAMEWORKS => frameworks = Some(decode_frameworks(r)?),
+                keys::SUPPORT_UNTIL => support_until = Some(Day(value::small_uint("support_until", r)?)),
+                keys::STATUS_INDEX => status_index = Some(value::small_uint("status_index", r)?),
                 _ => return Ok(false),
             }
             Ok(true)
@@ -237,10 +232,10 @@ impl MarkClaims {
     }
 }
 
-fn decode_firmware(v: Value) -> Result<Firmware, FormatError> {
-    let [version, digest] = value::tuple("firmware", v)?;
-    let version = value::text("firmware", version, MAX_VERSION_LEN)?;
-    let sha256 = <[u8; 32]>::try_from(value::bytes("firmware", digest)?).map_err(|_| {
+fn decode_firmware(r: &mut Reader<'_>) -> Result<Firmware, FormatError> {
+    value::tuple("firmware", r, 2)?;
+    let version = value::text("firmware", r, MAX_VERSION_LEN)?;
+    let sha256 = <[u8; 32]>::try_from(value::bytes("firmware", r)?).map_err(|_| {
         FormatError::ClaimValue {
             name: "firmware",
             reason: "the digest must be 32 bytes (SHA-256)",
@@ -249,23 +244,24 @@ fn decode_firmware(v: Value) -> Result<Firmware, FormatError> {
     Ok(Firmware { version, sha256 })
 }
 
-fn decode_frameworks(v: Value) -> Result<Vec<FrameworkClaim>, FormatError> {
-    value::array("frameworks", v, MAX_FRAMEWORKS)?
-        .into_iter()
-        .map(|claim| {
-            let [framework, version, class, assurance] = value::tuple("frameworks", claim)?;
-            Ok(FrameworkClaim {
-                framework: FrameworkId(value::small_uint("frameworks", &framework)?),
-                version: value::text("frameworks", version, MAX_FRAMEWORK_VERSION_LEN)?,
-                class: value::small_uint("frameworks", &class)?,
-                assurance: Assurance::from_cbor_value(value::uint("frameworks", &assurance)?)
-                    .ok_or(FormatError::ClaimValue {
-                        name: "frameworks",
-                        reason: "unknown assurance value",
-                    })?,
-            })
-        })
-        .collect()
+fn decode_frameworks(r: &mut Reader<'_>) -> Result<Vec<FrameworkClaim>, FormatError> {
+    let count = value::array("frameworks", r, MAX_FRAMEWORKS)?;
+    let mut claims = Vec::with_capacity(count);
+    for _ in 0..count {
+        value::tuple("frameworks", r, 4)?;
+        claims.push(FrameworkClaim {
+            framework: FrameworkId(value::small_uint("frameworks", r)?),
+            version: value::text("frameworks", r, MAX_FRAMEWORK_VERSION_LEN)?,
+            class: value::small_uint("frameworks", r)?,
+            assurance: Assurance::from_cbor_value(value::uint("frameworks", r)?).ok_or(
+                FormatError::ClaimValue {
+                    name: "frameworks",
+                    reason: "unknown assurance value",
+                },
+            )?,
+        });
+    }
+    Ok(claims)
 }
 
 #[cfg(test)]
@@ -312,7 +308,7 @@ mod tests {
         #[test]
         fn claims_round_trip(claims in claims()) {
             let bytes = claims.to_cbor().map_err(|e| TestCaseError::fail(e.to_string()))?;
-            crate::cbor_check::check_deterministic(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            crate::cbor::check_deterministic(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(MarkClaims::from_cbor(&bytes), Ok(claims));
         }
 

@@ -22,9 +22,10 @@
 
 extern crate alloc;
 
-pub mod cbor_check;
+pub mod cbor;
 pub mod claims;
 pub mod cose;
+pub mod ecdsa;
 mod error;
 pub mod mark;
 pub mod qr_text;

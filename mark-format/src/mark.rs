@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use crate::{cose, Algorithm, FormatError, MarkClaims, ParsedSign1};
 
 /// Largest mark accepted, in bytes. A mark at every field's maximum (two 64-byte names, two
-/// 32-byte versions, eight framework claims) is about 700 bytes; a typical one is under 200.
+/// 32-byte versions, eight framework claims) is about 540 bytes; a typical one is under 200.
 pub const MAX_MARK_LEN: usize = 1024;
 
 /// Encodes and signs a mark: `sign` gets the COSE Sig_structure and returns the signature.
@@ -20,6 +20,6 @@ pub fn encode<E: From<FormatError>>(
 }
 
 /// Parses a mark's COSE structure under the profile, without verifying it.
-pub fn parse(bytes: &[u8]) -> Result<ParsedSign1, FormatError> {
+pub fn parse(bytes: &[u8]) -> Result<ParsedSign1<'_>, FormatError> {
     ParsedSign1::parse(bytes, MAX_MARK_LEN)
 }

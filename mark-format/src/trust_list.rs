@@ -15,6 +15,8 @@ use alloc::{string::String, vec, vec::Vec};
 
 use ciborium::Value;
 
+use crate::cbor::Reader;
+use crate::claims::MAX_CLASS;
 use crate::value::{self, int_value, uint_value};
 use crate::{cose, Algorithm, Assurance, FormatError, FrameworkId, ParsedSign1, UnixTime};
 
@@ -49,6 +51,23 @@ pub struct IssuerScope {
 }
 
 impl IssuerScope {
+    /// Checks the limits: 1 to 16 frameworks with classes up to [`MAX_CLASS`], and 1 or 2
+    /// distinct assurance levels.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let invalid = |reason| Err(FormatError::ClaimValue { name: "scope", reason });
+        if self.frameworks.is_empty() || self.frameworks.len() > MAX_SCOPE_FRAMEWORKS {
+            return invalid("must name 1 to 16 frameworks");
+        }
+        if self.frameworks.iter().any(|f| f.max_class > MAX_CLASS) {
+            return invalid("class ceiling out of range");
+        }
+        match self.assurances.as_slice() {
+            [_] => Ok(()),
+            [a, b] if a != b => Ok(()),
+            _ => invalid("must name one or two distinct assurance levels"),
+        }
+    }
+
     /// Whether a mark claiming `class` under `framework` with `assurance` is inside this scope.
     pub fn allows(&self, framework: FrameworkId, class: u8, assurance: Assurance) -> bool {
         self.assurances.contains(&assurance)
@@ -114,13 +133,13 @@ impl TrustList {
         let mut issued_at = None;
         let mut expires_at = None;
         let mut issuers = None;
-        value::for_each_field("trust_list", value::decode(payload)?, |key, v| {
+        value::read_document("trust_list", payload, |key, r| {
             match key {
-                1 => version = Some(value::uint("version", &v)?),
-                2 => sequence = Some(value::uint("sequence", &v)?),
-                3 => issued_at = Some(UnixTime(value::uint("issued_at", &v)?)),
-                4 => expires_at = Some(UnixTime(value::uint("expires_at", &v)?)),
-                5 => issuers = Some(decode_issuers(v)?),
+                1 => version = Some(value::uint("version", r)?),
+                2 => sequence = Some(value::uint("sequence", r)?),
+                3 => issued_at = Some(UnixTime(value::uint("issued_at", r)?)),
+                4 => expires_at = Some(UnixTime(value::uint("expires_at", r)?)),
+                5 => issuers = Some(decode_issuers(r)?),
                 _ => return Ok(false),
             }
             Ok(true)
@@ -177,12 +196,7 @@ impl TrustList {
             if let Some(uri) = &issuer.status_list_uri {
                 value::check_text("status_list_uri", uri, MAX_URI_LEN)?;
             }
-            if issuer.scope.frameworks.is_empty() || issuer.scope.assurances.is_empty() {
-                return Err(FormatError::ClaimValue {
-                    name: "scope",
-                    reason: "must name at least one framework and one assurance level",
-                });
-            }
+            issuer.scope.validate()?;
         }
         Ok(())
     }
@@ -207,7 +221,7 @@ impl TrustList {
     }
 
     /// Parses a signed trust list's COSE structure, without verifying it.
-    pub fn parse_signed(bytes: &[u8]) -> Result<ParsedSign1, FormatError> {
+    pub fn parse_signed(bytes: &[u8]) -> Result<ParsedSign1<'_>, FormatError> {
         ParsedSign1::parse(bytes, MAX_TRUST_LIST_LEN)
     }
 }
@@ -251,23 +265,22 @@ fn issuer_value(issuer: &TrustedIssuer) -> Value {
     Value::Map(map)
 }
 
-fn decode_issuers(v: Value) -> Result<Vec<TrustedIssuer>, FormatError> {
-    let Value::Array(items) = v else {
-        return Err(FormatError::ClaimType {
-            name: "issuers",
-            expected: "an array",
-        });
-    };
-    if items.len() > MAX_ISSUERS {
-        return Err(FormatError::ClaimValue {
+fn decode_issuers(r: &mut Reader<'_>) -> Result<Vec<TrustedIssuer>, FormatError> {
+    let count = r.array().ok_or(FormatError::ClaimType {
+        name: "issuers",
+        expected: "an array",
+    })?;
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|n| *n <= MAX_ISSUERS)
+        .ok_or(FormatError::ClaimValue {
             name: "issuers",
             reason: "too many issuers",
-        });
-    }
-    items.into_iter().map(decode_issuer).collect()
+        })?;
+    (0..count).map(|_| decode_issuer(r)).collect()
 }
 
-fn decode_issuer(v: Value) -> Result<TrustedIssuer, FormatError> {
+fn decode_issuer(r: &mut Reader<'_>) -> Result<TrustedIssuer, FormatError> {
     let mut kid = None;
     let mut alg = None;
     let mut public_key = None;
@@ -276,22 +289,19 @@ fn decode_issuer(v: Value) -> Result<TrustedIssuer, FormatError> {
     let mut name = None;
     let mut scope = None;
     let mut status_list_uri = None;
-    value::for_each_field("issuer", v, |key, v| {
+    value::read_map("issuer", r, |key, r| {
         match key {
-            1 => kid = Some(value::bytes("kid", v)?),
+            1 => kid = Some(value::bytes("kid", r)?.to_vec()),
             2 => {
-                let cose = value::int("alg", &v)?;
-                alg = Some(
-                    Algorithm::from_cose_value(cose)
-                        .ok_or(FormatError::UnsupportedAlgorithm { alg: cose })?,
-                );
+                let cose = value::int("alg", r)?;
+                alg = Some(Algorithm::from_cose_value(cose).ok_or(FormatError::UnsupportedAlgorithm { alg: cose })?);
             }
-            3 => public_key = Some(value::bytes("public_key", v)?),
-            4 => not_before = Some(UnixTime(value::uint("not_before", &v)?)),
-            5 => not_after = Some(UnixTime(value::uint("not_after", &v)?)),
-            6 => name = Some(value::text("name", v, MAX_ISSUER_NAME_LEN)?),
-            7 => scope = Some(decode_scope(v)?),
-            8 => status_list_uri = Some(value::text("status_list_uri", v, MAX_URI_LEN)?),
+            3 => public_key = Some(value::bytes("public_key", r)?.to_vec()),
+            4 => not_before = Some(UnixTime(value::uint("not_before", r)?)),
+            5 => not_after = Some(UnixTime(value::uint("not_after", r)?)),
+            6 => name = Some(value::text("name", r, MAX_ISSUER_NAME_LEN)?),
+            7 => scope = Some(decode_scope(r)?),
+            8 => status_list_uri = Some(value::text("status_list_uri", r, MAX_URI_LEN)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -311,39 +321,35 @@ fn decode_issuer(v: Value) -> Result<TrustedIssuer, FormatError> {
 /// Most framework entries in one scope.
 const MAX_SCOPE_FRAMEWORKS: usize = 16;
 
-fn decode_scope(v: Value) -> Result<IssuerScope, FormatError> {
+fn decode_scope(r: &mut Reader<'_>) -> Result<IssuerScope, FormatError> {
     let mut frameworks = None;
     let mut assurances = None;
-    value::for_each_field("scope", v, |key, v| {
+    value::read_map("scope", r, |key, r| {
         match key {
             1 => {
-                frameworks = Some(
-                    value::array("scope", v, MAX_SCOPE_FRAMEWORKS)?
-                        .into_iter()
-                        .map(|pair| {
-                            let [framework, max_class] = value::tuple("scope", pair)?;
-                            Ok(FrameworkScope {
-                                framework: FrameworkId(value::small_uint("scope", &framework)?),
-                                max_class: value::small_uint("scope", &max_class)?,
-                            })
-                        })
-                        .collect::<Result<Vec<_>, FormatError>>()?,
-                )
+                let count = value::array("scope", r, MAX_SCOPE_FRAMEWORKS)?;
+                let mut list = Vec::with_capacity(count);
+                for _ in 0..count {
+                    value::tuple("scope", r, 2)?;
+                    list.push(FrameworkScope {
+                        framework: FrameworkId(value::small_uint("scope", r)?),
+                        max_class: value::small_uint("scope", r)?,
+                    });
+                }
+                frameworks = Some(list);
             }
             2 => {
-                assurances = Some(
-                    value::array("scope", v, 2)?
-                        .iter()
-                        .map(|a| {
-                            Assurance::from_cbor_value(value::uint("scope", a)?).ok_or(
-                                FormatError::ClaimValue {
-                                    name: "scope",
-                                    reason: "unknown assurance value",
-                                },
-                            )
-                        })
-                        .collect::<Result<Vec<_>, FormatError>>()?,
-                )
+                let count = value::array("scope", r, 2)?;
+                let mut list = Vec::with_capacity(count);
+                for _ in 0..count {
+                    list.push(Assurance::from_cbor_value(value::uint("scope", r)?).ok_or(
+                        FormatError::ClaimValue {
+                            name: "scope",
+                            reason: "unknown assurance value",
+                        },
+                    )?);
+                }
+                assurances = Some(list);
             }
             _ => return Ok(false),
         }

@@ -14,6 +14,8 @@ pub const VECTOR_TIME: u64 = 1_795_300_000;
 pub const ROOT_SEED: [u8; 32] = [0x01; 32];
 /// Trusted issuer key seed.
 pub const ISSUER_SEED: [u8; 32] = [0x02; 32];
+/// Scalar of the trusted ES256 issuer key (any value below the P-256 order).
+pub const ES256_ISSUER_SCALAR: [u8; 32] = [0x04; 32];
 /// A key that no trust list names.
 pub const STRANGER_SEED: [u8; 32] = [0x03; 32];
 

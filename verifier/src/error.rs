@@ -43,6 +43,17 @@ pub enum VerifyError {
     },
     /// The signature does not verify under any trusted key with the mark's kid.
     BadSignature,
+    /// An ES256 signature in its high-s form. It may be mathematically valid, but the profile
+    /// allows only the low-s form, so that no one can make a second token from a mark.
+    NonCanonicalSignature,
+    /// A trust list older than (or as old as) the one already held: accepting it could undo the
+    /// removal of an issuer.
+    TrustListRollback {
+        /// Sequence number of the list held.
+        current: u64,
+        /// Sequence number of the list offered.
+        offered: u64,
+    },
     /// The mark was issued outside its key's validity period.
     IssuedOutsideKeyValidity {
         /// The mark's `iat`.
@@ -120,6 +131,8 @@ impl VerifyError {
             Self::UnknownKid { .. } => "unknown_kid",
             Self::AlgorithmMismatch { .. } => "algorithm_mismatch",
             Self::BadSignature => "bad_signature",
+            Self::NonCanonicalSignature => "non_canonical_signature",
+            Self::TrustListRollback { .. } => "trust_list_rollback",
             Self::IssuedOutsideKeyValidity { .. } => "issued_outside_key_validity",
             Self::NotYetValid { .. } => "not_yet_valid",
             Self::Expired { .. } => "expired",
@@ -166,6 +179,11 @@ impl fmt::Display for VerifyError {
                 "the mark says {header} but the trusted key is {key}"
             ),
             Self::BadSignature => f.write_str("the signature is not valid: the mark is forged or was altered"),
+            Self::NonCanonicalSignature => f.write_str("the ES256 signature is not in its low-s form"),
+            Self::TrustListRollback { current, offered } => write!(
+                f,
+                "trust list sequence {offered} is not newer than the one held ({current})"
+            ),
             Self::IssuedOutsideKeyValidity { iat, not_before, not_after } => write!(
                 f,
                 "issued at {} outside its key's validity {}..{}",

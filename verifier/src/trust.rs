@@ -3,9 +3,28 @@
 
 use alloc::vec::Vec;
 
-use trustmark_format::{Algorithm, TrustList, TrustedIssuer, UnixTime};
+use trustmark_format::{ecdsa, Algorithm, TrustList, TrustedIssuer, UnixTime};
 
 use crate::{SignatureVerifier, VerifyError};
+
+/// Checks a signed trust list's root signature and decodes it.
+fn verify_trust_list(
+    signed: &[u8],
+    anchor: &TrustAnchor,
+    crypto: &dyn SignatureVerifier,
+) -> Result<TrustList, VerifyError> {
+    let sign1 = TrustList::parse_signed(signed)?;
+    if sign1.algorithm() != anchor.alg {
+        return Err(VerifyError::TrustListSignature);
+    }
+    if anchor.alg == Algorithm::Es256 && !ecdsa::is_low_s(sign1.signature()) {
+        return Err(VerifyError::NonCanonicalSignature);
+    }
+    if !crypto.verify(anchor.alg, &anchor.public_key, &sign1.to_be_signed(), sign1.signature()) {
+        return Err(VerifyError::TrustListSignature);
+    }
+    Ok(TrustList::from_cbor(sign1.payload())?)
+}
 
 /// The scheme root's public key: what a verifier trusts a priori. A gateway stores these few
 /// bytes; it never needs the root certificate.
@@ -45,16 +64,27 @@ impl<'c> TrustStore<'c> {
         now: UnixTime,
         crypto: &'c dyn SignatureVerifier,
     ) -> Result<Self, VerifyError> {
-        let sign1 = TrustList::parse_signed(signed)?;
-        if sign1.algorithm() != anchor.alg
-            || !crypto.verify(anchor.alg, &anchor.public_key, &sign1.to_be_signed(), sign1.signature())
-        {
-            return Err(VerifyError::TrustListSignature);
-        }
-        let list = TrustList::from_cbor(sign1.payload())?;
+        let list = verify_trust_list(signed, anchor, crypto)?;
         let store = Self { list, crypto };
         store.check_current(now)?;
         Ok(store)
+    }
+
+    /// Replaces the held list with a newer signed one (as a cache refresh does). The new list
+    /// must verify under `anchor`, be current at `now`, and have a higher sequence number: an
+    /// older list could bring back an issuer that was removed. On error the held list stays.
+    pub fn update(&mut self, signed: &[u8], anchor: &TrustAnchor, now: UnixTime) -> Result<(), VerifyError> {
+        let list = verify_trust_list(signed, anchor, self.crypto)?;
+        if list.sequence <= self.list.sequence {
+            return Err(VerifyError::TrustListRollback {
+                current: self.list.sequence,
+                offered: list.sequence,
+            });
+        }
+        let candidate = Self { list, crypto: self.crypto };
+        candidate.check_current(now)?;
+        *self = candidate;
+        Ok(())
     }
 
     /// Whether the list is usable at `now`: issued before it and not yet expired.

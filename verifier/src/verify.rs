@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use trustmark_format::{mark, MarkClaims, TrustedIssuer, UnixTime};
+use trustmark_format::{ecdsa, mark, Algorithm, MarkClaims, TrustedIssuer, UnixTime};
 
 use crate::{Policy, TrustStore, VerifyError};
 
@@ -82,7 +82,7 @@ pub fn verify(
 
 /// The trusted key whose signature verifies, trying each key that shares the kid.
 fn find_signer<'t>(
-    sign1: &trustmark_format::ParsedSign1,
+    sign1: &trustmark_format::ParsedSign1<'_>,
     trust: &'t TrustStore<'_>,
 ) -> Result<&'t TrustedIssuer, VerifyError> {
     let kid = sign1.kid();
@@ -95,6 +95,9 @@ fn find_signer<'t>(
         if issuer.alg != alg {
             mismatch = Some(issuer.alg);
             continue;
+        }
+        if alg == Algorithm::Es256 && !ecdsa::is_low_s(sign1.signature()) {
+            return Err(VerifyError::NonCanonicalSignature);
         }
         let message = tbs.get_or_insert_with(|| sign1.to_be_signed());
         if trust

@@ -21,6 +21,37 @@ struct Keys {
     root: SoftwareKey,
     issuer: SoftwareKey,
     stranger: SoftwareKey,
+    es256: Es256Key,
+}
+
+/// An ES256 key with deterministic (RFC 6979) signatures, so the vectors are reproducible.
+struct Es256Key {
+    key: p256::ecdsa::SigningKey,
+    public_key: Vec<u8>,
+    kid: Vec<u8>,
+}
+
+impl Es256Key {
+    fn new(scalar: &[u8; 32]) -> Result<Self> {
+        let key = p256::ecdsa::SigningKey::from_slice(scalar)?;
+        let public_key = key.verifying_key().to_encoded_point(false).as_bytes().to_vec();
+        let kid = trustmark_keys::kid_for(Algorithm::Es256, &public_key);
+        Ok(Self { key, public_key, kid })
+    }
+
+    /// Signs `payload` into a mark; `high_s` returns the malleable twin `(r, n - s)`.
+    fn sign_mark(&self, payload: Vec<u8>, high_s: bool) -> Result<Vec<u8>> {
+        use p256::ecdsa::signature::Signer as _;
+        Ok(cose::build_sign1::<KeyError>(Algorithm::Es256, &self.kid, payload, |tbs| {
+            let signature: p256::ecdsa::Signature = self.key.sign(tbs);
+            let signature = signature.normalize_s().unwrap_or(signature);
+            let (r, s) = signature.split_scalars();
+            let s = if high_s { -*s } else { *s };
+            let twin = p256::ecdsa::Signature::from_scalars(r, s)
+                .map_err(|_| KeyError::Crypto("ECDSA scalars"))?;
+            Ok(twin.to_bytes().to_vec())
+        })?)
+    }
 }
 
 fn hex_of(bytes: &[u8]) -> String {
@@ -62,11 +93,18 @@ fn issuer_entry(keys: &Keys) -> TrustedIssuer {
 }
 
 fn trust_list_payload(keys: &Keys) -> TrustList {
+    let es256 = TrustedIssuer {
+        kid: keys.es256.kid.clone(),
+        alg: Algorithm::Es256,
+        public_key: keys.es256.public_key.clone(),
+        name: "Vector ES256 Lab".into(),
+        ..issuer_entry(keys)
+    };
     TrustList {
         sequence: 1,
         issued_at: UnixTime(VECTOR_TIME - DAY),
         expires_at: UnixTime(VECTOR_TIME + 90 * DAY),
-        issuers: vec![issuer_entry(keys)],
+        issuers: vec![issuer_entry(keys), es256],
     }
 }
 
@@ -192,6 +230,18 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
         require_support: true,
     };
     cases.push(with_policy);
+    cases.push(case(
+        "valid-es256",
+        "The typical claims signed with ES256 (low s) by the trusted ES256 issuer.",
+        &keys.es256.sign_mark(typical_claims().to_cbor()?, false)?,
+        Expect::Valid,
+    ));
+    cases.push(case(
+        "es256-high-s",
+        "The ES256 mark's malleable twin (r, n - s): valid ECDSA, but not the canonical low-s form.",
+        &keys.es256.sign_mark(typical_claims().to_cbor()?, true)?,
+        error("non_canonical_signature"),
+    ));
     cases.push(case(
         "valid-two-frameworks",
         "IoTSF class 3 and ETSI EN 303 645 claimed side by side.",
@@ -595,6 +645,7 @@ fn main() -> Result<()> {
         root: SoftwareKey::ed25519_from_seed(&ROOT_SEED)?,
         issuer: SoftwareKey::ed25519_from_seed(&ISSUER_SEED)?,
         stranger: SoftwareKey::ed25519_from_seed(&STRANGER_SEED)?,
+        es256: Es256Key::new(&ES256_ISSUER_SCALAR)?,
     };
     let trust_list = sign_with(&keys.root, Algorithm::EdDsa, trust_list_payload(&keys).to_cbor()?)?;
     let typical = mark(&keys, &typical_claims())?;

@@ -1,5 +1,6 @@
-//! Strict check that bytes are exactly one well-formed CBOR item in RFC 8949 core deterministic
-//! encoding (section 4.2.1).
+//! Strict CBOR: a check that bytes are exactly one well-formed item in RFC 8949 core
+//! deterministic encoding (section 4.2.1), a borrowing reader for bytes that passed it, and the
+//! head writer used to assemble the COSE Sig_structure.
 //!
 //! `ciborium` (and so `coset`) accepts indefinite lengths, non-shortest integers, unsorted and
 //! duplicate map keys. A signed format must not: two encodings of the same claims would let an
@@ -7,7 +8,10 @@
 //! duplicate keys would disagree with one that keeps the first. So every signed input is walked
 //! once by this checker before it is decoded.
 //!
-//! The walk does no allocation and is linear in the input length.
+//! The walk does no allocation and is linear in the input length. Decoding then reads the checked
+//! bytes with [`Reader`], which borrows strings and byte strings instead of building a value tree:
+//! verification is dominated by one signature check, and a value tree with its allocations would
+//! cost more than the 5% of it that the whole rest of the path may take.
 
 use crate::FormatError;
 
@@ -150,6 +154,114 @@ fn bounded_count(
         .ok_or(FormatError::Truncated { offset: pos })
 }
 
+/// Reads items, in order, from bytes that passed [`check_deterministic`]. Each method returns
+/// `None` if the next item is not of the asked type; callers turn that into the specific claim
+/// error. Strings and byte strings are borrowed from the input.
+#[derive(Debug, Clone)]
+pub(crate) struct Reader<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of checked bytes.
+    pub(crate) fn new(input: &'a [u8]) -> Self {
+        Self { input, pos: 0 }
+    }
+
+    /// The head of the next item if it has major type `major`; advances past the head.
+    fn expect(&mut self, major: u8) -> Option<u64> {
+        let h = head(self.input, self.pos).ok()?;
+        if h.major != major {
+            return None;
+        }
+        self.pos = h.content;
+        Some(h.arg)
+    }
+
+    /// The content of a string item of length `len` starting at the current position.
+    fn take(&mut self, len: u64) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(usize::try_from(len).ok()?)?;
+        let bytes = self.input.get(self.pos..end)?;
+        self.pos = end;
+        Some(bytes)
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn uint(&mut self) -> Option<u64> {
+        self.expect(0)
+    }
+
+    /// An integer that fits `i64`.
+    pub(crate) fn int(&mut self) -> Option<i64> {
+        let h = head(self.input, self.pos).ok()?;
+        let value = match h.major {
+            0 => i64::try_from(h.arg).ok()?,
+            1 => -1 - i64::try_from(h.arg).ok()?,
+            _ => return None,
+        };
+        self.pos = h.content;
+        Some(value)
+    }
+
+    /// A byte string.
+    pub(crate) fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = self.expect(2)?;
+        self.take(len)
+    }
+
+    /// A text string (UTF-8 was checked with the rest of the input).
+    pub(crate) fn text(&mut self) -> Option<&'a str> {
+        let len = self.expect(3)?;
+        core::str::from_utf8(self.take(len)?).ok()
+    }
+
+    /// The length of an array.
+    pub(crate) fn array(&mut self) -> Option<u64> {
+        self.expect(4)
+    }
+
+    /// The number of entries of a map.
+    pub(crate) fn map(&mut self) -> Option<u64> {
+        self.expect(5)
+    }
+
+    /// A tag number (the tagged item follows).
+    pub(crate) fn tag(&mut self) -> Option<u64> {
+        self.expect(6)
+    }
+
+    /// Whether the next item is `null` (consumed if so).
+    pub(crate) fn null(&mut self) -> bool {
+        let is_null = self.input.get(self.pos) == Some(&0xf6);
+        if is_null {
+            self.pos += 1;
+        }
+        is_null
+    }
+}
+
+/// Appends the shortest-form head of major type `major` with argument `arg`.
+pub(crate) fn write_head(out: &mut alloc::vec::Vec<u8>, major: u8, arg: u64) {
+    let m = major << 5;
+    match arg {
+        0..=23 => out.push(m | arg as u8),
+        24..=0xff => out.extend_from_slice(&[m | 24, arg as u8]),
+        0x100..=0xffff => {
+            out.push(m | 25);
+            out.extend_from_slice(&(arg as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(m | 26);
+            out.extend_from_slice(&(arg as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(m | 27);
+            out.extend_from_slice(&arg.to_be_bytes());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +305,30 @@ mod tests {
         // reserved additional information 28
         assert_eq!(check("1c"), Err(FormatError::UnsupportedCborItem { offset: 0 }));
         assert_eq!(check(""), Err(FormatError::Truncated { offset: 0 }));
+    }
+
+    #[test]
+    fn reader_reads_checked_items() {
+        // {1: -8, 4: h'0102', -1: "ab", -2: [null]}
+        let input = hex::decode("a4012704420102206261622181f6").unwrap_or_default();
+        assert_eq!(check_deterministic(&input), Ok(()));
+        let mut r = Reader::new(&input);
+        assert_eq!(r.map(), Some(4));
+        assert_eq!((r.int(), r.int()), (Some(1), Some(-8)));
+        assert_eq!((r.uint(), r.bytes()), (Some(4), Some(&[1u8, 2][..])));
+        assert_eq!((r.int(), r.text()), (Some(-1), Some("ab")));
+        assert_eq!(r.uint(), None); // -2 is not unsigned
+        assert_eq!((r.int(), r.array(), r.null()), (Some(-2), Some(1), true));
+    }
+
+    #[test]
+    fn heads_are_shortest_form() {
+        for (value, encoded) in [(0u64, "00"), (23, "17"), (24, "1818"), (255, "18ff"), (256, "190100"), (65_536, "1a00010000"), (1 << 32, "1b0000000100000000")] {
+            let mut out = alloc::vec::Vec::new();
+            write_head(&mut out, 0, value);
+            assert_eq!(hex::encode(&out), encoded);
+            assert_eq!(check_deterministic(&out), Ok(()));
+        }
     }
 
     #[test]
