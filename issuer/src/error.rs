@@ -13,7 +13,9 @@ pub enum IssueError {
         reason: String,
     },
     /// The request asks for a claim outside the issuer's accreditation scope.
-    #[error("the issuer is not accredited for {framework} class {class} with {assurance} assurance")]
+    #[error(
+        "the issuer is not accredited for {framework} class {class} with {assurance} assurance"
+    )]
     OutsideScope {
         /// Framework name.
         framework: String,

@@ -13,4 +13,6 @@ pub mod size_report;
 
 pub use error::IssueError;
 pub use issue::{mark_id, IssuedMark, MarkIssuer};
-pub use request::{format_day, parse_day, ClaimRequest, FirmwareRequest, IssueRequest, MAX_VALID_DAYS};
+pub use request::{
+    format_day, parse_day, ClaimRequest, FirmwareRequest, IssueRequest, MAX_VALID_DAYS,
+};

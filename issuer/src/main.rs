@@ -132,7 +132,10 @@ fn run(cli: Cli) -> Result<()> {
                 Some(path) => Some(qr::write_qr_image(&mark.url, path)?),
                 None => None,
             };
-            println!("{}", serde_json::to_string_pretty(&mark_json(&mark, qr_version))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&mark_json(&mark, qr_version))?
+            );
             Ok(())
         }
         Command::TrustList {
@@ -207,8 +210,8 @@ fn mark_json(mark: &IssuedMark, qr_version: Option<i16>) -> serde_json::Value {
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let temp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temp)
-        .with_context(|| format!("cannot write {}", temp.display()))?;
+    let mut file =
+        std::fs::File::create(&temp).with_context(|| format!("cannot write {}", temp.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&temp, path).with_context(|| format!("cannot replace {}", path.display()))?;

@@ -44,7 +44,8 @@ impl OfflineRegistry {
             .ok_or_else(|| IssueError::invalid("status-index", "exhausted"))?;
         let temp = self.dir.join("status-index.tmp");
         let mut file = std::fs::File::create(&temp).map_err(Self::io(&temp))?;
-        file.write_all(next.to_string().as_bytes()).map_err(Self::io(&temp))?;
+        file.write_all(next.to_string().as_bytes())
+            .map_err(Self::io(&temp))?;
         file.sync_all().map_err(Self::io(&temp))?;
         std::fs::rename(&temp, &counter).map_err(Self::io(&counter))?;
         Ok(current)
@@ -68,7 +69,11 @@ struct FileLock(PathBuf);
 impl FileLock {
     fn acquire(path: &Path) -> Result<Self, IssueError> {
         for _ in 0..1000 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
                 Ok(_) => return Ok(Self(path.to_path_buf())),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
@@ -78,7 +83,10 @@ impl FileLock {
         }
         Err(IssueError::invalid(
             "status-index",
-            format!("{} is held by another process (remove it if none is running)", path.display()),
+            format!(
+                "{} is held by another process (remove it if none is running)",
+                path.display()
+            ),
         ))
     }
 }

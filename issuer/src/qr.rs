@@ -13,7 +13,8 @@ pub const PRINT_EC_LEVEL: EcLevel = EcLevel::M;
 /// The smallest-version QR code for `text` (the encoder mixes alphanumeric and numeric
 /// segments optimally and picks the least version that holds them).
 pub fn qr_code(text: &str, ec: EcLevel) -> Result<QrCode, IssueError> {
-    QrCode::with_error_correction_level(text.as_bytes(), ec).map_err(|e| IssueError::Qr(e.to_string()))
+    QrCode::with_error_correction_level(text.as_bytes(), ec)
+        .map_err(|e| IssueError::Qr(e.to_string()))
 }
 
 /// The QR version number of a code.

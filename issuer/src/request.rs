@@ -64,8 +64,9 @@ impl IssueRequest {
 
     /// The claims of the mark this request asks for, issued at `now` with `status_index`.
     pub fn to_claims(&self, now: UnixTime, status_index: u32) -> Result<MarkClaims, IssueError> {
-        let assurance = Assurance::from_name(&self.assurance)
-            .ok_or_else(|| IssueError::invalid("assurance", "must be \"third-party\" or \"self\""))?;
+        let assurance = Assurance::from_name(&self.assurance).ok_or_else(|| {
+            IssueError::invalid("assurance", "must be \"third-party\" or \"self\"")
+        })?;
         let mut frameworks = self
             .claims
             .iter()
@@ -73,7 +74,10 @@ impl IssueRequest {
                 let framework = FrameworkId::from_name(&c.framework).ok_or_else(|| {
                     IssueError::invalid(
                         "claims.framework",
-                        format!("unknown framework {:?} (known: iotsf-icaf, etsi-en-303-645, uk-psti)", c.framework),
+                        format!(
+                            "unknown framework {:?} (known: iotsf-icaf, etsi-en-303-645, uk-psti)",
+                            c.framework
+                        ),
                     )
                 })?;
                 Ok(FrameworkClaim {
@@ -85,14 +89,23 @@ impl IssueRequest {
             })
             .collect::<Result<Vec<_>, IssueError>>()?;
         if frameworks.is_empty() {
-            return Err(IssueError::invalid("claims", "at least one framework claim is required"));
+            return Err(IssueError::invalid(
+                "claims",
+                "at least one framework claim is required",
+            ));
         }
         frameworks.sort_by_key(|c| c.framework);
-        if frameworks.windows(2).any(|w| w[0].framework == w[1].framework) {
+        if frameworks
+            .windows(2)
+            .any(|w| w[0].framework == w[1].framework)
+        {
             return Err(IssueError::invalid("claims", "one claim per framework"));
         }
         if self.valid_days == 0 || self.valid_days > MAX_VALID_DAYS {
-            return Err(IssueError::invalid("valid_days", format!("must be 1 to {MAX_VALID_DAYS}")));
+            return Err(IssueError::invalid(
+                "valid_days",
+                format!("must be 1 to {MAX_VALID_DAYS}"),
+            ));
         }
         let claims = MarkClaims {
             vendor: self.vendor.clone(),
@@ -124,12 +137,23 @@ fn parse_sha256(text: &str) -> Result<[u8; 32], IssueError> {
 pub fn parse_day(text: &str) -> Result<Day, IssueError> {
     let bad = || IssueError::invalid("support_until", "must be a date YYYY-MM-DD");
     let mut parts = text.splitn(3, '-');
-    let mut next = || parts.next().and_then(|p| p.parse::<i32>().ok()).ok_or_else(bad);
+    let mut next = || {
+        parts
+            .next()
+            .and_then(|p| p.parse::<i32>().ok())
+            .ok_or_else(bad)
+    };
     let (year, month, day) = (next()?, next()?, next()?);
-    let month = u8::try_from(month).ok().and_then(|m| Month::try_from(m).ok()).ok_or_else(bad)?;
+    let month = u8::try_from(month)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .ok_or_else(bad)?;
     let date = Date::from_calendar_date(year, month, u8::try_from(day).map_err(|_| bad())?)
         .map_err(|_| bad())?;
-    let days = date.to_julian_day() - Date::from_calendar_date(1970, Month::January, 1).map_err(|_| bad())?.to_julian_day();
+    let days = date.to_julian_day()
+        - Date::from_calendar_date(1970, Month::January, 1)
+            .map_err(|_| bad())?
+            .to_julian_day();
     u32::try_from(days).map(Day).map_err(|_| bad())
 }
 

@@ -94,10 +94,13 @@ pub fn measure(key: &dyn Signer) -> Result<SizeReport, IssueError> {
 
 /// The report for both algorithms, with throwaway keys.
 pub fn measure_all() -> Result<Vec<SizeReport>, IssueError> {
-    [trustmark_format::Algorithm::EdDsa, trustmark_format::Algorithm::Es256]
-        .into_iter()
-        .map(|alg| measure(&SoftwareKey::generate(alg)?))
-        .collect()
+    [
+        trustmark_format::Algorithm::EdDsa,
+        trustmark_format::Algorithm::Es256,
+    ]
+    .into_iter()
+    .map(|alg| measure(&SoftwareKey::generate(alg)?))
+    .collect()
 }
 
 #[cfg(test)]
@@ -109,7 +112,10 @@ mod tests {
         assert_eq!(LONG_BASE_URL.len(), 30);
         let claims = typical_claims();
         assert_eq!((claims.vendor.len(), claims.model.len()), (16, 16));
-        assert_eq!((claims.hw_version.len(), claims.firmware.version.len()), (5, 5));
+        assert_eq!(
+            (claims.hw_version.len(), claims.firmware.version.len()),
+            (5, 5)
+        );
         for report in measure_all()? {
             println!("{}", serde_json::to_string(&report).unwrap_or_default());
             assert!(report.token_bytes <= 200, "{report:?}");

@@ -135,7 +135,12 @@ pub fn init_dev_pki(data_dir: &Path, options: &DevPkiOptions) -> Result<PkiPaths
 
     let root_key = SoftwareKey::generate(options.alg)?;
     let root_validity = Validity::days_from(options.now, ROOT_DAYS);
-    let root_pem = root_certificate(&root_key, "trustmark dev scheme root", "trustmark dev scheme", root_validity)?;
+    let root_pem = root_certificate(
+        &root_key,
+        "trustmark dev scheme root",
+        "trustmark dev scheme",
+        root_validity,
+    )?;
 
     let issuer_key = SoftwareKey::generate(options.alg)?;
     let request = IssuerCertificateRequest {
@@ -181,10 +186,14 @@ pub fn load_dev_pki(data_dir: &Path) -> Result<DevPki, KeyError> {
     let root_key = SoftwareKey::read_pem_file(&paths.root_key())?;
     let issuer_key = SoftwareKey::read_pem_file(&paths.issuer_key())?;
     if crate::Signer::public_key(&root_key) != root.public_key {
-        return Err(KeyError::Profile("root.key.pem does not match root.pem".into()));
+        return Err(KeyError::Profile(
+            "root.key.pem does not match root.pem".into(),
+        ));
     }
     if crate::Signer::public_key(&issuer_key) != issuer.info.public_key {
-        return Err(KeyError::Profile("issuer.key.pem does not match issuer.pem".into()));
+        return Err(KeyError::Profile(
+            "issuer.key.pem does not match issuer.pem".into(),
+        ));
     }
     Ok(DevPki {
         root,

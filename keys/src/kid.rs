@@ -47,7 +47,10 @@ mod tests {
             (Algorithm::Es256, &rcgen::PKCS_ECDSA_P256_SHA256),
         ] {
             let pair = rcgen::KeyPair::generate_for(rcgen_alg).unwrap();
-            assert_eq!(spki_der(alg, pair.public_key_raw()), rcgen::PublicKeyData::subject_public_key_info(&pair));
+            assert_eq!(
+                spki_der(alg, pair.public_key_raw()),
+                rcgen::PublicKeyData::subject_public_key_info(&pair)
+            );
         }
     }
 
@@ -56,7 +59,8 @@ mod tests {
         // SHA-256 of the Ed25519 SPKI of the all-zero key.
         let kid = kid_for(Algorithm::EdDsa, &[0u8; 32]);
         assert_eq!(kid.len(), KID_LEN);
-        let full = ring::digest::digest(&ring::digest::SHA256, &spki_der(Algorithm::EdDsa, &[0; 32]));
+        let full =
+            ring::digest::digest(&ring::digest::SHA256, &spki_der(Algorithm::EdDsa, &[0; 32]));
         assert_eq!(kid, full.as_ref()[..4]);
     }
 }

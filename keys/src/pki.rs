@@ -49,7 +49,10 @@ impl rcgen::PublicKeyData for RcgenSigner<'_> {
 
 impl rcgen::SigningKey for RcgenSigner<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        let signature = self.0.sign(msg).map_err(|_| rcgen::Error::RingUnspecified)?;
+        let signature = self
+            .0
+            .sign(msg)
+            .map_err(|_| rcgen::Error::RingUnspecified)?;
         Ok(match self.0.algorithm() {
             // X.509 carries ECDSA signatures as DER `SEQUENCE { r INTEGER, s INTEGER }`; our
             // signers return the COSE `r || s` form.
@@ -244,8 +247,10 @@ fn pem_to_der(pem_text: &str) -> Result<Vec<u8>, KeyError> {
 
 fn parse_der(der: &[u8]) -> Result<X509Certificate<'_>, KeyError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
-        Ok(_) => Err(KeyError::Profile("trailing bytes after the certificate".into())),
+        Ok(([], cert)) => Ok(cert),
+        Ok(_) => Err(KeyError::Profile(
+            "trailing bytes after the certificate".into(),
+        )),
         Err(e) => Err(KeyError::Profile(format!("unparseable certificate: {e}"))),
     }
 }
@@ -266,7 +271,11 @@ fn info(cert: &X509Certificate<'_>, der: &[u8]) -> Result<CertificateInfo, KeyEr
     if public_key.len() != alg.public_key_len() {
         return Err(KeyError::Profile("public key has the wrong length".into()));
     }
-    let time = |t: i64| u64::try_from(t).map(UnixTime).map_err(|_| KeyError::TimeOutOfRange(0));
+    let time = |t: i64| {
+        u64::try_from(t)
+            .map(UnixTime)
+            .map_err(|_| KeyError::TimeOutOfRange(0))
+    };
     let validity = Validity {
         not_before: time(cert.validity().not_before.timestamp())?,
         not_after: time(cert.validity().not_after.timestamp())?,
@@ -296,8 +305,9 @@ impl CertificateInfo {
         if !cert.is_ca() {
             return Err(KeyError::Profile("the root certificate is not a CA".into()));
         }
-        cert.verify_signature(None)
-            .map_err(|_| KeyError::Profile("the root certificate is not validly self-signed".into()))?;
+        cert.verify_signature(None).map_err(|_| {
+            KeyError::Profile("the root certificate is not validly self-signed".into())
+        })?;
         info(&cert, &der)
     }
 
@@ -318,14 +328,17 @@ impl IssuerCertificate {
         cert.verify_signature(Some(root_cert.public_key()))
             .map_err(|_| KeyError::NotSignedByRoot)?;
         if cert.is_ca() {
-            return Err(KeyError::Profile("an issuer certificate must not be a CA".into()));
+            return Err(KeyError::Profile(
+                "an issuer certificate must not be a CA".into(),
+            ));
         }
         let signing_oid = profile::trust_mark_signing_oid();
-        let has_eku = cert
-            .extended_key_usage()
-            .ok()
-            .flatten()
-            .is_some_and(|eku| eku.value.other.iter().any(|oid| oid.as_bytes() == &signing_oid[2..]));
+        let has_eku = cert.extended_key_usage().ok().flatten().is_some_and(|eku| {
+            eku.value
+                .other
+                .iter()
+                .any(|oid| oid.as_bytes() == &signing_oid[2..])
+        });
         if !has_eku {
             return Err(KeyError::Profile(
                 "the certificate lacks the trust-mark signing extended key usage".into(),
@@ -354,7 +367,9 @@ impl IssuerCertificate {
             .iter_extensions()
             .filter(|ext| ext.oid.to_id_string() == "2.5.29.9")
             .find_map(|ext| profile::parse_scope_extension(ext.value).ok().flatten())
-            .ok_or_else(|| KeyError::Profile("the certificate has no accreditation scope".into()))?;
+            .ok_or_else(|| {
+                KeyError::Profile("the certificate has no accreditation scope".into())
+            })?;
         scope
             .validate()
             .map_err(|e| KeyError::Profile(format!("accreditation scope: {e}")))?;
@@ -391,7 +406,8 @@ mod tests {
         let start = UnixTime(1_795_000_000);
         for alg in [Algorithm::EdDsa, Algorithm::Es256] {
             let root_key = SoftwareKey::generate(alg)?;
-            let root_pem = root_certificate(&root_key, "Root", "Scheme", Validity::days_from(start, 100))?;
+            let root_pem =
+                root_certificate(&root_key, "Root", "Scheme", Validity::days_from(start, 100))?;
             let root = RootCertificate::from_pem(&root_pem)?;
             assert_eq!(root.public_key, root_key.public_key());
             assert_eq!(root.validity, Validity::days_from(start, 100));
@@ -413,16 +429,27 @@ mod tests {
 
             // Under another root, the signature check fails.
             let other_key = SoftwareKey::generate(alg)?;
-            let other_pem = root_certificate(&other_key, "Root", "Scheme", Validity::days_from(start, 100))?;
+            let other_pem = root_certificate(
+                &other_key,
+                "Root",
+                "Scheme",
+                Validity::days_from(start, 100),
+            )?;
             let other = RootCertificate::from_pem(&other_pem)?;
-            assert!(matches!(IssuerCertificate::from_pem(&pem, &other), Err(KeyError::NotSignedByRoot)));
+            assert!(matches!(
+                IssuerCertificate::from_pem(&pem, &other),
+                Err(KeyError::NotSignedByRoot)
+            ));
 
             // Validity beyond the root's is refused at issuance.
             let too_long = IssuerCertificateRequest {
                 validity: Validity::days_from(start, 101),
                 ..request
             };
-            assert!(matches!(issuer_certificate(&too_long, &root_pem, &root_key), Err(KeyError::Profile(_))));
+            assert!(matches!(
+                issuer_certificate(&too_long, &root_pem, &root_key),
+                Err(KeyError::Profile(_))
+            ));
         }
         Ok(())
     }
@@ -430,9 +457,17 @@ mod tests {
     #[test]
     fn a_root_is_not_an_issuer() -> Result<(), KeyError> {
         let key = SoftwareKey::generate(Algorithm::EdDsa)?;
-        let pem = root_certificate(&key, "Root", "Scheme", Validity::days_from(UnixTime(1_795_000_000), 10))?;
+        let pem = root_certificate(
+            &key,
+            "Root",
+            "Scheme",
+            Validity::days_from(UnixTime(1_795_000_000), 10),
+        )?;
         let root = RootCertificate::from_pem(&pem)?;
-        assert!(matches!(IssuerCertificate::from_pem(&pem, &root), Err(KeyError::Profile(_))));
+        assert!(matches!(
+            IssuerCertificate::from_pem(&pem, &root),
+            Err(KeyError::Profile(_))
+        ));
         Ok(())
     }
 }

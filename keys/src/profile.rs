@@ -84,7 +84,8 @@ pub(crate) fn scope_extension_der(scope: &IssuerScope) -> Vec<u8> {
         w.write_sequence(|w| {
             w.next().write_sequence(|w| {
                 w.next().write_der(&accreditation_scope_oid());
-                w.next().write_set(|w| w.next().write_der(&scope_der(scope)));
+                w.next()
+                    .write_set(|w| w.next().write_der(&scope_der(scope)));
             })
         })
     })
@@ -181,13 +182,19 @@ mod tests {
         // `openssl asn1parse -genstr OID:2.25.329800735698586629295641978511506172918` (the
         // X.667 example UUID f81d4fae-7dec-11d0-a765-00a0c91e6bf6).
         let example = oid_tlv(&[2, 25, 329_800_735_698_586_629_295_641_978_511_506_172_918]);
-        assert_eq!(hex::encode(example), "06146983f09da7ebcfdee0c7a1a7b2c0948cc8f9d776");
+        assert_eq!(
+            hex::encode(example),
+            "06146983f09da7ebcfdee0c7a1a7b2c0948cc8f9d776"
+        );
         // `openssl asn1parse -genstr OID:2.25.200183560391780816748756182956653863480.1`
         assert_eq!(
             hex::encode(trust_mark_signing_oid()),
             "06156982ad99f9e2d2b8fa8f89a0c7d1c4e1f5fbc43801"
         );
-        assert_eq!(hex::encode(oid_tlv(&[1, 2, 840, 10045, 2, 1])), "06072a8648ce3d0201");
+        assert_eq!(
+            hex::encode(oid_tlv(&[1, 2, 840, 10045, 2, 1])),
+            "06072a8648ce3d0201"
+        );
     }
 
     #[test]

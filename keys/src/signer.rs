@@ -57,7 +57,9 @@ impl SoftwareKey {
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
         let pkcs8 = match alg {
-            Algorithm::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng),
+            Algorithm::Es256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            }
             _ => Ed25519KeyPair::generate_pkcs8(&rng),
         }
         .map_err(|_| KeyError::Crypto("key generation"))?;
@@ -119,10 +121,9 @@ impl SoftwareKey {
     /// Writes the key as a PEM PKCS#8 file readable only by its owner (mode 0600). Refuses to
     /// overwrite an existing file.
     pub fn write_pem_file(&self, path: &Path) -> Result<(), KeyError> {
-        let der = self
-            .pkcs8
-            .as_ref()
-            .ok_or(KeyError::Crypto("a key made from a raw seed has no PKCS#8 form"))?;
+        let der = self.pkcs8.as_ref().ok_or(KeyError::Crypto(
+            "a key made from a raw seed has no PKCS#8 form",
+        ))?;
         let text = pem::encode(&pem::Pem::new(PRIVATE_KEY_LABEL, der.clone()));
         crate::files::write_new(path, text.as_bytes(), 0o600)
     }
@@ -191,11 +192,19 @@ mod tests {
             let path = dir.path().join(format!("{alg}.pem"));
             let key = SoftwareKey::generate(alg).unwrap_or_else(|e| panic!("{e}"));
             key.write_pem_file(&path).unwrap_or_else(|e| panic!("{e}"));
-            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
             assert_eq!(mode, 0o600);
             let back = SoftwareKey::read_pem_file(&path).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!((back.algorithm(), back.public_key()), (alg, key.public_key()));
-            assert!(matches!(key.write_pem_file(&path), Err(KeyError::AlreadyExists(_))));
+            assert_eq!(
+                (back.algorithm(), back.public_key()),
+                (alg, key.public_key())
+            );
+            assert!(matches!(
+                key.write_pem_file(&path),
+                Err(KeyError::AlreadyExists(_))
+            ));
         }
     }
 }

@@ -43,5 +43,7 @@ pub fn sign_trust_list(
         expires_at,
         issuers: entries.iter().map(trusted_issuer).collect(),
     };
-    list.sign(root_key.algorithm(), root_key.kid(), |tbs| root_key.sign(tbs))
+    list.sign(root_key.algorithm(), root_key.kid(), |tbs| {
+        root_key.sign(tbs)
+    })
 }

@@ -9,7 +9,7 @@
 //! once by this checker before it is decoded.
 //!
 //! The walk does no allocation and is linear in the input length. Decoding then reads the checked
-//! bytes with [`Reader`], which borrows strings and byte strings instead of building a value tree:
+//! bytes with a `Reader`, which borrows strings and byte strings instead of building a value tree:
 //! verification is dominated by one signature check, and a value tree with its allocations would
 //! cost more than the 5% of it that the whole rest of the path may take.
 
@@ -281,29 +281,56 @@ mod tests {
     #[test]
     fn rejects_each_rule() {
         // 23 in the 1-byte form
-        assert_eq!(check("1817"), Err(FormatError::NonMinimalEncoding { offset: 0 }));
+        assert_eq!(
+            check("1817"),
+            Err(FormatError::NonMinimalEncoding { offset: 0 })
+        );
         // 255 in the 2-byte form
-        assert_eq!(check("1900ff"), Err(FormatError::NonMinimalEncoding { offset: 0 }));
+        assert_eq!(
+            check("1900ff"),
+            Err(FormatError::NonMinimalEncoding { offset: 0 })
+        );
         // indefinite-length array [_ 1]
-        assert_eq!(check("9f01ff"), Err(FormatError::IndefiniteLength { offset: 0 }));
+        assert_eq!(
+            check("9f01ff"),
+            Err(FormatError::IndefiniteLength { offset: 0 })
+        );
         // {1: 1, 1: 2}
-        assert_eq!(check("a201010102"), Err(FormatError::DuplicateMapKey { offset: 3 }));
+        assert_eq!(
+            check("a201010102"),
+            Err(FormatError::DuplicateMapKey { offset: 3 })
+        );
         // {2: 1, 1: 2}
-        assert_eq!(check("a202010102"), Err(FormatError::UnsortedMapKeys { offset: 3 }));
+        assert_eq!(
+            check("a202010102"),
+            Err(FormatError::UnsortedMapKeys { offset: 3 })
+        );
         // {-1: 1, 1: 2}: 0x20 sorts after 0x01
-        assert_eq!(check("a220010102"), Err(FormatError::UnsortedMapKeys { offset: 3 }));
+        assert_eq!(
+            check("a220010102"),
+            Err(FormatError::UnsortedMapKeys { offset: 3 })
+        );
         // two items
         assert_eq!(check("0000"), Err(FormatError::TrailingBytes { offset: 1 }));
         // byte string of 5 with 2 bytes
         assert_eq!(check("450102"), Err(FormatError::Truncated { offset: 0 }));
         // array announcing 2^32 elements
-        assert_eq!(check("9b0000000100000000"), Err(FormatError::Truncated { offset: 0 }));
+        assert_eq!(
+            check("9b0000000100000000"),
+            Err(FormatError::Truncated { offset: 0 })
+        );
         // half float
-        assert_eq!(check("f93c00"), Err(FormatError::UnsupportedCborItem { offset: 0 }));
+        assert_eq!(
+            check("f93c00"),
+            Err(FormatError::UnsupportedCborItem { offset: 0 })
+        );
         // invalid UTF-8 text
         assert_eq!(check("61ff"), Err(FormatError::InvalidUtf8 { offset: 0 }));
         // reserved additional information 28
-        assert_eq!(check("1c"), Err(FormatError::UnsupportedCborItem { offset: 0 }));
+        assert_eq!(
+            check("1c"),
+            Err(FormatError::UnsupportedCborItem { offset: 0 })
+        );
         assert_eq!(check(""), Err(FormatError::Truncated { offset: 0 }));
     }
 
@@ -323,7 +350,15 @@ mod tests {
 
     #[test]
     fn heads_are_shortest_form() {
-        for (value, encoded) in [(0u64, "00"), (23, "17"), (24, "1818"), (255, "18ff"), (256, "190100"), (65_536, "1a00010000"), (1 << 32, "1b0000000100000000")] {
+        for (value, encoded) in [
+            (0u64, "00"),
+            (23, "17"),
+            (24, "1818"),
+            (255, "18ff"),
+            (256, "190100"),
+            (65_536, "1a00010000"),
+            (1 << 32, "1b0000000100000000"),
+        ] {
             let mut out = alloc::vec::Vec::new();
             write_head(&mut out, 0, value);
             assert_eq!(hex::encode(&out), encoded);
@@ -338,7 +373,9 @@ mod tests {
         input.push(0);
         assert_eq!(
             check_deterministic(&input),
-            Err(FormatError::NestingTooDeep { offset: MAX_DEPTH + 1 })
+            Err(FormatError::NestingTooDeep {
+                offset: MAX_DEPTH + 1
+            })
         );
     }
 }

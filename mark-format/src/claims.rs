@@ -164,7 +164,10 @@ impl MarkClaims {
             (int_value(keys::IAT), uint_value(self.issued_at.0)),
             (int_value(keys::VENDOR), Value::Text(self.vendor.clone())),
             (int_value(keys::MODEL), Value::Text(self.model.clone())),
-            (int_value(keys::HW_VERSION), Value::Text(self.hw_version.clone())),
+            (
+                int_value(keys::HW_VERSION),
+                Value::Text(self.hw_version.clone()),
+            ),
             (
                 int_value(keys::FIRMWARE),
                 Value::Array(vec![
@@ -202,10 +205,14 @@ impl MarkClaims {
                 keys::IAT => iat = Some(UnixTime(value::uint("iat", r)?)),
                 keys::VENDOR => vendor = Some(value::text("vendor", r, MAX_NAME_LEN)?),
                 keys::MODEL => model = Some(value::text("model", r, MAX_NAME_LEN)?),
-                keys::HW_VERSION => hw_version = Some(value::text("hw_version", r, MAX_VERSION_LEN)?),
+                keys::HW_VERSION => {
+                    hw_version = Some(value::text("hw_version", r, MAX_VERSION_LEN)?)
+                }
                 keys::FIRMWARE => firmware = Some(decode_firmware(r)?),
                 keys::FRAMEWORKS => frameworks = Some(decode_frameworks(r)?),
-                keys::SUPPORT_UNTIL => support_until = Some(Day(value::small_uint("support_until", r)?)),
+                keys::SUPPORT_UNTIL => {
+                    support_until = Some(Day(value::small_uint("support_until", r)?))
+                }
                 keys::STATUS_INDEX => status_index = Some(value::small_uint("status_index", r)?),
                 _ => return Ok(false),
             }
@@ -278,30 +285,55 @@ mod tests {
 
     fn claims() -> impl Strategy<Value = MarkClaims> {
         (
-            (text(MAX_NAME_LEN), text(MAX_NAME_LEN), text(MAX_VERSION_LEN), text(MAX_VERSION_LEN)),
+            (
+                text(MAX_NAME_LEN),
+                text(MAX_NAME_LEN),
+                text(MAX_VERSION_LEN),
+                text(MAX_VERSION_LEN),
+            ),
             any::<[u8; 32]>(),
-            proptest::collection::btree_map(1u16..400, (text(16), 0u8..=MAX_CLASS, any::<bool>()), 1..=MAX_FRAMEWORKS),
-            (0u64..u64::MAX / 2, 1u64..1 << 40, any::<u32>(), any::<u32>()),
+            proptest::collection::btree_map(
+                1u16..400,
+                (text(16), 0u8..=MAX_CLASS, any::<bool>()),
+                1..=MAX_FRAMEWORKS,
+            ),
+            (
+                0u64..u64::MAX / 2,
+                1u64..1 << 40,
+                any::<u32>(),
+                any::<u32>(),
+            ),
         )
-            .prop_map(|((vendor, model, hw, fw), sha256, frameworks, (iat, validity, day, index))| MarkClaims {
-                vendor,
-                model,
-                hw_version: hw,
-                firmware: Firmware { version: fw, sha256 },
-                frameworks: frameworks
-                    .into_iter()
-                    .map(|(id, (version, class, third))| FrameworkClaim {
-                        framework: FrameworkId(id),
-                        version,
-                        class,
-                        assurance: if third { Assurance::ThirdParty } else { Assurance::SelfAssessment },
-                    })
-                    .collect(),
-                issued_at: UnixTime(iat),
-                expires_at: UnixTime(iat + validity),
-                support_until: Day(day),
-                status_index: index,
-            })
+            .prop_map(
+                |((vendor, model, hw, fw), sha256, frameworks, (iat, validity, day, index))| {
+                    MarkClaims {
+                        vendor,
+                        model,
+                        hw_version: hw,
+                        firmware: Firmware {
+                            version: fw,
+                            sha256,
+                        },
+                        frameworks: frameworks
+                            .into_iter()
+                            .map(|(id, (version, class, third))| FrameworkClaim {
+                                framework: FrameworkId(id),
+                                version,
+                                class,
+                                assurance: if third {
+                                    Assurance::ThirdParty
+                                } else {
+                                    Assurance::SelfAssessment
+                                },
+                            })
+                            .collect(),
+                        issued_at: UnixTime(iat),
+                        expires_at: UnixTime(iat + validity),
+                        support_until: Day(day),
+                        status_index: index,
+                    }
+                },
+            )
     }
 
     proptest! {
@@ -334,20 +366,42 @@ mod tests {
             vendor: "v".into(),
             model: "m".into(),
             hw_version: "1".into(),
-            firmware: Firmware { version: "1".into(), sha256: [0; 32] },
+            firmware: Firmware {
+                version: "1".into(),
+                sha256: [0; 32],
+            },
             frameworks: vec![
-                FrameworkClaim { framework: FrameworkId(2), version: "1".into(), class: 1, assurance: Assurance::ThirdParty },
-                FrameworkClaim { framework: FrameworkId(1), version: "1".into(), class: 1, assurance: Assurance::ThirdParty },
+                FrameworkClaim {
+                    framework: FrameworkId(2),
+                    version: "1".into(),
+                    class: 1,
+                    assurance: Assurance::ThirdParty,
+                },
+                FrameworkClaim {
+                    framework: FrameworkId(1),
+                    version: "1".into(),
+                    class: 1,
+                    assurance: Assurance::ThirdParty,
+                },
             ],
             issued_at: UnixTime(1),
             expires_at: UnixTime(2),
             support_until: Day(1),
             status_index: 0,
         };
-        assert!(matches!(claims.to_cbor(), Err(FormatError::ClaimValue { name: "frameworks", .. })));
+        assert!(matches!(
+            claims.to_cbor(),
+            Err(FormatError::ClaimValue {
+                name: "frameworks",
+                ..
+            })
+        ));
         claims.frameworks.reverse();
         assert!(claims.to_cbor().is_ok());
         claims.vendor = "a\u{7}b".into();
-        assert!(matches!(claims.to_cbor(), Err(FormatError::ClaimValue { name: "vendor", .. })));
+        assert!(matches!(
+            claims.to_cbor(),
+            Err(FormatError::ClaimValue { name: "vendor", .. })
+        ));
     }
 }

@@ -152,7 +152,9 @@ fn parse_protected(protected: &[u8]) -> Result<(Algorithm, &[u8]), FormatError> 
         let label = r.int().unwrap_or(i64::MIN);
         match label {
             LABEL_ALG => {
-                let value = r.int().ok_or(FormatError::UnsupportedAlgorithm { alg: i64::MIN })?;
+                let value = r
+                    .int()
+                    .ok_or(FormatError::UnsupportedAlgorithm { alg: i64::MIN })?;
                 alg = Some(
                     Algorithm::from_cose_value(value)
                         .ok_or(FormatError::UnsupportedAlgorithm { alg: value })?,
@@ -213,12 +215,14 @@ mod tests {
     #[test]
     fn agrees_with_coset() {
         let payload = alloc::vec![0xa1, 0x01, 0x02];
-        let token = build_sign1::<FormatError>(Algorithm::EdDsa, &[1, 2, 3, 4], payload.clone(), |_| {
-            Ok(alloc::vec![7; 64])
-        })
-        .unwrap_or_default();
+        let token =
+            build_sign1::<FormatError>(Algorithm::EdDsa, &[1, 2, 3, 4], payload.clone(), |_| {
+                Ok(alloc::vec![7; 64])
+            })
+            .unwrap_or_default();
         let ours = ParsedSign1::parse(&token, 1024).unwrap_or_else(|e| panic!("{e}"));
-        let theirs = coset::CoseSign1::from_tagged_slice(&token).unwrap_or_else(|e| panic!("{e:?}"));
+        let theirs =
+            coset::CoseSign1::from_tagged_slice(&token).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(ours.to_be_signed(), theirs.tbs_data(&[]));
         assert_eq!(ours.payload(), payload.as_slice());
         assert_eq!(ours.kid(), &[1, 2, 3, 4]);
@@ -243,11 +247,26 @@ mod tests {
         assert_eq!(parse("a2012704420102"), Ok(()));
         assert_eq!(parse(""), Err(FormatError::MissingAlgorithm));
         assert_eq!(parse("a10127"), Err(FormatError::MissingKid));
-        assert_eq!(parse("a2012704 40".replace(' ', "").as_str()), Err(FormatError::MissingKid));
+        assert_eq!(
+            parse("a2012704 40".replace(' ', "").as_str()),
+            Err(FormatError::MissingKid)
+        );
         assert_eq!(parse("a1044101"), Err(FormatError::MissingAlgorithm));
-        assert_eq!(parse("a201260127"), Err(FormatError::DuplicateMapKey { offset: 3 }));
-        assert_eq!(parse("a20127036474657874"), Err(FormatError::UnexpectedHeaderParameter { label: 3 }));
-        assert_eq!(parse("a20138220441 01".replace(' ', "").as_str()), Err(FormatError::UnsupportedAlgorithm { alg: -35 }));
-        assert_eq!(parse("a20127616101"), Err(FormatError::UnexpectedHeaderParameter { label: i64::MIN }));
+        assert_eq!(
+            parse("a201260127"),
+            Err(FormatError::DuplicateMapKey { offset: 3 })
+        );
+        assert_eq!(
+            parse("a20127036474657874"),
+            Err(FormatError::UnexpectedHeaderParameter { label: 3 })
+        );
+        assert_eq!(
+            parse("a20138220441 01".replace(' ', "").as_str()),
+            Err(FormatError::UnsupportedAlgorithm { alg: -35 })
+        );
+        assert_eq!(
+            parse("a20127616101"),
+            Err(FormatError::UnexpectedHeaderParameter { label: i64::MIN })
+        );
     }
 }

@@ -139,31 +139,74 @@ pub enum FormatError {
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { len, max } => write!(f, "input is {len} bytes, more than the {max} allowed"),
-            Self::Truncated { offset } => write!(f, "input ends inside the CBOR item at offset {offset}"),
-            Self::TrailingBytes { offset } => write!(f, "unexpected bytes after the CBOR item, at offset {offset}"),
-            Self::IndefiniteLength { offset } => write!(f, "indefinite-length CBOR item at offset {offset}"),
-            Self::NonMinimalEncoding { offset } => write!(f, "CBOR item at offset {offset} is not in its shortest form"),
-            Self::DuplicateMapKey { offset } => write!(f, "duplicate CBOR map key at offset {offset}"),
-            Self::UnsortedMapKeys { offset } => write!(f, "CBOR map key at offset {offset} is out of deterministic order"),
-            Self::NestingTooDeep { offset } => write!(f, "CBOR nesting too deep at offset {offset}"),
-            Self::UnsupportedCborItem { offset } => write!(f, "unsupported CBOR item (float or simple value) at offset {offset}"),
-            Self::InvalidUtf8 { offset } => write!(f, "CBOR text string at offset {offset} is not UTF-8"),
-            Self::WrongTag { found: Some(tag), expected } => write!(f, "CBOR tag {tag} where tag {expected} is required"),
-            Self::WrongTag { found: None, expected } => write!(f, "untagged item where CBOR tag {expected} is required"),
+            Self::TooLarge { len, max } => {
+                write!(f, "input is {len} bytes, more than the {max} allowed")
+            }
+            Self::Truncated { offset } => {
+                write!(f, "input ends inside the CBOR item at offset {offset}")
+            }
+            Self::TrailingBytes { offset } => write!(
+                f,
+                "unexpected bytes after the CBOR item, at offset {offset}"
+            ),
+            Self::IndefiniteLength { offset } => {
+                write!(f, "indefinite-length CBOR item at offset {offset}")
+            }
+            Self::NonMinimalEncoding { offset } => write!(
+                f,
+                "CBOR item at offset {offset} is not in its shortest form"
+            ),
+            Self::DuplicateMapKey { offset } => {
+                write!(f, "duplicate CBOR map key at offset {offset}")
+            }
+            Self::UnsortedMapKeys { offset } => write!(
+                f,
+                "CBOR map key at offset {offset} is out of deterministic order"
+            ),
+            Self::NestingTooDeep { offset } => {
+                write!(f, "CBOR nesting too deep at offset {offset}")
+            }
+            Self::UnsupportedCborItem { offset } => write!(
+                f,
+                "unsupported CBOR item (float or simple value) at offset {offset}"
+            ),
+            Self::InvalidUtf8 { offset } => {
+                write!(f, "CBOR text string at offset {offset} is not UTF-8")
+            }
+            Self::WrongTag {
+                found: Some(tag),
+                expected,
+            } => write!(f, "CBOR tag {tag} where tag {expected} is required"),
+            Self::WrongTag {
+                found: None,
+                expected,
+            } => write!(f, "untagged item where CBOR tag {expected} is required"),
             Self::Structure { expected } => write!(f, "malformed structure: expected {expected}"),
             Self::UnprotectedHeaderNotEmpty => write!(f, "the unprotected header must be empty"),
-            Self::UnexpectedHeaderParameter { label } => write!(f, "protected header parameter {label} is not allowed (only alg and kid)"),
+            Self::UnexpectedHeaderParameter { label } => write!(
+                f,
+                "protected header parameter {label} is not allowed (only alg and kid)"
+            ),
             Self::MissingAlgorithm => write!(f, "the protected header has no alg"),
             Self::MissingKid => write!(f, "the protected header has no kid"),
-            Self::UnsupportedAlgorithm { alg } => write!(f, "COSE algorithm {alg} is not allowed (EdDSA -8 and ES256 -7 are)"),
+            Self::UnsupportedAlgorithm { alg } => write!(
+                f,
+                "COSE algorithm {alg} is not allowed (EdDSA -8 and ES256 -7 are)"
+            ),
             Self::UnknownClaim { key } => write!(f, "unknown claim key {key}"),
             Self::MissingClaim { name } => write!(f, "required claim {name} is missing"),
             Self::ClaimType { name, expected } => write!(f, "claim {name} must be {expected}"),
             Self::ClaimValue { name, reason } => write!(f, "claim {name}: {reason}"),
-            Self::InvalidCharacter { position } => write!(f, "invalid character at position {position} of the token text"),
-            Self::InvalidTextLength { len } => write!(f, "token text length {len} is not a valid encoding"),
-            Self::DigitGroupOverflow { position } => write!(f, "digit group at position {position} is out of range"),
+            Self::InvalidCharacter { position } => write!(
+                f,
+                "invalid character at position {position} of the token text"
+            ),
+            Self::InvalidTextLength { len } => {
+                write!(f, "token text length {len} is not a valid encoding")
+            }
+            Self::DigitGroupOverflow { position } => {
+                write!(f, "digit group at position {position} is out of range")
+            }
             Self::NotAMarkUrl => write!(f, "not a trust-mark URL or token text"),
         }
     }

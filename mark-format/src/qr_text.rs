@@ -169,9 +169,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_text() {
-        assert_eq!(decode("12a"), Err(FormatError::InvalidCharacter { position: 2 }));
-        assert_eq!(decode("1234"), Err(FormatError::InvalidTextLength { len: 4 }));
-        assert_eq!(decode("256"), Err(FormatError::DigitGroupOverflow { position: 0 }));
+        assert_eq!(
+            decode("12a"),
+            Err(FormatError::InvalidCharacter { position: 2 })
+        );
+        assert_eq!(
+            decode("1234"),
+            Err(FormatError::InvalidTextLength { len: 4 })
+        );
+        assert_eq!(
+            decode("256"),
+            Err(FormatError::DigitGroupOverflow { position: 0 })
+        );
         assert_eq!(
             decode("72057594037927936"),
             Err(FormatError::DigitGroupOverflow { position: 0 })
@@ -192,7 +201,11 @@ mod tests {
             url.to_lowercase(),
             alloc::format!("  {url}\n"),
             alloc::format!("{url}?src=qr#top"),
-            alloc::format!("https://verify.example.org/v/%3{}{}", &text[..1], &text[1..]),
+            alloc::format!(
+                "https://verify.example.org/v/%3{}{}",
+                &text[..1],
+                &text[1..]
+            ),
             alloc::format!("https://verify.example.org/prefix/V/{text}/"),
             text.clone(),
         ];

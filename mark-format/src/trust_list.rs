@@ -54,7 +54,12 @@ impl IssuerScope {
     /// Checks the limits: 1 to 16 frameworks with classes up to [`MAX_CLASS`], and 1 or 2
     /// distinct assurance levels.
     pub fn validate(&self) -> Result<(), FormatError> {
-        let invalid = |reason| Err(FormatError::ClaimValue { name: "scope", reason });
+        let invalid = |reason| {
+            Err(FormatError::ClaimValue {
+                name: "scope",
+                reason,
+            })
+        };
         if self.frameworks.is_empty() || self.frameworks.len() > MAX_SCOPE_FRAMEWORKS {
             return invalid("must name 1 to 16 frameworks");
         }
@@ -294,7 +299,10 @@ fn decode_issuer(r: &mut Reader<'_>) -> Result<TrustedIssuer, FormatError> {
             1 => kid = Some(value::bytes("kid", r)?.to_vec()),
             2 => {
                 let cose = value::int("alg", r)?;
-                alg = Some(Algorithm::from_cose_value(cose).ok_or(FormatError::UnsupportedAlgorithm { alg: cose })?);
+                alg = Some(
+                    Algorithm::from_cose_value(cose)
+                        .ok_or(FormatError::UnsupportedAlgorithm { alg: cose })?,
+                );
             }
             3 => public_key = Some(value::bytes("public_key", r)?.to_vec()),
             4 => not_before = Some(UnixTime(value::uint("not_before", r)?)),
@@ -378,7 +386,11 @@ mod tests {
             proptest::option::of("https://[a-z]{1,20}\\.example/[0-9]{1,3}"),
         )
             .prop_map(|(kid, es, key, (nb, len), name, frameworks, uri)| {
-                let alg = if es { Algorithm::Es256 } else { Algorithm::EdDsa };
+                let alg = if es {
+                    Algorithm::Es256
+                } else {
+                    Algorithm::EdDsa
+                };
                 let mut public_key = key.to_vec();
                 public_key.resize(alg.public_key_len(), 4);
                 TrustedIssuer {
@@ -391,7 +403,10 @@ mod tests {
                     scope: IssuerScope {
                         frameworks: frameworks
                             .into_iter()
-                            .map(|(f, c)| FrameworkScope { framework: FrameworkId(f), max_class: c })
+                            .map(|(f, c)| FrameworkScope {
+                                framework: FrameworkId(f),
+                                max_class: c,
+                            })
                             .collect(),
                         assurances: vec![Assurance::ThirdParty],
                     },

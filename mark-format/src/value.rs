@@ -70,7 +70,10 @@ pub(crate) fn uint(name: &'static str, r: &mut Reader<'_>) -> Result<u64, Format
 }
 
 /// An unsigned integer that must fit `T` (for example a `u8` class).
-pub(crate) fn small_uint<T: TryFrom<u64>>(name: &'static str, r: &mut Reader<'_>) -> Result<T, FormatError> {
+pub(crate) fn small_uint<T: TryFrom<u64>>(
+    name: &'static str,
+    r: &mut Reader<'_>,
+) -> Result<T, FormatError> {
     T::try_from(uint(name, r)?).map_err(|_| FormatError::ClaimValue {
         name,
         reason: "number out of range",
@@ -82,7 +85,11 @@ pub(crate) fn int(name: &'static str, r: &mut Reader<'_>) -> Result<i64, FormatE
 }
 
 /// A text string of 1 to `max` bytes without control characters.
-pub(crate) fn text(name: &'static str, r: &mut Reader<'_>, max: usize) -> Result<String, FormatError> {
+pub(crate) fn text(
+    name: &'static str,
+    r: &mut Reader<'_>,
+    max: usize,
+) -> Result<String, FormatError> {
     let text = r.text().ok_or(type_error(name, "a text string"))?;
     check_text(name, text, max)?;
     Ok(String::from(text))
@@ -116,7 +123,11 @@ pub(crate) fn bytes<'a>(name: &'static str, r: &mut Reader<'a>) -> Result<&'a [u
 }
 
 /// The length of an array of 1 to `max` elements.
-pub(crate) fn array(name: &'static str, r: &mut Reader<'_>, max: usize) -> Result<usize, FormatError> {
+pub(crate) fn array(
+    name: &'static str,
+    r: &mut Reader<'_>,
+    max: usize,
+) -> Result<usize, FormatError> {
     let len = r.array().ok_or(type_error(name, "an array"))?;
     usize::try_from(len)
         .ok()

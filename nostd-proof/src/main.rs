@@ -51,7 +51,10 @@ const fn parse_unix_time(text: &[u8]) -> u64 {
     }
     assert!(i > 0, "time.txt must start with a decimal Unix time");
     while i < text.len() {
-        assert!(text[i].is_ascii_whitespace(), "time.txt: unexpected content after the time");
+        assert!(
+            text[i].is_ascii_whitespace(),
+            "time.txt: unexpected content after the time"
+        );
         i += 1;
     }
     value
@@ -74,7 +77,10 @@ fn run(out: &mut Output) -> bool {
     let now = UnixTime(NOW);
     // The anchor is configuration a device holds before any decision, so it is allocated before
     // the measurement starts.
-    let anchor = TrustAnchor { alg: Algorithm::EdDsa, public_key: ROOT_KEY.to_vec() };
+    let anchor = TrustAnchor {
+        alg: Algorithm::EdDsa,
+        public_key: ROOT_KEY.to_vec(),
+    };
     let policy = Policy::default();
 
     // (a) One whole decision: verify the trust list under the root, then the mark.
@@ -98,7 +104,10 @@ fn run(out: &mut Output) -> bool {
         mark.kid().len(),
         mark.claims().expires_at.0
     ));
-    out.line(format_args!("heap high-water (trust list + mark): {} bytes", stats.high_water));
+    out.line(format_args!(
+        "heap high-water (trust list + mark): {} bytes",
+        stats.high_water
+    ));
     out.line(format_args!("heap allocations: {}", stats.allocations));
     out.line(format_args!("heap reallocations: {}", stats.reallocations));
     out.line(format_args!(
@@ -109,7 +118,9 @@ fn run(out: &mut Output) -> bool {
     // (b) The same mark with its last byte (the end of the signature) flipped.
     let mut tampered: Vec<u8> = TOKEN.to_vec();
     let Some(last) = tampered.last_mut() else {
-        out.line(format_args!("tampered mark: FAILED: the typical mark is empty"));
+        out.line(format_args!(
+            "tampered mark: FAILED: the typical mark is empty"
+        ));
         return false;
     };
     *last ^= 0x01;
@@ -128,7 +139,10 @@ fn run(out: &mut Output) -> bool {
         &["expired", "trust_list_expired"],
     );
 
-    out.line(format_args!("no_std proof: {}", if held { "all checks held" } else { "FAILED" }));
+    out.line(format_args!(
+        "no_std proof: {}",
+        if held { "all checks held" } else { "FAILED" }
+    ));
     held
 }
 
@@ -152,7 +166,9 @@ fn expect_error<T>(
             false
         }
         Ok(_) => {
-            out.line(format_args!("{what}: FAILED: accepted, expected one of {codes:?}"));
+            out.line(format_args!(
+                "{what}: FAILED: accepted, expected one of {codes:?}"
+            ));
             false
         }
     }
@@ -184,7 +200,10 @@ struct LineBuffer {
 
 impl LineBuffer {
     const fn new() -> Self {
-        Self { bytes: [0; 256], len: 0 }
+        Self {
+            bytes: [0; 256],
+            len: 0,
+        }
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -375,7 +394,9 @@ mod heap {
         pub(crate) fn finish(self) -> Stats {
             Stats {
                 high_water: PEAK.load(Ordering::Relaxed).saturating_sub(self.baseline),
-                retained: CURRENT.load(Ordering::Relaxed).saturating_sub(self.baseline),
+                retained: CURRENT
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(self.baseline),
                 allocations: ALLOCATIONS.load(Ordering::Relaxed) - self.allocations,
                 reallocations: REALLOCATIONS.load(Ordering::Relaxed) - self.reallocations,
             }

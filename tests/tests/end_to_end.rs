@@ -2,6 +2,8 @@
 //! `trustmark-verify` on the URL text, a raw COSE file and the QR image; independent checks of
 //! our output with OpenSSL (certificates) and ZBar (QR images).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -46,7 +48,8 @@ struct Fixture {
 }
 
 fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap_or_else(|| panic!("non-UTF-8 path {}", p.display()))
+    p.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 path {}", p.display()))
 }
 
 fn issue_fixture() -> Fixture {
@@ -58,7 +61,11 @@ fn issue_fixture() -> Fixture {
 
     let again = run(&issuer, &["init", "--data-dir", path_str(&data)]);
     assert!(!again.status.success(), "a second init must refuse");
-    assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
 
     let request = dir.path().join("request.json");
     std::fs::write(
@@ -74,7 +81,15 @@ fn issue_fixture() -> Fixture {
     let qr_png = dir.path().join("mark.png");
     let issued = run(
         &issuer,
-        &["issue", "--data-dir", path_str(&data), "--request", path_str(&request), "--qr", path_str(&qr_png)],
+        &[
+            "issue",
+            "--data-dir",
+            path_str(&data),
+            "--request",
+            path_str(&request),
+            "--qr",
+            path_str(&qr_png),
+        ],
     );
     assert!(issued.status.success(), "issue: {}", text(&issued.stderr));
     let mark: serde_json::Value =
@@ -83,7 +98,15 @@ fn issue_fixture() -> Fixture {
     let qr_svg = dir.path().join("mark.svg");
     let svg = run(
         &issuer,
-        &["issue", "--data-dir", path_str(&data), "--request", path_str(&request), "--qr", path_str(&qr_svg)],
+        &[
+            "issue",
+            "--data-dir",
+            path_str(&data),
+            "--request",
+            path_str(&request),
+            "--qr",
+            path_str(&qr_svg),
+        ],
     );
     assert!(svg.status.success(), "issue svg: {}", text(&svg.stderr));
     Fixture {
@@ -116,7 +139,17 @@ fn issue_and_verify_offline() {
     assert!(f.mark["qr_version"].as_i64().is_some_and(|v| v <= 11));
 
     // URL text, as a scanner returns it (lower-cased too), with a firmware and class policy.
-    let ok = verify(&f, &["--firmware-sha256", FIRMWARE, "--min-class", "2", "--json", &url]);
+    let ok = verify(
+        &f,
+        &[
+            "--firmware-sha256",
+            FIRMWARE,
+            "--min-class",
+            "2",
+            "--json",
+            &url,
+        ],
+    );
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     let json: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap_or_default();
     assert_eq!(json["valid"], true);
@@ -162,17 +195,29 @@ fn rejects_tampered_wrong_firmware_expired_and_weak() {
     let wrong = verify(&f, &["--firmware-sha256", &other_fw, "--json", &url]);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(text(&wrong.stdout).contains("firmware_mismatch"));
-    assert!(text(&wrong.stderr).contains("firmware digest differs"), "{}", text(&wrong.stderr));
+    assert!(
+        text(&wrong.stderr).contains("firmware digest differs"),
+        "{}",
+        text(&wrong.stderr)
+    );
 
     // valid_days was 30: 40 days on the mark has expired (the trust list is valid 90 days).
     let later = time_in_days(40);
     let expired = verify(&f, &["--at", &later, "--json", &url]);
     assert_eq!(expired.status.code(), Some(1));
-    assert!(text(&expired.stdout).contains("\"expired\""), "{}", text(&expired.stdout));
+    assert!(
+        text(&expired.stdout).contains("\"expired\""),
+        "{}",
+        text(&expired.stdout)
+    );
 
     let weak = verify(&f, &["--min-class", "3", &url]);
     assert_eq!(weak.status.code(), Some(1));
-    assert!(text(&weak.stderr).contains("below the required class 3"), "{}", text(&weak.stderr));
+    assert!(
+        text(&weak.stderr).contains("below the required class 3"),
+        "{}",
+        text(&weak.stderr)
+    );
 
     // Usage errors exit 2.
     let usage = verify(&f, &["--at", "yesterday", &url]);
@@ -196,7 +241,10 @@ fn zbar_decodes_the_qr_image_to_the_url() {
         .output()
         .unwrap_or_else(|e| panic!("zbarimg (Debian package zbar-tools) is required: {e}"));
     assert!(out.status.success(), "zbarimg: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim_end(), f.mark["url"].as_str().unwrap_or_default());
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        f.mark["url"].as_str().unwrap_or_default()
+    );
 }
 
 /// OpenSSL, an independent X.509 implementation, accepts the issuer certificate under the root.
@@ -206,13 +254,25 @@ fn openssl_verifies_the_issuer_certificate() {
     let pki = f.data.join("pki");
     let out = run(
         "openssl",
-        &["verify", "-CAfile", path_str(&pki.join("root.pem")), path_str(&pki.join("issuer.pem"))],
+        &[
+            "verify",
+            "-CAfile",
+            path_str(&pki.join("root.pem")),
+            path_str(&pki.join("issuer.pem")),
+        ],
     );
-    assert!(out.status.success(), "openssl verify: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl verify: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(text(&out.stdout).contains(": OK"));
     let mode = |name: &str| {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(pki.join(name)).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
+        std::fs::metadata(pki.join(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
     };
     assert_eq!(mode("root.key.pem"), 0o600);
     assert_eq!(mode("issuer.key.pem"), 0o600);

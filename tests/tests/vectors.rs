@@ -1,6 +1,8 @@
 //! One generic runner over `spec/vectors/*.json`: every case must give exactly the expected
 //! answer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use trustmark_e2e::*;
 use trustmark_format::{qr_text, Algorithm, Assurance, FrameworkId, UnixTime};
 use trustmark_verifier::{
@@ -30,15 +32,17 @@ fn anchor(v: &AnchorVector) -> TrustAnchor {
 
 fn policy(v: &PolicyVector) -> Policy {
     Policy {
-        firmware_sha256: v
-            .firmware_sha256
-            .as_ref()
-            .map(|h| bytes(h).try_into().unwrap_or_else(|_| panic!("digest length"))),
+        firmware_sha256: v.firmware_sha256.as_ref().map(|h| {
+            bytes(h)
+                .try_into()
+                .unwrap_or_else(|_| panic!("digest length"))
+        }),
         frameworks: v
             .frameworks
             .iter()
             .map(|f| FrameworkRequirement {
-                framework: FrameworkId::from_name(&f.framework).unwrap_or_else(|| panic!("framework {}", f.framework)),
+                framework: FrameworkId::from_name(&f.framework)
+                    .unwrap_or_else(|| panic!("framework {}", f.framework)),
                 min_class: f.min_class,
                 min_assurance: f
                     .min_assurance
@@ -69,11 +73,18 @@ fn mark_vectors() {
             .and_then(|trust| verify(&bytes(&case.token), &trust, &policy(&case.policy), now));
         let got = outcome(result);
         if got != case.expect {
-            failures.push(format!("{}: expected {:?}, got {got:?}", case.name, case.expect));
+            failures.push(format!(
+                "{}: expected {:?}, got {got:?}",
+                case.name, case.expect
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(file.cases.len() >= 40, "the mark vectors shrank to {}", file.cases.len());
+    assert!(
+        file.cases.len() >= 40,
+        "the mark vectors shrank to {}",
+        file.cases.len()
+    );
 }
 
 #[test]
@@ -83,9 +94,17 @@ fn trust_list_vectors() {
     let mut failures = Vec::new();
     for case in &file.cases {
         let now = UnixTime(case.time.unwrap_or(file.time));
-        let got = outcome(TrustStore::from_signed(&bytes(&case.trust_list), &anchor, now, &RING));
+        let got = outcome(TrustStore::from_signed(
+            &bytes(&case.trust_list),
+            &anchor,
+            now,
+            &RING,
+        ));
         if got != case.expect {
-            failures.push(format!("{}: expected {:?}, got {got:?}", case.name, case.expect));
+            failures.push(format!(
+                "{}: expected {:?}, got {got:?}",
+                case.name, case.expect
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
@@ -102,7 +121,10 @@ fn qr_text_vectors() {
             Err(e) => Expect::Error(e.code().to_owned()),
         };
         if got != case.expect {
-            failures.push(format!("{}: expected {:?}, got {got:?}", case.name, case.expect));
+            failures.push(format!(
+                "{}: expected {:?}, got {got:?}",
+                case.name, case.expect
+            ));
         }
         if let (Ok(decoded), Some(expected)) = (&result, &case.bytes) {
             if *decoded != bytes(expected) {

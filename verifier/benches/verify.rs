@@ -5,6 +5,8 @@
 //! of throughputs (full path / raw ring) as the median of interleaved rounds, which cancels most
 //! of the drift of a shared machine. Target: >= 0.95.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
@@ -40,7 +42,8 @@ fn fixture() -> Fixture {
         public_key: read("root-ed25519.pub"),
     };
     let parsed = mark::parse(&token).unwrap_or_else(|e| panic!("{e}"));
-    let trust = TrustStore::from_signed(&trust_list, &anchor, now, &RING).unwrap_or_else(|e| panic!("{e}"));
+    let trust =
+        TrustStore::from_signed(&trust_list, &anchor, now, &RING).unwrap_or_else(|e| panic!("{e}"));
     let issuer_key = trust.list().issuers[0].public_key.clone();
     Fixture {
         tbs: parsed.to_be_signed(),
@@ -79,7 +82,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let f = fixture();
-    let trust = TrustStore::from_signed(&f.trust_list, &f.anchor, f.now, &RING).unwrap_or_else(|e| panic!("{e}"));
+    let trust = TrustStore::from_signed(&f.trust_list, &f.anchor, f.now, &RING)
+        .unwrap_or_else(|e| panic!("{e}"));
     let policy = Policy {
         firmware_sha256: Some([0x9f; 32]),
         ..Policy::default()
@@ -89,9 +93,13 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("verify");
     group.bench_function("raw_ring_ed25519", |b| b.iter(|| raw(&f)));
-    group.bench_function("trustmark_full_offline", |b| b.iter(|| full(&f, &trust, &policy)));
+    group.bench_function("trustmark_full_offline", |b| {
+        b.iter(|| full(&f, &trust, &policy))
+    });
     group.bench_function("trust_list_load", |b| {
-        b.iter(|| TrustStore::from_signed(black_box(&f.trust_list), &f.anchor, f.now, &RING).is_ok())
+        b.iter(|| {
+            TrustStore::from_signed(black_box(&f.trust_list), &f.anchor, f.now, &RING).is_ok()
+        })
     });
     group.finish();
     c.final_summary();

@@ -63,14 +63,21 @@ pub fn verify_cose_sign1(
         coset::RegisteredLabelWithPrivate::PrivateUse(v) => *v,
         coset::RegisteredLabelWithPrivate::Text(_) => i64::MIN,
     };
-    let named = Algorithm::from_cose_value(value)
-        .ok_or(VerifyError::Format(FormatError::UnsupportedAlgorithm { alg: value }))?;
+    let named = Algorithm::from_cose_value(value).ok_or(VerifyError::Format(
+        FormatError::UnsupportedAlgorithm { alg: value },
+    ))?;
     if named != alg {
-        return Err(VerifyError::AlgorithmMismatch { header: named, key: alg });
+        return Err(VerifyError::AlgorithmMismatch {
+            header: named,
+            key: alg,
+        });
     }
-    let payload = sign1.payload.clone().ok_or(VerifyError::Format(FormatError::Structure {
-        expected: "an attached payload",
-    }))?;
+    let payload = sign1
+        .payload
+        .clone()
+        .ok_or(VerifyError::Format(FormatError::Structure {
+            expected: "an attached payload",
+        }))?;
     let tbs = to_be_signed(&sign1, external_aad);
     if !crypto.verify(alg, public_key, &tbs, &sign1.signature) {
         return Err(VerifyError::BadSignature);

@@ -25,7 +25,11 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![warn(clippy::std_instead_of_core, clippy::std_instead_of_alloc, clippy::alloc_instead_of_core)]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -38,9 +42,9 @@ mod policy;
 mod trust;
 mod verify;
 
+pub use crypto::SignatureVerifier;
 #[cfg(feature = "ring")]
 pub use crypto::{RingVerifier, RING};
-pub use crypto::SignatureVerifier;
 pub use error::VerifyError;
 pub use policy::{FrameworkRequirement, Policy};
 pub use trust::{TrustAnchor, TrustStore, MAX_KEYS_PER_KID};

@@ -39,9 +39,12 @@ impl Policy {
             }
         }
         for requirement in &self.frameworks {
-            let claim = claims.framework(requirement.framework).ok_or(VerifyError::FrameworkMissing {
-                framework: requirement.framework,
-            })?;
+            let claim =
+                claims
+                    .framework(requirement.framework)
+                    .ok_or(VerifyError::FrameworkMissing {
+                        framework: requirement.framework,
+                    })?;
             if claim.class < requirement.min_class {
                 return Err(VerifyError::ClassTooLow {
                     framework: requirement.framework,

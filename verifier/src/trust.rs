@@ -20,7 +20,12 @@ fn verify_trust_list(
     if anchor.alg == Algorithm::Es256 && !ecdsa::is_low_s(sign1.signature()) {
         return Err(VerifyError::NonCanonicalSignature);
     }
-    if !crypto.verify(anchor.alg, &anchor.public_key, &sign1.to_be_signed(), sign1.signature()) {
+    if !crypto.verify(
+        anchor.alg,
+        &anchor.public_key,
+        &sign1.to_be_signed(),
+        sign1.signature(),
+    ) {
         return Err(VerifyError::TrustListSignature);
     }
     Ok(TrustList::from_cbor(sign1.payload())?)
@@ -51,7 +56,9 @@ pub struct TrustStore<'c> {
 
 impl core::fmt::Debug for TrustStore<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TrustStore").field("list", &self.list).finish_non_exhaustive()
+        f.debug_struct("TrustStore")
+            .field("list", &self.list)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +80,12 @@ impl<'c> TrustStore<'c> {
     /// Replaces the held list with a newer signed one (as a cache refresh does). The new list
     /// must verify under `anchor`, be current at `now`, and have a higher sequence number: an
     /// older list could bring back an issuer that was removed. On error the held list stays.
-    pub fn update(&mut self, signed: &[u8], anchor: &TrustAnchor, now: UnixTime) -> Result<(), VerifyError> {
+    pub fn update(
+        &mut self,
+        signed: &[u8],
+        anchor: &TrustAnchor,
+        now: UnixTime,
+    ) -> Result<(), VerifyError> {
         let list = verify_trust_list(signed, anchor, self.crypto)?;
         if list.sequence <= self.list.sequence {
             return Err(VerifyError::TrustListRollback {
@@ -81,7 +93,10 @@ impl<'c> TrustStore<'c> {
                 offered: list.sequence,
             });
         }
-        let candidate = Self { list, crypto: self.crypto };
+        let candidate = Self {
+            list,
+            crypto: self.crypto,
+        };
         candidate.check_current(now)?;
         *self = candidate;
         Ok(())

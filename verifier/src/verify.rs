@@ -65,7 +65,10 @@ pub fn verify(
     }
     trust.check_current(now)?;
     for claim in &claims.frameworks {
-        if !issuer.scope.allows(claim.framework, claim.class, claim.assurance) {
+        if !issuer
+            .scope
+            .allows(claim.framework, claim.class, claim.assurance)
+        {
             return Err(VerifyError::OutsideScope {
                 framework: claim.framework,
                 class: claim.class,
@@ -110,7 +113,9 @@ fn find_signer<'t>(
     }
     match (any, mismatch) {
         (false, _) => Err(VerifyError::UnknownKid { kid: kid.to_vec() }),
-        (true, Some(key)) if tbs.is_none() => Err(VerifyError::AlgorithmMismatch { header: alg, key }),
+        (true, Some(key)) if tbs.is_none() => {
+            Err(VerifyError::AlgorithmMismatch { header: alg, key })
+        }
         _ => Err(VerifyError::BadSignature),
     }
 }

@@ -2,6 +2,8 @@
 //! (`../shared/vectors/cose-wg/`): our COSE_Sign1 verification accepts every message that must
 //! pass and rejects every one that must fail, and computes the same Sig_structure bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -16,8 +18,7 @@ fn vectors() -> PathBuf {
 
 fn load(name: &str) -> Value {
     let path = vectors().join(name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -10,12 +10,15 @@ use ciborium::Value;
 use coset::{iana, CborSerializable, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use trustmark_e2e::*;
 use trustmark_format::{
-    cose, Algorithm, Assurance, Day, Firmware, FrameworkClaim, FrameworkId,
-    FrameworkScope, IssuerScope, MarkClaims, TrustList, TrustedIssuer, UnixTime,
+    cose, Algorithm, Assurance, Day, Firmware, FrameworkClaim, FrameworkId, FrameworkScope,
+    IssuerScope, MarkClaims, TrustList, TrustedIssuer, UnixTime,
 };
 use trustmark_keys::{KeyError, Signer, SoftwareKey};
 
 const DAY: u64 = 86_400;
+
+/// The entries of a CBOR map, to edit into malformed documents.
+type MapEntries = Vec<(Value, Value)>;
 
 struct Keys {
     root: SoftwareKey,
@@ -34,23 +37,36 @@ struct Es256Key {
 impl Es256Key {
     fn new(scalar: &[u8; 32]) -> Result<Self> {
         let key = p256::ecdsa::SigningKey::from_slice(scalar)?;
-        let public_key = key.verifying_key().to_encoded_point(false).as_bytes().to_vec();
+        let public_key = key
+            .verifying_key()
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec();
         let kid = trustmark_keys::kid_for(Algorithm::Es256, &public_key);
-        Ok(Self { key, public_key, kid })
+        Ok(Self {
+            key,
+            public_key,
+            kid,
+        })
     }
 
     /// Signs `payload` into a mark; `high_s` returns the malleable twin `(r, n - s)`.
     fn sign_mark(&self, payload: Vec<u8>, high_s: bool) -> Result<Vec<u8>> {
         use p256::ecdsa::signature::Signer as _;
-        Ok(cose::build_sign1::<KeyError>(Algorithm::Es256, &self.kid, payload, |tbs| {
-            let signature: p256::ecdsa::Signature = self.key.sign(tbs);
-            let signature = signature.normalize_s().unwrap_or(signature);
-            let (r, s) = signature.split_scalars();
-            let s = if high_s { -*s } else { *s };
-            let twin = p256::ecdsa::Signature::from_scalars(r, s)
-                .map_err(|_| KeyError::Crypto("ECDSA scalars"))?;
-            Ok(twin.to_bytes().to_vec())
-        })?)
+        Ok(cose::build_sign1::<KeyError>(
+            Algorithm::Es256,
+            &self.kid,
+            payload,
+            |tbs| {
+                let signature: p256::ecdsa::Signature = self.key.sign(tbs);
+                let signature = signature.normalize_s().unwrap_or(signature);
+                let (r, s) = signature.split_scalars();
+                let s = if high_s { -*s } else { *s };
+                let twin = p256::ecdsa::Signature::from_scalars(r, s)
+                    .map_err(|_| KeyError::Crypto("ECDSA scalars"))?;
+                Ok(twin.to_bytes().to_vec())
+            },
+        )?)
     }
 }
 
@@ -109,7 +125,12 @@ fn trust_list_payload(keys: &Keys) -> TrustList {
 }
 
 fn sign_with(key: &SoftwareKey, header_alg: Algorithm, payload: Vec<u8>) -> Result<Vec<u8>> {
-    Ok(cose::build_sign1::<KeyError>(header_alg, key.kid(), payload, |tbs| key.sign(tbs))?)
+    Ok(cose::build_sign1::<KeyError>(
+        header_alg,
+        key.kid(),
+        payload,
+        |tbs| key.sign(tbs),
+    )?)
 }
 
 fn typical_claims() -> MarkClaims {
@@ -198,7 +219,11 @@ fn with_claims(keys: &Keys, edit: impl FnOnce(&mut MarkClaims)) -> Result<Vec<u8
 fn with_payload(keys: &Keys, edit: impl FnOnce(&mut Vec<(Value, Value)>)) -> Result<Vec<u8>> {
     let mut entries = typical_payload_entries()?;
     edit(&mut entries);
-    sign_with(&keys.issuer, Algorithm::EdDsa, encode(&Value::Map(entries))?)
+    sign_with(
+        &keys.issuer,
+        Algorithm::EdDsa,
+        encode(&Value::Map(entries))?,
+    )
 }
 
 fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
@@ -261,14 +286,24 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
     let mut bad_sig = typical.clone();
     let last = bad_sig.len() - 1;
     bad_sig[last] ^= 0x01;
-    cases.push(case("bad-signature", "Last signature byte flipped.", &bad_sig, error("bad_signature")));
+    cases.push(case(
+        "bad-signature",
+        "Last signature byte flipped.",
+        &bad_sig,
+        error("bad_signature"),
+    ));
     let mut tampered = typical.clone();
     let vendor_at = tampered
         .windows(16)
         .position(|w| w == b"Acme Devices Ltd")
         .context("vendor not found")?;
     tampered[vendor_at] = b'X';
-    cases.push(case("tampered-vendor", "Vendor changed from 'Acme...' to 'Xcme...' after signing.", &tampered, error("bad_signature")));
+    cases.push(case(
+        "tampered-vendor",
+        "Vendor changed from 'Acme...' to 'Xcme...' after signing.",
+        &tampered,
+        error("bad_signature"),
+    ));
     cases.push(case(
         "unknown-kid",
         "Signed by a key that the trust list does not name (unknown issuer, or one removed from the list).",
@@ -286,7 +321,10 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
         "Protected header alg ES384 (-35), which the profile does not allow.",
         &sign_headers(
             &keys.issuer,
-            HeaderBuilder::new().algorithm(iana::Algorithm::ES384).key_id(keys.issuer.kid().to_vec()).build(),
+            HeaderBuilder::new()
+                .algorithm(iana::Algorithm::ES384)
+                .key_id(keys.issuer.kid().to_vec())
+                .build(),
             coset::Header::default(),
             true,
         )?,
@@ -309,7 +347,9 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
         &sign_headers(
             &keys.issuer,
             ed().build(),
-            HeaderBuilder::new().key_id(keys.issuer.kid().to_vec()).build(),
+            HeaderBuilder::new()
+                .key_id(keys.issuer.kid().to_vec())
+                .build(),
             true,
         )?,
         error("unprotected_header_not_empty"),
@@ -317,25 +357,50 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
     cases.push(case(
         "extra-protected-header",
         "Protected header carries content type (3) besides alg and kid.",
-        &sign_headers(&keys.issuer, ed().content_format(iana::CoapContentFormat::Cbor).build(), coset::Header::default(), true)?,
+        &sign_headers(
+            &keys.issuer,
+            ed().content_format(iana::CoapContentFormat::Cbor).build(),
+            coset::Header::default(),
+            true,
+        )?,
         error("unexpected_header_parameter"),
     ));
     cases.push(case(
         "crit-header",
         "Protected header carries crit (2) naming an unknown header.",
-        &sign_headers(&keys.issuer, ed().add_critical(iana::HeaderParameter::CounterSignature).build(), coset::Header::default(), true)?,
+        &sign_headers(
+            &keys.issuer,
+            ed().add_critical(iana::HeaderParameter::CounterSignature)
+                .build(),
+            coset::Header::default(),
+            true,
+        )?,
         error("unexpected_header_parameter"),
     ));
     cases.push(case(
         "missing-kid",
         "Protected header with alg only.",
-        &sign_headers(&keys.issuer, HeaderBuilder::new().algorithm(iana::Algorithm::EdDSA).build(), coset::Header::default(), true)?,
+        &sign_headers(
+            &keys.issuer,
+            HeaderBuilder::new()
+                .algorithm(iana::Algorithm::EdDSA)
+                .build(),
+            coset::Header::default(),
+            true,
+        )?,
         error("missing_kid"),
     ));
     cases.push(case(
         "missing-alg",
         "Protected header with kid only.",
-        &sign_headers(&keys.issuer, HeaderBuilder::new().key_id(keys.issuer.kid().to_vec()).build(), coset::Header::default(), true)?,
+        &sign_headers(
+            &keys.issuer,
+            HeaderBuilder::new()
+                .key_id(keys.issuer.kid().to_vec())
+                .build(),
+            coset::Header::default(),
+            true,
+        )?,
         error("missing_algorithm"),
     ));
 
@@ -346,7 +411,12 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
         &with_claims(keys, |c| c.expires_at = UnixTime(VECTOR_TIME))?,
         error("expired"),
     ));
-    let mut early = case("not-yet-valid", "Verified one second before iat.", &typical, error("not_yet_valid"));
+    let mut early = case(
+        "not-yet-valid",
+        "Verified one second before iat.",
+        &typical,
+        error("not_yet_valid"),
+    );
     early.time = Some(VECTOR_TIME - 3601);
     cases.push(early);
     cases.push(case(
@@ -376,11 +446,12 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
     ));
 
     // Policy.
-    let policy_case = |name: &str, description: &str, token: &[u8], policy: PolicyVector, code: &str| {
-        let mut c = case(name, description, token, error(code));
-        c.policy = policy;
-        c
-    };
+    let policy_case =
+        |name: &str, description: &str, token: &[u8], policy: PolicyVector, code: &str| {
+            let mut c = case(name, description, token, error(code));
+            c.policy = policy;
+            c
+        };
     cases.push(policy_case(
         "policy-firmware-mismatch",
         "The device's measured firmware digest differs.",
@@ -399,19 +470,35 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
         }],
         ..PolicyVector::default()
     };
-    cases.push(policy_case("policy-class-too-low", "IoTSF class 2 where 3 is required.", &typical, require("iotsf-icaf", 3, None), "class_too_low"));
-    cases.push(policy_case("policy-framework-missing", "An ETSI EN 303 645 claim is required.", &typical, require("etsi-en-303-645", 1, None), "framework_missing"));
+    cases.push(policy_case(
+        "policy-class-too-low",
+        "IoTSF class 2 where 3 is required.",
+        &typical,
+        require("iotsf-icaf", 3, None),
+        "class_too_low",
+    ));
+    cases.push(policy_case(
+        "policy-framework-missing",
+        "An ETSI EN 303 645 claim is required.",
+        &typical,
+        require("etsi-en-303-645", 1, None),
+        "framework_missing",
+    ));
     cases.push(policy_case(
         "policy-self-assessed",
         "Self-assessed mark where third-party assurance is required.",
-        &with_claims(keys, |c| c.frameworks[0].assurance = Assurance::SelfAssessment)?,
+        &with_claims(keys, |c| {
+            c.frameworks[0].assurance = Assurance::SelfAssessment
+        })?,
         require("iotsf-icaf", 0, Some("third-party")),
         "assurance_too_low",
     ));
     cases.push(policy_case(
         "policy-support-ended",
         "Support period ended the day before the verification time.",
-        &with_claims(keys, |c| c.support_until = Day((VECTOR_TIME / DAY) as u32 - 1))?,
+        &with_claims(keys, |c| {
+            c.support_until = Day((VECTOR_TIME / DAY) as u32 - 1)
+        })?,
         PolicyVector {
             require_support: true,
             ..PolicyVector::default()
@@ -422,24 +509,61 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
     // Encoding of the outer message.
     let mut trailing = typical.clone();
     trailing.push(0x00);
-    cases.push(case("trailing-bytes", "A 0x00 byte after the COSE_Sign1.", &trailing, error("trailing_bytes")));
+    cases.push(case(
+        "trailing-bytes",
+        "A 0x00 byte after the COSE_Sign1.",
+        &trailing,
+        error("trailing_bytes"),
+    ));
     let mut indefinite = typical.clone();
     indefinite[1] = 0x9f; // array(4) -> indefinite-length array
     indefinite.push(0xff);
-    cases.push(case("indefinite-length-array", "The COSE array re-encoded with indefinite length (9f ... ff).", &indefinite, error("indefinite_length")));
-    cases.push(case("truncated", "The last 10 bytes cut off.", &typical[..typical.len() - 10], error("truncated")));
+    cases.push(case(
+        "indefinite-length-array",
+        "The COSE array re-encoded with indefinite length (9f ... ff).",
+        &indefinite,
+        error("indefinite_length"),
+    ));
+    cases.push(case(
+        "truncated",
+        "The last 10 bytes cut off.",
+        &typical[..typical.len() - 10],
+        error("truncated"),
+    ));
     cases.push(case("empty", "No bytes at all.", &[], error("truncated")));
     let mut oversize = typical.clone();
     oversize.resize(1025, 0);
-    cases.push(case("oversize", "1025 bytes, one over the limit.", &oversize, error("too_large")));
+    cases.push(case(
+        "oversize",
+        "1025 bytes, one over the limit.",
+        &oversize,
+        error("too_large"),
+    ));
     let mut mac0 = typical.clone();
     mac0[0] = 0xd1;
-    cases.push(case("wrong-tag", "Tag 17 (COSE_Mac0) instead of 18.", &mac0, error("wrong_tag")));
-    cases.push(case("untagged", "The COSE_Sign1 array without its tag.", &typical[1..], error("wrong_tag")));
+    cases.push(case(
+        "wrong-tag",
+        "Tag 17 (COSE_Mac0) instead of 18.",
+        &mac0,
+        error("wrong_tag"),
+    ));
+    cases.push(case(
+        "untagged",
+        "The COSE_Sign1 array without its tag.",
+        &typical[1..],
+        error("wrong_tag"),
+    ));
     cases.push(case(
         "sign1-three-elements",
         "A tagged array of three elements.",
-        &encode(&Value::Tag(18, Box::new(Value::Array(vec![Value::Bytes(vec![0xa0]), Value::Map(vec![]), Value::Null]))))?,
+        &encode(&Value::Tag(
+            18,
+            Box::new(Value::Array(vec![
+                Value::Bytes(vec![0xa0]),
+                Value::Map(vec![]),
+                Value::Null,
+            ])),
+        ))?,
         error("structure"),
     ));
     let mut nil_payload = Vec::new();
@@ -448,13 +572,28 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
     nil_payload.extend_from_slice(&typical[2..2 + protected_len]);
     nil_payload.extend_from_slice(&[0xa0, 0xf6]);
     nil_payload.extend_from_slice(&typical[typical.len() - 66..]);
-    cases.push(case("detached-payload", "Payload nil (detached content is not allowed).", &nil_payload, error("structure")));
+    cases.push(case(
+        "detached-payload",
+        "Payload nil (detached content is not allowed).",
+        &nil_payload,
+        error("structure"),
+    ));
     let mut short_sig = typical[..typical.len() - 66].to_vec();
     short_sig.push(0x58);
     short_sig.push(63);
     short_sig.extend_from_slice(&typical[typical.len() - 63..]);
-    cases.push(case("short-signature", "A 63-byte signature.", &short_sig, error("structure")));
-    cases.push(case("float", "A half-precision float instead of a message.", &[0xf9, 0x3c, 0x00], error("unsupported_cbor_item")));
+    cases.push(case(
+        "short-signature",
+        "A 63-byte signature.",
+        &short_sig,
+        error("structure"),
+    ));
+    cases.push(case(
+        "float",
+        "A half-precision float instead of a message.",
+        &[0xf9, 0x3c, 0x00],
+        error("unsupported_cbor_item"),
+    ));
 
     // Encoding of the payload (validly signed, so only the payload rules can reject them).
     cases.push(case(
@@ -473,7 +612,10 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
         error("unsorted_map_keys"),
     ));
     let mut non_minimal = typical_claims().to_cbor()?;
-    let at = non_minimal.windows(2).position(|w| w == [0x06, 0x1a]).context("iat not found")?;
+    let at = non_minimal
+        .windows(2)
+        .position(|w| w == [0x06, 0x1a])
+        .context("iat not found")?;
     non_minimal.splice(at + 1..at + 2, [0x1b, 0, 0, 0, 0]);
     cases.push(case(
         "payload-non-minimal-integer",
@@ -484,7 +626,9 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
     cases.push(case(
         "payload-unknown-claim",
         "An extra claim -100.",
-        &with_payload(keys, |e| e.push((Value::Integer((-100).into()), Value::Integer(1.into()))))?,
+        &with_payload(keys, |e| {
+            e.push((Value::Integer((-100).into()), Value::Integer(1.into())))
+        })?,
         error("unknown_claim"),
     ));
     cases.push(case(
@@ -499,30 +643,44 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
         "payload-short-digest",
         "Firmware digest of 31 bytes.",
         &with_payload(keys, |e| {
-            e[5].1 = Value::Array(vec![Value::Text("4.1.7".into()), Value::Bytes(vec![0x9f; 31])])
+            e[5].1 = Value::Array(vec![
+                Value::Text("4.1.7".into()),
+                Value::Bytes(vec![0x9f; 31]),
+            ])
         })?,
         error("claim_value"),
     ));
     cases.push(case(
         "payload-vendor-wrong-type",
         "Vendor as a byte string.",
-        &with_payload(keys, |e| e[2].1 = Value::Bytes(b"Acme Devices Ltd".to_vec()))?,
+        &with_payload(keys, |e| {
+            e[2].1 = Value::Bytes(b"Acme Devices Ltd".to_vec())
+        })?,
         error("claim_type"),
     ));
     cases.push(case(
         "payload-exp-before-iat",
         "exp earlier than iat.",
-        &with_payload(keys, |e| e[0].1 = Value::Integer((VECTOR_TIME - 7200).into()))?,
+        &with_payload(keys, |e| {
+            e[0].1 = Value::Integer((VECTOR_TIME - 7200).into())
+        })?,
         error("claim_value"),
     ));
     cases.push(case(
         "payload-not-a-map",
         "The payload is an array.",
-        &sign_with(&keys.issuer, Algorithm::EdDsa, encode(&Value::Array(vec![]))?)?,
+        &sign_with(
+            &keys.issuer,
+            Algorithm::EdDsa,
+            encode(&Value::Array(vec![]))?,
+        )?,
         error("claim_type"),
     ));
     let mut bad_utf8 = typical_claims().to_cbor()?;
-    let at = bad_utf8.windows(16).position(|w| w == b"Acme Devices Ltd").context("vendor")?;
+    let at = bad_utf8
+        .windows(16)
+        .position(|w| w == b"Acme Devices Ltd")
+        .context("vendor")?;
     bad_utf8[at] = 0xff;
     cases.push(case(
         "payload-invalid-utf8",
@@ -547,16 +705,18 @@ fn mark_cases(keys: &Keys) -> Result<Vec<MarkCase>> {
 fn trust_list_cases(keys: &Keys) -> Result<Vec<TrustListCase>> {
     let sign = |key: &SoftwareKey, payload: Vec<u8>| sign_with(key, Algorithm::EdDsa, payload);
     let valid = sign(&keys.root, trust_list_payload(keys).to_cbor()?)?;
-    let tl = |name: &str, description: &str, bytes: &[u8], time: Option<u64>, expect: Expect| TrustListCase {
-        name: name.into(),
-        description: description.into(),
-        trust_list: hex_of(bytes),
-        time,
-        expect,
+    let tl = |name: &str, description: &str, bytes: &[u8], time: Option<u64>, expect: Expect| {
+        TrustListCase {
+            name: name.into(),
+            description: description.into(),
+            trust_list: hex_of(bytes),
+            time,
+            expect,
+        }
     };
     let mut trailing = valid.clone();
     trailing.push(0);
-    let payload_value = |edit: &dyn Fn(&mut Vec<(Value, Value)>)| -> Result<Vec<u8>> {
+    let payload_value = |edit: &dyn Fn(&mut MapEntries)| -> Result<Vec<u8>> {
         let bytes = trust_list_payload(keys).to_cbor()?;
         let Value::Map(mut entries) = ciborium::from_reader::<Value, _>(bytes.as_slice())? else {
             anyhow::bail!("not a map")
@@ -568,7 +728,10 @@ fn trust_list_cases(keys: &Keys) -> Result<Vec<TrustListCase>> {
         move |entries: &mut Vec<(Value, Value)>| {
             if let Value::Array(issuers) = &mut entries[4].1 {
                 if let Some(Value::Map(fields)) = issuers.first_mut() {
-                    match fields.iter_mut().find(|(k, _)| *k == Value::Integer(key.into())) {
+                    match fields
+                        .iter_mut()
+                        .find(|(k, _)| *k == Value::Integer(key.into()))
+                    {
                         Some(field) => field.1 = value.clone(),
                         None => fields.push((Value::Integer(key.into()), value.clone())),
                     }
@@ -577,31 +740,96 @@ fn trust_list_cases(keys: &Keys) -> Result<Vec<TrustListCase>> {
         }
     };
     Ok(vec![
-        tl("valid", "The trust list of marks.json.", &valid, None, Expect::Valid),
-        tl("signed-by-stranger", "Signed by a key other than the root.", &sign(&keys.stranger, trust_list_payload(keys).to_cbor()?)?, None, error("trust_list_signature")),
-        tl("expired", "Verified at its expiry time.", &valid, Some(VECTOR_TIME + 90 * DAY), error("trust_list_expired")),
-        tl("not-yet-valid", "Verified before it was issued.", &valid, Some(VECTOR_TIME - DAY - 1), error("trust_list_not_yet_valid")),
-        tl("trailing-bytes", "A 0x00 byte after the COSE_Sign1.", &trailing, None, error("trailing_bytes")),
         tl(
-            "header-says-es256",
-            "Root Ed25519 signature with the header claiming ES256.",
-            &sign_with(&keys.root, Algorithm::Es256, trust_list_payload(keys).to_cbor()?)?,
+            "valid",
+            "The trust list of marks.json.",
+            &valid,
+            None,
+            Expect::Valid,
+        ),
+        tl(
+            "signed-by-stranger",
+            "Signed by a key other than the root.",
+            &sign(&keys.stranger, trust_list_payload(keys).to_cbor()?)?,
             None,
             error("trust_list_signature"),
         ),
-        tl("short-public-key", "An issuer's Ed25519 key of 31 bytes.", &payload_value(&issuer_field(3, Value::Bytes(vec![7; 31])))?, None, error("claim_value")),
-        tl("unknown-issuer-field", "An issuer entry with an unknown field 99.", &payload_value(&issuer_field(99, Value::Integer(1.into())))?, None, error("unknown_claim")),
-        tl("unknown-alg", "An issuer key with alg ES384 (-35).", &payload_value(&issuer_field(2, Value::Integer((-35).into())))?, None, error("unsupported_algorithm")),
-        tl("version-2", "Format version 2.", &payload_value(&|e| e[0].1 = Value::Integer(2.into()))?, None, error("claim_value")),
-        tl("missing-issuers", "No issuers field.", &payload_value(&|e| {
-            e.pop();
-        })?, None, error("missing_claim")),
+        tl(
+            "expired",
+            "Verified at its expiry time.",
+            &valid,
+            Some(VECTOR_TIME + 90 * DAY),
+            error("trust_list_expired"),
+        ),
+        tl(
+            "not-yet-valid",
+            "Verified before it was issued.",
+            &valid,
+            Some(VECTOR_TIME - DAY - 1),
+            error("trust_list_not_yet_valid"),
+        ),
+        tl(
+            "trailing-bytes",
+            "A 0x00 byte after the COSE_Sign1.",
+            &trailing,
+            None,
+            error("trailing_bytes"),
+        ),
+        tl(
+            "header-says-es256",
+            "Root Ed25519 signature with the header claiming ES256.",
+            &sign_with(
+                &keys.root,
+                Algorithm::Es256,
+                trust_list_payload(keys).to_cbor()?,
+            )?,
+            None,
+            error("trust_list_signature"),
+        ),
+        tl(
+            "short-public-key",
+            "An issuer's Ed25519 key of 31 bytes.",
+            &payload_value(&issuer_field(3, Value::Bytes(vec![7; 31])))?,
+            None,
+            error("claim_value"),
+        ),
+        tl(
+            "unknown-issuer-field",
+            "An issuer entry with an unknown field 99.",
+            &payload_value(&issuer_field(99, Value::Integer(1.into())))?,
+            None,
+            error("unknown_claim"),
+        ),
+        tl(
+            "unknown-alg",
+            "An issuer key with alg ES384 (-35).",
+            &payload_value(&issuer_field(2, Value::Integer((-35).into())))?,
+            None,
+            error("unsupported_algorithm"),
+        ),
+        tl(
+            "version-2",
+            "Format version 2.",
+            &payload_value(&|e| e[0].1 = Value::Integer(2.into()))?,
+            None,
+            error("claim_value"),
+        ),
+        tl(
+            "missing-issuers",
+            "No issuers field.",
+            &payload_value(&|e| {
+                e.pop();
+            })?,
+            None,
+            error("missing_claim"),
+        ),
     ])
 }
 
 fn qr_cases(typical: &[u8]) -> Vec<QrTextCase> {
     let text = trustmark_format::qr_text::encode(typical);
-    let url = trustmark_format::qr_text::mark_url(trustmark_format::qr_text::DEFAULT_BASE_URL, typical);
+    let url =
+        trustmark_format::qr_text::mark_url(trustmark_format::qr_text::DEFAULT_BASE_URL, typical);
     let ok = |name: &str, description: &str, scanned: String| QrTextCase {
         name: name.into(),
         description: description.into(),
@@ -617,18 +845,68 @@ fn qr_cases(typical: &[u8]) -> Vec<QrTextCase> {
         expect: error(code),
     };
     vec![
-        ok("url-as-printed", "The URL as printed in the QR code.", url.clone()),
-        ok("url-lower-case", "A scanner that lower-cases the URL.", url.to_lowercase()),
-        ok("url-percent-encoded", "Every digit percent-encoded.", format!("https://verify.example.org/V/{}", text.bytes().map(|b| format!("%{b:02X}")).collect::<String>())),
-        ok("url-with-query-and-fragment", "Tracking query and fragment appended.", format!("{url}?utm=box#top")),
-        ok("url-trailing-slash-and-space", "Trailing slash and newline.", format!("{url}/\n")),
+        ok(
+            "url-as-printed",
+            "The URL as printed in the QR code.",
+            url.clone(),
+        ),
+        ok(
+            "url-lower-case",
+            "A scanner that lower-cases the URL.",
+            url.to_lowercase(),
+        ),
+        ok(
+            "url-percent-encoded",
+            "Every digit percent-encoded.",
+            format!(
+                "https://verify.example.org/V/{}",
+                text.bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect::<String>()
+            ),
+        ),
+        ok(
+            "url-with-query-and-fragment",
+            "Tracking query and fragment appended.",
+            format!("{url}?utm=box#top"),
+        ),
+        ok(
+            "url-trailing-slash-and-space",
+            "Trailing slash and newline.",
+            format!("{url}/\n"),
+        ),
         ok("bare-token-text", "The digits alone.", text.clone()),
-        bad("letter-in-digits", "A letter inside the token text.", &format!("{}A{}", &text[..5], &text[6..]), "invalid_character"),
-        bad("wrong-length", "One digit missing.", &text[..text.len() - 1], "invalid_text_length"),
-        bad("group-overflow", "A 17-digit group above 2^56.", "99999999999999999", "digit_group_overflow"),
-        bad("other-path", "A URL without the /V/ segment.", "https://verify.example.org/about", "not_a_mark_url"),
+        bad(
+            "letter-in-digits",
+            "A letter inside the token text.",
+            &format!("{}A{}", &text[..5], &text[6..]),
+            "invalid_character",
+        ),
+        bad(
+            "wrong-length",
+            "One digit missing.",
+            &text[..text.len() - 1],
+            "invalid_text_length",
+        ),
+        bad(
+            "group-overflow",
+            "A 17-digit group above 2^56.",
+            "99999999999999999",
+            "digit_group_overflow",
+        ),
+        bad(
+            "other-path",
+            "A URL without the /V/ segment.",
+            "https://verify.example.org/about",
+            "not_a_mark_url",
+        ),
         bad("empty", "Nothing scanned.", "", "not_a_mark_url"),
-        bad("percent-non-digit", "A percent escape of a letter.", "https://verify.example.org/V/%41", "invalid_character"),
+        bad(
+            "percent-non-digit",
+            "A percent escape of a letter.",
+            "https://verify.example.org/V/%41",
+            "invalid_character",
+        ),
     ]
 }
 
@@ -639,7 +917,10 @@ fn write_json(dir: &std::path::Path, name: &str, value: &impl serde::Serialize) 
 }
 
 fn main() -> Result<()> {
-    let out = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(vectors_dir);
+    let out = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(vectors_dir);
     std::fs::create_dir_all(out.join("files"))?;
     let keys = Keys {
         root: SoftwareKey::ed25519_from_seed(&ROOT_SEED)?,
@@ -647,7 +928,11 @@ fn main() -> Result<()> {
         stranger: SoftwareKey::ed25519_from_seed(&STRANGER_SEED)?,
         es256: Es256Key::new(&ES256_ISSUER_SCALAR)?,
     };
-    let trust_list = sign_with(&keys.root, Algorithm::EdDsa, trust_list_payload(&keys).to_cbor()?)?;
+    let trust_list = sign_with(
+        &keys.root,
+        Algorithm::EdDsa,
+        trust_list_payload(&keys).to_cbor()?,
+    )?;
     let typical = mark(&keys, &typical_claims())?;
     write_json(&out, "marks.json", &MarkVectors {
         description: "Marks checked against trust_list at time; each case names the exact error code (VerifyError::code) or valid.".into(),
@@ -656,16 +941,25 @@ fn main() -> Result<()> {
         trust_list: hex_of(&trust_list),
         cases: mark_cases(&keys)?,
     })?;
-    write_json(&out, "trust-lists.json", &TrustListVectors {
-        description: "Signed trust lists checked against anchor at time.".into(),
-        time: VECTOR_TIME,
-        anchor: anchor(&keys),
-        cases: trust_list_cases(&keys)?,
-    })?;
-    write_json(&out, "qr-text.json", &QrTextVectors {
-        description: "Scanned text and the token bytes it decodes to, or the error code.".into(),
-        cases: qr_cases(&typical),
-    })?;
+    write_json(
+        &out,
+        "trust-lists.json",
+        &TrustListVectors {
+            description: "Signed trust lists checked against anchor at time.".into(),
+            time: VECTOR_TIME,
+            anchor: anchor(&keys),
+            cases: trust_list_cases(&keys)?,
+        },
+    )?;
+    write_json(
+        &out,
+        "qr-text.json",
+        &QrTextVectors {
+            description: "Scanned text and the token bytes it decodes to, or the error code."
+                .into(),
+            cases: qr_cases(&typical),
+        },
+    )?;
     // Raw files for consumers without a JSON parser (the no_std proof binary, fuzz seeds).
     std::fs::write(out.join("files/typical-mark.cbor"), &typical)?;
     std::fs::write(out.join("files/trust-list.cbor"), &trust_list)?;

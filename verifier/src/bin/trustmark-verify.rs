@@ -107,7 +107,10 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
     Ok(match result {
         Ok(mark) => {
             if args.json {
-                println!("{}", serde_json::json!({"valid": true, "mark": mark_json(&mark)}));
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": true, "mark": mark_json(&mark)})
+                );
             } else {
                 println!("VALID {}", summary(&mark));
             }
@@ -167,8 +170,12 @@ fn anchor(args: &Args) -> Result<TrustAnchor, UsageError> {
             .unwrap_or(Path::new("."))
             .join("root.pem"),
     };
-    let pem = std::fs::read_to_string(&root_path)
-        .map_err(|e| format!("{}: {e} (give the scheme root with --root)", root_path.display()))?;
+    let pem = std::fs::read_to_string(&root_path).map_err(|e| {
+        format!(
+            "{}: {e} (give the scheme root with --root)",
+            root_path.display()
+        )
+    })?;
     let root = trustmark_keys::RootCertificate::from_pem(&pem)
         .map_err(|e| format!("{}: {e}", root_path.display()))?;
     Ok(TrustAnchor {
@@ -197,7 +204,11 @@ fn token_from_text(text: &str) -> Result<Vec<u8>, UsageError> {
         Ok(token) => Ok(token),
         Err(e) => base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text.trim())
-            .map_err(|_| UsageError(format!("not a mark URL, token text or base64url token: {e}"))),
+            .map_err(|_| {
+                UsageError(format!(
+                    "not a mark URL, token text or base64url token: {e}"
+                ))
+            }),
     }
 }
 
@@ -256,7 +267,12 @@ fn summary(mark: &VerifiedMark) -> String {
     let claims: Vec<String> = c
         .frameworks
         .iter()
-        .map(|f| format!("{} {} class {} ({})", f.framework, f.version, f.class, f.assurance))
+        .map(|f| {
+            format!(
+                "{} {} class {} ({})",
+                f.framework, f.version, f.class, f.assurance
+            )
+        })
         .collect();
     format!(
         "{} {} hw {} firmware {} | {} | issuer {} | expires {} | support until {}",
