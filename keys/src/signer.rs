@@ -49,6 +49,23 @@ impl std::fmt::Debug for SoftwareKey {
     }
 }
 
+/// ring writes Ed25519 keys as PKCS#8 v2 (RFC 5958, with the public key), which OpenSSL 3.0
+/// cannot load. The key files use the v1 form of RFC 8410 section 7 instead: this fixed prefix,
+/// then the 32-byte seed. ring reads both.
+const ED25519_PKCS8_V1_PREFIX: &[u8] = &[
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+/// The start of ring's PKCS#8 v2 Ed25519 document, up to the seed.
+const ED25519_PKCS8_V2_PREFIX: &[u8] = &[
+    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The v1 form of ring's v2 Ed25519 document, or `None` if it does not have the expected layout.
+fn ed25519_pkcs8_v1(v2: &[u8]) -> Option<Vec<u8>> {
+    let seed = v2.strip_prefix(ED25519_PKCS8_V2_PREFIX)?.get(..32)?;
+    Some([ED25519_PKCS8_V1_PREFIX, seed].concat())
+}
+
 /// PEM label of a PKCS#8 private key.
 const PRIVATE_KEY_LABEL: &str = "PRIVATE KEY";
 
@@ -59,11 +76,13 @@ impl SoftwareKey {
         let pkcs8 = match alg {
             Algorithm::Es256 => {
                 EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map(|doc| Some(doc.as_ref().to_vec()))
             }
-            _ => Ed25519KeyPair::generate_pkcs8(&rng),
+            _ => Ed25519KeyPair::generate_pkcs8(&rng).map(|doc| ed25519_pkcs8_v1(doc.as_ref())),
         }
-        .map_err(|_| KeyError::Crypto("key generation"))?;
-        Self::from_pkcs8_der(pkcs8.as_ref()).ok_or(KeyError::Crypto("generated key rejected"))
+        .map_err(|_| KeyError::Crypto("key generation"))?
+        .ok_or(KeyError::Crypto("unexpected PKCS#8 layout from ring"))?;
+        Self::from_pkcs8_der(&pkcs8).ok_or(KeyError::Crypto("generated key rejected"))
     }
 
     /// An Ed25519 key from a 32-byte seed. Only for test vectors and tests, which need the same
@@ -181,6 +200,29 @@ mod tests {
             let signature = key.sign(&[i]).unwrap_or_default();
             assert!(trustmark_format::ecdsa::is_low_s(&signature));
             assert!(public.verify(&[i], &signature).is_ok());
+        }
+    }
+
+    /// OpenSSL, an independent implementation, reads our key files and derives the same public
+    /// key.
+    #[test]
+    fn openssl_reads_the_key_files() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for alg in [Algorithm::EdDsa, Algorithm::Es256] {
+            let path = dir.path().join(format!("{alg}.pem"));
+            let key = SoftwareKey::generate(alg).unwrap_or_else(|e| panic!("{e}"));
+            key.write_pem_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            let out = std::process::Command::new("openssl")
+                .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+                .arg(&path)
+                .output()
+                .unwrap_or_else(|e| panic!("openssl: {e}"));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.stdout, crate::spki_der(alg, key.public_key()));
         }
     }
 
