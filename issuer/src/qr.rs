@@ -53,3 +53,38 @@ pub fn write_qr_image(text: &str, path: &Path) -> Result<i16, IssueError> {
     }
     Ok(version_number(&code))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size_report::typical_claims;
+    use trustmark_format::{mark, qr_text};
+
+    /// The encoder picks the least version: one version smaller cannot hold the URL.
+    #[test]
+    fn uses_the_smallest_version() {
+        let token = mark::encode::<trustmark_format::FormatError>(
+            &typical_claims(),
+            trustmark_format::Algorithm::EdDsa,
+            &[1, 2, 3, 4],
+            |_| Ok(vec![0x5a; 64]),
+        )
+        .unwrap_or_default();
+        let url = qr_text::mark_url(qr_text::DEFAULT_BASE_URL, &token);
+        for ec in [EcLevel::M, EcLevel::Q] {
+            let code = qr_code(&url, ec).unwrap_or_else(|e| panic!("{e}"));
+            let version = version_number(&code);
+            assert!(
+                QrCode::with_version(url.as_bytes(), Version::Normal(version - 1), ec).is_err()
+            );
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let written =
+            write_qr_image(&url, &dir.path().join("m.png")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            written,
+            version_number(&qr_code(&url, PRINT_EC_LEVEL).unwrap_or_else(|e| panic!("{e}")))
+        );
+        assert_eq!(written, 11);
+    }
+}
