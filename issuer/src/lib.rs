@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod assessment;
 mod error;
 mod issue;
 pub mod offline;

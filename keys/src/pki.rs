@@ -170,6 +170,10 @@ pub fn issuer_certificate(
     root_pem: &str,
     root_key: &dyn Signer,
 ) -> Result<String, KeyError> {
+    request
+        .scope
+        .validate()
+        .map_err(|e| KeyError::Profile(format!("accreditation scope: {e}")))?;
     let root = RootCertificate::from_pem(root_pem)?;
     if request.validity.not_before < root.validity.not_before
         || request.validity.not_after > root.validity.not_after

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The fixed clock of every vector: 2026-11-22T11:46:40Z.
+/// The fixed clock of every vector: 2026-11-21T22:26:40Z.
 pub const VECTOR_TIME: u64 = 1_795_300_000;
 
 /// Root key seed of the vectors (Ed25519, deterministic).

@@ -1,0 +1,292 @@
+//! Framework catalogues: data files (`issuer/frameworks/*.toml`), loaded and validated at
+//! start-up. Schema: `spec/frameworks.md`.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use trustmark_format::FrameworkId;
+
+use super::AssessmentError;
+
+/// How a requirement applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applicability {
+    /// Mandatory from this class (level) up.
+    Mandatory {
+        /// Lowest class at which the requirement is mandatory.
+        from: u8,
+    },
+    /// Mandatory where a condition holds (ETSI "M C"); not applicable only with the condition
+    /// stated.
+    MandatoryConditional {
+        /// The condition, in words.
+        condition: String,
+    },
+    /// Advisory (IoTSF's default).
+    Advisory,
+    /// Recommended (ETSI "R").
+    Recommended,
+    /// Recommended where a condition holds (ETSI "R C").
+    RecommendedConditional {
+        /// The condition, in words.
+        condition: String,
+    },
+    /// A blank row kept so numbering stays stable.
+    Reserved,
+}
+
+impl Applicability {
+    /// The lowest class at which a met response is required, for mandatory kinds.
+    pub fn mandatory_from(&self, first_level: u8) -> Option<u8> {
+        match self {
+            Self::Mandatory { from } => Some(*from),
+            Self::MandatoryConditional { .. } => Some(first_level),
+            _ => None,
+        }
+    }
+
+    /// Whether the row is advisory or recommended (unmet answers become findings).
+    pub fn is_advisory(&self) -> bool {
+        matches!(
+            self,
+            Self::Advisory | Self::Recommended | Self::RecommendedConditional { .. }
+        )
+    }
+
+    /// Whether the row applies only under a condition.
+    pub fn is_conditional(&self) -> bool {
+        matches!(
+            self,
+            Self::MandatoryConditional { .. } | Self::RecommendedConditional { .. }
+        )
+    }
+
+    /// Name used in the data files and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Mandatory { .. } => "mandatory",
+            Self::MandatoryConditional { .. } => "mandatory-conditional",
+            Self::Advisory => "advisory",
+            Self::Recommended => "recommended",
+            Self::RecommendedConditional { .. } => "recommended-conditional",
+            Self::Reserved => "reserved",
+        }
+    }
+}
+
+/// One requirement row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The framework's own number ("2.4.3.1", "5.1-1", "1").
+    pub id: String,
+    /// Section ("2.4.3", "5.1", "Schedule 1").
+    pub section: String,
+    /// Short title (a paraphrase).
+    pub title: String,
+    /// How it applies.
+    pub applicability: Applicability,
+    /// Whether number and applicability were confirmed from the framework's text.
+    pub confirmed: bool,
+    /// Where the source contradicts itself, or what could not be confirmed.
+    pub note: Option<String>,
+}
+
+/// A framework catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalogue {
+    /// Stable short id (`iotsf-icaf`).
+    pub id: String,
+    /// Number used in marks.
+    pub number: FrameworkId,
+    /// Full name.
+    pub name: String,
+    /// The release catalogued.
+    pub version: String,
+    /// The classes (levels), ascending.
+    pub levels: Vec<u8>,
+    /// Where the rows come from.
+    pub source: String,
+    /// "Not applicable" meets an unconditional mandatory row only if this is false (ETSI EN 303
+    /// 645 allows NA only for conditional provisions).
+    pub na_requires_condition: bool,
+    /// An unmet recommendation without a justification blocks compliance (ETSI EN 303 645).
+    pub unjustified_recommendation_blocks: bool,
+    /// The rows, in the framework's order.
+    pub requirements: Vec<Requirement>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    id: String,
+    number: u16,
+    name: String,
+    version: String,
+    levels: Vec<u8>,
+    source: String,
+    #[serde(default)]
+    na_requires_condition: bool,
+    #[serde(default)]
+    unjustified_recommendation_blocks: bool,
+    requirement: Vec<RequirementFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequirementFile {
+    id: String,
+    section: String,
+    title: String,
+    applicability: String,
+    mandatory_from: Option<u8>,
+    condition: Option<String>,
+    confirmed: bool,
+    note: Option<String>,
+}
+
+/// The catalogues built into this release, as (file name, contents).
+const BUILT_IN: [(&str, &str); 3] = [
+    (
+        "iotsf-icaf.toml",
+        include_str!("../../frameworks/iotsf-icaf.toml"),
+    ),
+    (
+        "etsi-en-303-645.toml",
+        include_str!("../../frameworks/etsi-en-303-645.toml"),
+    ),
+    (
+        "uk-psti.toml",
+        include_str!("../../frameworks/uk-psti.toml"),
+    ),
+];
+
+/// Loads and validates every built-in catalogue.
+pub fn built_in() -> Result<Vec<Catalogue>, AssessmentError> {
+    BUILT_IN
+        .iter()
+        .map(|(file, text)| Catalogue::from_toml(file, text))
+        .collect()
+}
+
+/// The built-in catalogue with this id.
+pub fn find(id: &str) -> Result<Catalogue, AssessmentError> {
+    built_in()?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| AssessmentError::UnknownFramework(id.to_owned()))
+}
+
+impl Catalogue {
+    /// Parses and validates a catalogue file; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, AssessmentError> {
+        let bad = |reason: String| AssessmentError::Catalogue {
+            file: file.to_owned(),
+            reason,
+        };
+        let raw: CatalogueFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if raw.levels.is_empty() || raw.levels.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad("levels must be a non-empty ascending list".into()));
+        }
+        let first_level = raw.levels[0];
+        let mut seen = HashSet::new();
+        let mut requirements = Vec::with_capacity(raw.requirement.len());
+        for row in raw.requirement {
+            let at = |reason: &str| bad(format!("requirement {:?}: {reason}", row.id));
+            if row.id.trim().is_empty() || row.id.chars().any(char::is_whitespace) {
+                return Err(at("id must be non-empty without spaces"));
+            }
+            if !seen.insert(row.id.clone()) {
+                return Err(at("duplicate id"));
+            }
+            if row.section.trim().is_empty() || row.title.trim().is_empty() {
+                return Err(at("section and title are required"));
+            }
+            let condition = || {
+                row.condition
+                    .clone()
+                    .ok_or_else(|| at("a conditional row needs its condition"))
+            };
+            let applicability = match (row.applicability.as_str(), row.mandatory_from) {
+                ("mandatory", Some(from)) if raw.levels.contains(&from) => {
+                    Applicability::Mandatory { from }
+                }
+                ("mandatory", Some(_)) => {
+                    return Err(at("mandatory_from is not one of the levels"))
+                }
+                ("mandatory", None) if raw.levels.len() == 1 => {
+                    Applicability::Mandatory { from: first_level }
+                }
+                ("mandatory", None) => return Err(at("a mandatory row needs mandatory_from")),
+                ("mandatory-conditional", None) => Applicability::MandatoryConditional {
+                    condition: condition()?,
+                },
+                ("advisory", None) => Applicability::Advisory,
+                ("recommended", None) => Applicability::Recommended,
+                ("recommended-conditional", None) => Applicability::RecommendedConditional {
+                    condition: condition()?,
+                },
+                ("reserved", None) => Applicability::Reserved,
+                (_, Some(_)) => return Err(at("only mandatory rows have mandatory_from")),
+                (other, None) => return Err(at(&format!("unknown applicability {other:?}"))),
+            };
+            requirements.push(Requirement {
+                id: row.id,
+                section: row.section,
+                title: row.title,
+                applicability,
+                confirmed: row.confirmed,
+                note: row.note,
+            });
+        }
+        if requirements.is_empty() {
+            return Err(bad("no requirements".into()));
+        }
+        let number = FrameworkId(raw.number);
+        if number.name() != Some(raw.id.as_str()) {
+            return Err(bad(format!(
+                "id {:?} and number {} disagree with the framework registry",
+                raw.id, raw.number
+            )));
+        }
+        Ok(Self {
+            id: raw.id,
+            number,
+            name: raw.name,
+            version: raw.version,
+            levels: raw.levels,
+            source: raw.source,
+            na_requires_condition: raw.na_requires_condition,
+            unjustified_recommendation_blocks: raw.unjustified_recommendation_blocks,
+            requirements,
+        })
+    }
+
+    /// The lowest level.
+    pub fn first_level(&self) -> u8 {
+        self.levels[0]
+    }
+
+    /// The row with this id.
+    pub fn requirement(&self, id: &str) -> Option<&Requirement> {
+        self.requirements.iter().find(|r| r.id == id)
+    }
+
+    /// The catalogue as `frameworks show --json` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "number": self.number.0,
+            "name": self.name,
+            "version": self.version,
+            "levels": self.levels,
+            "requirements": self.requirements.iter().map(|r| serde_json::json!({
+                "id": r.id,
+                "section": r.section,
+                "title": r.title,
+                "applicability": r.applicability.name(),
+                "mandatory_from": r.applicability.mandatory_from(self.first_level()),
+                "confirmed": r.confirmed,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}

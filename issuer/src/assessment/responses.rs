@@ -1,0 +1,444 @@
+//! Responses in the formats certifiers use: CSV and XLSX (the questionnaire is a spreadsheet)
+//! and JSON. Columns: requirement, response (`C`/`P`/`N`/`NA` or the words), evidence reference,
+//! justification. Errors name the row and the column.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use super::{AssessmentError, Catalogue};
+
+/// An answer to one requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Answer {
+    /// Compliant.
+    Compliant,
+    /// Partially compliant.
+    PartiallyCompliant,
+    /// Non-compliant.
+    NonCompliant,
+    /// Not applicable.
+    NotApplicable,
+}
+
+impl Answer {
+    /// Reads an answer, tolerant of case, spacing and the spelled-out words.
+    pub fn parse(text: &str) -> Option<Self> {
+        let normal: String = text
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        match normal.as_str() {
+            "c" | "compliant" | "yes" | "y" | "met" => Some(Self::Compliant),
+            "p" | "partial" | "partially" | "partiallycompliant" => Some(Self::PartiallyCompliant),
+            "n" | "nc" | "noncompliant" | "notcompliant" | "no" => Some(Self::NonCompliant),
+            "na" | "notapplicable" => Some(Self::NotApplicable),
+            _ => None,
+        }
+    }
+
+    /// Short code: `C`, `P`, `N`, `NA`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Compliant => "C",
+            Self::PartiallyCompliant => "P",
+            Self::NonCompliant => "N",
+            Self::NotApplicable => "NA",
+        }
+    }
+
+    /// Value in the canonical record: 1 C, 2 P, 3 N, 4 NA.
+    pub fn record_value(self) -> u64 {
+        match self {
+            Self::Compliant => 1,
+            Self::PartiallyCompliant => 2,
+            Self::NonCompliant => 3,
+            Self::NotApplicable => 4,
+        }
+    }
+}
+
+/// One response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The requirement's id.
+    pub requirement: String,
+    /// The answer.
+    pub answer: Answer,
+    /// Evidence reference (trimmed; `None` if blank).
+    pub evidence: Option<String>,
+    /// Justification or rationale (trimmed; `None` if blank).
+    pub justification: Option<String>,
+}
+
+/// Largest responses file accepted (a spreadsheet of a few hundred rows is far smaller).
+pub const MAX_RESPONSES_BYTES: usize = 8 * 1024 * 1024;
+
+/// Which file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsesFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// An Excel workbook; the first sheet, with a header row.
+    Xlsx,
+    /// `{"responses": [...]}` or a bare array of `{requirement, response, evidence,
+    /// justification}`.
+    Json,
+}
+
+impl ResponsesFormat {
+    /// The format of a file name, by extension.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        let lower = name.to_ascii_lowercase();
+        [
+            (".csv", Self::Csv),
+            (".xlsx", Self::Xlsx),
+            (".json", Self::Json),
+        ]
+        .into_iter()
+        .find(|(ext, _)| lower.ends_with(ext))
+        .map(|(_, f)| f)
+    }
+}
+
+/// The four columns, found by header name.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    requirement: usize,
+    response: usize,
+    evidence: Option<usize>,
+    justification: Option<usize>,
+}
+
+fn column_kind(header: &str) -> Option<&'static str> {
+    let h: String = header
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    match h.as_str() {
+        "requirement" | "requirementid" | "req" | "id" | "ref" | "provision" => Some("requirement"),
+        "response" | "answer" | "compliance" | "status" | "result" => Some("response"),
+        "evidence" | "evidencereference" | "evidenceref" => Some("evidence"),
+        "justification" | "rationale" | "comment" | "comments" => Some("justification"),
+        _ => None,
+    }
+}
+
+fn columns(headers: &[String]) -> Result<Columns, AssessmentError> {
+    let find = |kind: &str| headers.iter().position(|h| column_kind(h) == Some(kind));
+    let missing = |column: &str| {
+        AssessmentError::Responses {
+        row: 1,
+        column: column.to_owned(),
+        reason: "header row has no such column (expected: requirement, response, evidence, justification)".into(),
+    }
+    };
+    Ok(Columns {
+        requirement: find("requirement").ok_or_else(|| missing("requirement"))?,
+        response: find("response").ok_or_else(|| missing("response"))?,
+        evidence: find("evidence"),
+        justification: find("justification"),
+    })
+}
+
+fn blank_to_none(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// Turns table rows (header first; `row_number` of the first data row is 2) into responses.
+fn from_table(
+    headers: &[String],
+    rows: impl Iterator<Item = (usize, Vec<String>)>,
+    column_name: impl Fn(usize) -> String,
+) -> Result<Vec<Response>, AssessmentError> {
+    let cols = columns(headers)?;
+    let mut out = Vec::new();
+    for (row, cells) in rows {
+        let cell = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let requirement = cell(cols.requirement).trim().to_owned();
+        if requirement.is_empty() {
+            return Err(AssessmentError::Responses {
+                row,
+                column: column_name(cols.requirement),
+                reason: "no requirement id".into(),
+            });
+        }
+        let answer = Answer::parse(cell(cols.response)).ok_or_else(|| AssessmentError::Responses {
+            row,
+            column: column_name(cols.response),
+            reason: format!(
+                "{:?} is not a response (use C, P, N or NA, or Compliant, Partially compliant, Non-compliant, Not applicable)",
+                cell(cols.response)
+            ),
+        })?;
+        out.push(Response {
+            requirement,
+            answer,
+            evidence: cols.evidence.and_then(|i| blank_to_none(cell(i))),
+            justification: cols.justification.and_then(|i| blank_to_none(cell(i))),
+        });
+    }
+    Ok(out)
+}
+
+/// Parses CSV responses.
+pub fn from_csv(bytes: &[u8]) -> Result<Vec<Response>, AssessmentError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(&e, 1))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| csv_error(&e, i + 2))?;
+        rows.push((i + 2, record.iter().map(str::to_owned).collect()));
+    }
+    let names = headers.clone();
+    from_table(&headers, rows.into_iter(), move |i| {
+        names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("column {}", i + 1))
+    })
+}
+
+fn csv_error(e: &csv::Error, row: usize) -> AssessmentError {
+    AssessmentError::Responses {
+        row: e.position().map_or(row, |p| p.line() as usize),
+        column: "-".into(),
+        reason: format!("not valid CSV: {e}"),
+    }
+}
+
+/// Spreadsheet column letters of a zero-based index (0 -> A, 26 -> AA).
+fn column_letters(mut index: usize) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    letters.reverse();
+    String::from_utf8(letters).unwrap_or_default()
+}
+
+/// Parses the first sheet of an XLSX workbook.
+pub fn from_xlsx(bytes: &[u8]) -> Result<Vec<Response>, AssessmentError> {
+    use calamine::{Data, Reader as _};
+    let unreadable = |reason: String| AssessmentError::Responses {
+        row: 0,
+        column: "-".into(),
+        reason,
+    };
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+            .map_err(|e| unreadable(format!("not a readable XLSX workbook: {e}")))?;
+    let range = workbook
+        .worksheet_range_at(0)
+        .ok_or_else(|| unreadable("the workbook has no sheet".into()))?
+        .map_err(|e| unreadable(format!("first sheet unreadable: {e}")))?;
+    let text = |cell: &Data| match cell {
+        Data::Empty => String::new(),
+        Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
+        other => other.to_string(),
+    };
+    let (first_row, _) = range.start().unwrap_or((0, 0));
+    let mut rows = range.rows();
+    let headers: Vec<String> = rows
+        .next()
+        .map(|r| r.iter().map(text).collect())
+        .unwrap_or_default();
+    let data = rows
+        .enumerate()
+        .map(|(i, r)| (first_row as usize + i + 2, r.iter().map(text).collect()));
+    from_table(&headers, data, column_letters)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonResponse {
+    requirement: String,
+    response: String,
+    #[serde(default)]
+    evidence: Option<String>,
+    #[serde(default)]
+    justification: Option<String>,
+}
+
+/// A responses document in JSON; a saved assessment also names its framework and target.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonResponses {
+    #[serde(default)]
+    framework: Option<String>,
+    #[serde(default)]
+    target_class: Option<u8>,
+    responses: Vec<JsonResponse>,
+}
+
+/// Responses read from a file, with the framework and target class if the file names them (a
+/// saved assessment does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponsesFile {
+    /// The framework, if the file says.
+    pub framework: Option<String>,
+    /// The target class, if the file says.
+    pub target_class: Option<u8>,
+    /// The responses.
+    pub responses: Vec<Response>,
+}
+
+/// Parses JSON responses.
+pub fn from_json(bytes: &[u8]) -> Result<ResponsesFile, AssessmentError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| AssessmentError::Responses {
+            row: e.line(),
+            column: e.column().to_string(),
+            reason: format!("not valid JSON: {e}"),
+        })?;
+    let doc: JsonResponses = if value.is_array() {
+        JsonResponses {
+            framework: None,
+            target_class: None,
+            responses: serde_json::from_value(value).map_err(json_shape)?,
+        }
+    } else {
+        serde_json::from_value(value).map_err(json_shape)?
+    };
+    let mut responses = Vec::with_capacity(doc.responses.len());
+    for (i, r) in doc.responses.into_iter().enumerate() {
+        let answer = Answer::parse(&r.response).ok_or_else(|| AssessmentError::Responses {
+            row: i + 1,
+            column: "response".into(),
+            reason: format!("{:?} is not a response (use C, P, N or NA)", r.response),
+        })?;
+        responses.push(Response {
+            requirement: r.requirement.trim().to_owned(),
+            answer,
+            evidence: r.evidence.as_deref().and_then(blank_to_none),
+            justification: r.justification.as_deref().and_then(blank_to_none),
+        });
+    }
+    Ok(ResponsesFile {
+        framework: doc.framework,
+        target_class: doc.target_class,
+        responses,
+    })
+}
+
+fn json_shape(e: serde_json::Error) -> AssessmentError {
+    AssessmentError::Responses {
+        row: 0,
+        column: "-".into(),
+        reason: format!("expected {{\"responses\": [{{\"requirement\", \"response\", \"evidence\", \"justification\"}}]}}: {e}"),
+    }
+}
+
+/// Parses a responses file in the given format.
+pub fn parse(bytes: &[u8], format: ResponsesFormat) -> Result<ResponsesFile, AssessmentError> {
+    if bytes.len() > MAX_RESPONSES_BYTES {
+        return Err(AssessmentError::Responses {
+            row: 0,
+            column: "-".into(),
+            reason: format!("file is larger than {MAX_RESPONSES_BYTES} bytes"),
+        });
+    }
+    let table = |responses| ResponsesFile {
+        framework: None,
+        target_class: None,
+        responses,
+    };
+    match format {
+        ResponsesFormat::Csv => from_csv(bytes).map(table),
+        ResponsesFormat::Xlsx => from_xlsx(bytes).map(table),
+        ResponsesFormat::Json => from_json(bytes),
+    }
+}
+
+/// Checks responses against a catalogue: every id known and not reserved, none twice.
+/// `row_of(i)` gives the file row of response `i` for errors.
+pub fn check_against(catalogue: &Catalogue, responses: &[Response]) -> Result<(), AssessmentError> {
+    let mut seen = HashSet::new();
+    for (i, r) in responses.iter().enumerate() {
+        let bad = |reason: String| AssessmentError::Responses {
+            row: i + 2,
+            column: "requirement".into(),
+            reason,
+        };
+        let Some(requirement) = catalogue.requirement(&r.requirement) else {
+            return Err(bad(format!(
+                "{:?} is not a requirement of {} {}",
+                r.requirement, catalogue.id, catalogue.version
+            )));
+        };
+        if requirement.applicability == super::Applicability::Reserved {
+            return Err(bad(format!("{} is a reserved (blank) row", r.requirement)));
+        }
+        if !seen.insert(r.requirement.as_str()) {
+            return Err(bad(format!("{} is answered twice", r.requirement)));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_tolerantly() {
+        for (text, answer) in [
+            ("C", Answer::Compliant),
+            (" compliant ", Answer::Compliant),
+            ("Partially compliant", Answer::PartiallyCompliant),
+            ("P", Answer::PartiallyCompliant),
+            ("Non-compliant", Answer::NonCompliant),
+            ("n", Answer::NonCompliant),
+            ("N/A", Answer::NotApplicable),
+            ("Not applicable", Answer::NotApplicable),
+        ] {
+            assert_eq!(Answer::parse(text), Some(answer), "{text}");
+        }
+        assert_eq!(Answer::parse("maybe"), None);
+    }
+
+    #[test]
+    fn column_letters_are_spreadsheet_style() {
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(27), "AB");
+    }
+
+    #[test]
+    fn csv_errors_name_row_and_column() {
+        let csv =
+            b"Requirement,Response,Evidence,Justification\n2.4.3.1,C,EV-1,\n2.4.3.2,maybe,,\n";
+        match from_csv(csv) {
+            Err(AssessmentError::Responses { row, column, .. }) => {
+                assert_eq!((row, column.as_str()), (3, "Response"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let no_header = b"2.4.3.1,C\n";
+        assert!(matches!(
+            from_csv(no_header),
+            Err(AssessmentError::Responses { row: 1, .. })
+        ));
+    }
+}

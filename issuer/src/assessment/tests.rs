@@ -1,0 +1,534 @@
+//! The decision rules, one test each, the worked example of the brief, property tests, the
+//! catalogue checks and format equivalence.
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// A small catalogue: classes 0-3, one mandatory row per class, one advisory, one reserved.
+fn toy() -> Catalogue {
+    Catalogue::from_toml(
+        "toy.toml",
+        r#"
+id = "iotsf-icaf"
+number = 1
+name = "toy"
+version = "1"
+levels = [0, 1, 2, 3]
+source = "test"
+[[requirement]]
+id = "m0"
+section = "s"
+title = "mandatory from 0"
+applicability = "mandatory"
+mandatory_from = 0
+confirmed = true
+[[requirement]]
+id = "m1"
+section = "s"
+title = "mandatory from 1"
+applicability = "mandatory"
+mandatory_from = 1
+confirmed = true
+[[requirement]]
+id = "m2"
+section = "s"
+title = "mandatory from 2"
+applicability = "mandatory"
+mandatory_from = 2
+confirmed = true
+[[requirement]]
+id = "m3"
+section = "s"
+title = "mandatory from 3"
+applicability = "mandatory"
+mandatory_from = 3
+confirmed = false
+[[requirement]]
+id = "a"
+section = "s"
+title = "advisory"
+applicability = "advisory"
+confirmed = true
+[[requirement]]
+id = "r"
+section = "s"
+title = "blank"
+applicability = "reserved"
+confirmed = true
+"#,
+    )
+    .unwrap()
+}
+
+fn compliant(id: &str) -> Response {
+    Response {
+        requirement: id.into(),
+        answer: Answer::Compliant,
+        evidence: Some(format!("EV-{id}")),
+        justification: None,
+    }
+}
+
+fn all_met(catalogue: &Catalogue) -> Vec<Response> {
+    catalogue
+        .requirements
+        .iter()
+        .filter(|r| {
+            r.applicability
+                .mandatory_from(catalogue.first_level())
+                .is_some()
+        })
+        .map(|r| compliant(&r.id))
+        .collect()
+}
+
+fn with(mut responses: Vec<Response>, changed: Response) -> Vec<Response> {
+    responses.retain(|r| r.requirement != changed.requirement);
+    responses.push(changed);
+    responses
+}
+
+#[test]
+fn worked_example_unmet_class_3_row_gives_class_2() {
+    let c = toy();
+    let responses = with(
+        all_met(&c),
+        Response {
+            answer: Answer::NonCompliant,
+            evidence: None,
+            ..compliant("m3")
+        },
+    );
+    let d = assess(&c, 3, &responses).unwrap();
+    assert_eq!(d.achieved_class, Some(2));
+    assert!(!d.meets_target);
+    assert_eq!(d.blocking.len(), 1);
+    assert_eq!(
+        (d.blocking[0].id.as_str(), d.blocking[0].reason),
+        ("m3", Unmet::NonCompliant)
+    );
+    assert_eq!(d.unconfirmed_rows, vec!["m3".to_owned()]);
+}
+
+#[test]
+fn worked_example_on_the_real_iotsf_catalogue() {
+    let c = find("iotsf-icaf").unwrap();
+    let class3_row = c
+        .requirements
+        .iter()
+        .find(|r| r.applicability == Applicability::Mandatory { from: 3 })
+        .unwrap()
+        .id
+        .clone();
+    let responses: Vec<Response> = all_met(&c)
+        .into_iter()
+        .filter(|r| r.requirement != class3_row)
+        .collect();
+    let d = assess(&c, 4, &responses).unwrap();
+    assert_eq!(d.achieved_class, Some(2));
+    assert!(d
+        .blocking
+        .iter()
+        .any(|b| b.id == class3_row && b.reason == Unmet::NoResponse));
+    assert!(d.blocking.iter().all(|b| b.mandatory_from == 3));
+}
+
+#[test]
+fn partially_compliant_never_meets_a_mandatory_row() {
+    let c = toy();
+    let p = Response {
+        answer: Answer::PartiallyCompliant,
+        justification: Some("most of it".into()),
+        ..compliant("m1")
+    };
+    let d = assess(&c, 3, &with(all_met(&c), p)).unwrap();
+    assert_eq!(d.achieved_class, Some(0));
+    assert_eq!(d.blocking[0].reason, Unmet::PartiallyCompliant);
+}
+
+#[test]
+fn not_applicable_needs_a_justification() {
+    let c = toy();
+    let bare = Response {
+        answer: Answer::NotApplicable,
+        evidence: None,
+        justification: None,
+        ..compliant("m2")
+    };
+    assert_eq!(
+        assess(&c, 3, &with(all_met(&c), bare.clone()))
+            .unwrap()
+            .achieved_class,
+        Some(1)
+    );
+    let justified = Response {
+        justification: Some("no radio".into()),
+        ..bare
+    };
+    assert_eq!(
+        assess(&c, 3, &with(all_met(&c), justified))
+            .unwrap()
+            .achieved_class,
+        Some(3)
+    );
+}
+
+#[test]
+fn compliant_needs_evidence() {
+    let c = toy();
+    let d = assess(
+        &c,
+        3,
+        &with(
+            all_met(&c),
+            Response {
+                evidence: None,
+                ..compliant("m0")
+            },
+        ),
+    )
+    .unwrap();
+    assert_eq!(d.achieved_class, None);
+    assert_eq!(d.blocking[0].reason, Unmet::NoEvidence);
+}
+
+#[test]
+fn a_missing_row_is_unmet() {
+    let c = toy();
+    let responses: Vec<Response> = all_met(&c)
+        .into_iter()
+        .filter(|r| r.requirement != "m1")
+        .collect();
+    let d = assess(&c, 1, &responses).unwrap();
+    assert_eq!(d.achieved_class, Some(0));
+    assert_eq!(d.blocking_for_target[0].reason, Unmet::NoResponse);
+}
+
+#[test]
+fn advisory_without_rationale_is_a_finding() {
+    let c = toy();
+    let n = Response {
+        answer: Answer::NonCompliant,
+        evidence: None,
+        ..compliant("a")
+    };
+    let d = assess(&c, 3, &with(all_met(&c), n.clone())).unwrap();
+    assert_eq!(
+        d.achieved_class,
+        Some(3),
+        "advisory rows never block IoTSF classes"
+    );
+    assert_eq!(d.findings.len(), 1);
+    assert!(d.findings[0].missing_rationale);
+    let explained = Response {
+        justification: Some("planned for v2".into()),
+        ..n
+    };
+    let d = assess(&c, 3, &with(all_met(&c), explained)).unwrap();
+    assert!(!d.findings[0].missing_rationale);
+    assert_eq!(d.findings[0].rationale.as_deref(), Some("planned for v2"));
+}
+
+#[test]
+fn etsi_conditional_provisions_and_recommendations() {
+    let c = find("etsi-en-303-645").unwrap();
+    let conditional = c
+        .requirements
+        .iter()
+        .find(|r| matches!(r.applicability, Applicability::MandatoryConditional { .. }))
+        .unwrap();
+    let unconditional = c
+        .requirements
+        .iter()
+        .find(|r| matches!(r.applicability, Applicability::Mandatory { .. }))
+        .unwrap();
+    let recommended = c
+        .requirements
+        .iter()
+        .find(|r| r.applicability == Applicability::Recommended)
+        .unwrap();
+    let na = |id: &str, why: Option<&str>| Response {
+        requirement: id.into(),
+        answer: Answer::NotApplicable,
+        evidence: None,
+        justification: why.map(Into::into),
+    };
+    let met = all_met(&c);
+    assert_eq!(assess(&c, 1, &met).unwrap().achieved_class, Some(1));
+    // NA on a conditional provision with the condition stated: met.
+    let d = assess(
+        &c,
+        1,
+        &with(
+            met.clone(),
+            na(&conditional.id, Some("the device has no passwords")),
+        ),
+    )
+    .unwrap();
+    assert_eq!(d.achieved_class, Some(1));
+    // NA on a conditional provision without the condition: unmet.
+    let d = assess(&c, 1, &with(met.clone(), na(&conditional.id, None))).unwrap();
+    assert_eq!(
+        (d.achieved_class, d.blocking[0].reason),
+        (None, Unmet::NoJustification)
+    );
+    // NA on an unconditional provision: not allowed, even justified.
+    let d = assess(
+        &c,
+        1,
+        &with(met.clone(), na(&unconditional.id, Some("we think not"))),
+    )
+    .unwrap();
+    assert_eq!(d.blocking[0].reason, Unmet::NotApplicableNotAllowed);
+    // An unmet recommendation blocks unless justified.
+    let unjustified = Response {
+        answer: Answer::NonCompliant,
+        evidence: None,
+        ..compliant(&recommended.id)
+    };
+    let d = assess(&c, 1, &with(met.clone(), unjustified.clone())).unwrap();
+    assert_eq!(
+        (d.achieved_class, d.blocking[0].reason),
+        (None, Unmet::UnjustifiedRecommendation)
+    );
+    let justified = Response {
+        justification: Some("not feasible on this hardware".into()),
+        ..unjustified
+    };
+    let d = assess(&c, 1, &with(met, justified)).unwrap();
+    assert_eq!(d.achieved_class, Some(1));
+    assert_eq!(d.findings.len(), 1);
+}
+
+#[test]
+fn psti_needs_all_three() {
+    let c = find("uk-psti").unwrap();
+    assert_eq!(c.requirements.len(), 3);
+    let met = all_met(&c);
+    assert_eq!(met.len(), 3);
+    assert_eq!(assess(&c, 1, &met).unwrap().achieved_class, Some(1));
+    assert_eq!(assess(&c, 1, &met[..2]).unwrap().achieved_class, None);
+}
+
+#[test]
+fn responses_are_checked_against_the_catalogue() {
+    let c = toy();
+    let err = |responses: Vec<Response>| assess(&c, 1, &responses).unwrap_err().to_string();
+    assert!(err(vec![compliant("zz")]).contains("not a requirement"));
+    assert!(err(vec![compliant("r")]).contains("reserved"));
+    assert!(err(vec![compliant("m0"), compliant("m0")]).contains("twice"));
+    assert!(matches!(
+        assess(&c, 9, &[]),
+        Err(AssessmentError::UnknownClass { class: 9, .. })
+    ));
+}
+
+fn any_answer() -> impl Strategy<Value = (Answer, bool, bool)> {
+    (
+        prop_oneof![
+            Just(Answer::Compliant),
+            Just(Answer::PartiallyCompliant),
+            Just(Answer::NonCompliant),
+            Just(Answer::NotApplicable)
+        ],
+        any::<bool>(),
+        any::<bool>(),
+    )
+}
+
+fn responses_for(
+    c: &Catalogue,
+    answers: &[(Answer, bool, bool)],
+    present: &[bool],
+) -> Vec<Response> {
+    c.requirements
+        .iter()
+        .filter(|r| r.applicability != Applicability::Reserved)
+        .zip(answers.iter().zip(present))
+        .filter(|(_, (_, present))| **present)
+        .map(|(row, ((answer, evidence, justification), _))| Response {
+            requirement: row.id.clone(),
+            answer: *answer,
+            evidence: evidence.then(|| "EV".to_owned()),
+            justification: justification.then(|| "because".to_owned()),
+        })
+        .collect()
+}
+
+proptest! {
+    /// Turning any met row into an unmet one never raises the achieved class.
+    #[test]
+    fn unmeeting_a_row_never_raises_the_class(
+        answers in proptest::collection::vec(any_answer(), 300),
+        present in proptest::collection::vec(any::<bool>(), 300),
+        pick in any::<usize>(),
+    ) {
+        let c = find("iotsf-icaf").unwrap();
+        let responses = responses_for(&c, &answers, &present);
+        let before = decide(&c, 4, &responses).achieved_class;
+        if !responses.is_empty() {
+            let mut worse = responses.clone();
+            let i = pick % worse.len();
+            worse[i].answer = Answer::NonCompliant;
+            prop_assert!(decide(&c, 4, &worse).achieved_class <= before);
+            worse.remove(i);
+            prop_assert!(decide(&c, 4, &worse).achieved_class <= before);
+        }
+    }
+
+    /// Meeting every mandatory row of class c gives at least c, whatever else is answered.
+    #[test]
+    fn meeting_class_c_gives_at_least_c(
+        class in 0u8..=4,
+        answers in proptest::collection::vec(any_answer(), 300),
+        present in proptest::collection::vec(any::<bool>(), 300),
+    ) {
+        let c = find("iotsf-icaf").unwrap();
+        let mut responses = responses_for(&c, &answers, &present);
+        for row in &c.requirements {
+            if row.applicability.mandatory_from(0).is_some_and(|f| f <= class) {
+                responses = with(responses, compliant(&row.id));
+            }
+        }
+        prop_assert!(decide(&c, class, &responses).achieved_class >= Some(class));
+    }
+}
+
+#[test]
+fn catalogues_load_and_ids_are_well_formed() {
+    let catalogues = built_in().unwrap();
+    assert_eq!(catalogues.len(), 3);
+    for c in &catalogues {
+        let pattern: fn(&str) -> bool = match c.id.as_str() {
+            "iotsf-icaf" => |id| {
+                let parts: Vec<&str> = id.split('.').collect();
+                (4..=5).contains(&parts.len())
+                    && parts[..2] == ["2", "4"]
+                    && parts.iter().all(|p| p.parse::<u16>().is_ok())
+            },
+            "etsi-en-303-645" => |id| {
+                id.split_once('-').is_some_and(|(clause, n)| {
+                    clause.split('.').all(|p| p.parse::<u8>().is_ok())
+                        && n.trim_end_matches(|ch: char| ch.is_ascii_uppercase())
+                            .parse::<u8>()
+                            .is_ok()
+                })
+            },
+            _ => |id| id.parse::<u8>().is_ok(),
+        };
+        for r in &c.requirements {
+            assert!(pattern(&r.id), "{}: malformed id {}", c.id, r.id);
+            assert!(
+                r.id.starts_with(&r.section) || c.id == "uk-psti",
+                "{}: {} not in section {}",
+                c.id,
+                r.id,
+                r.section
+            );
+        }
+    }
+}
+
+#[test]
+fn iotsf_has_every_section() {
+    let c = find("iotsf-icaf").unwrap();
+    for section in 3..=16 {
+        let name = format!("2.4.{section}");
+        assert!(
+            c.requirements.iter().any(|r| r.section == name),
+            "section {name} is missing"
+        );
+    }
+    assert_eq!(c.levels, vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn etsi_has_every_provision_group() {
+    let c = find("etsi-en-303-645").unwrap();
+    for section in (1..=13).map(|n| format!("5.{n}")).chain(["6".to_owned()]) {
+        assert!(
+            c.requirements.iter().any(|r| r.section == section),
+            "{section} is missing"
+        );
+    }
+}
+
+#[test]
+fn csv_xlsx_and_json_give_the_same_digest() {
+    let c = find("iotsf-icaf").unwrap();
+    let rows = [
+        ("2.4.3.1", "Compliant", "EV-001", ""),
+        ("2.4.3.2", "C", "EV-002", ""),
+        (
+            "2.4.3.4",
+            "partially compliant",
+            "",
+            "gap in training records",
+        ),
+        ("2.4.3.5", "N/A", "", "no researchers engaged"),
+    ];
+    let mut csv = String::from("Requirement,Response,Evidence reference,Justification\n");
+    for (id, response, evidence, why) in rows {
+        csv.push_str(&format!("{id},{response},{evidence},\"{why}\"\n"));
+    }
+    let json = serde_json::json!({"responses": rows.iter().map(|(id, response, evidence, why)| serde_json::json!({
+        "requirement": id, "response": response, "evidence": evidence, "justification": why,
+    })).collect::<Vec<_>>()});
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (col, header) in ["Requirement", "Response", "Evidence", "Rationale"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, col as u16, *header).unwrap();
+    }
+    for (i, (id, response, evidence, why)) in rows.iter().enumerate() {
+        for (col, value) in [id, response, evidence, why].iter().enumerate() {
+            if !value.is_empty() {
+                sheet
+                    .write_string(i as u32 + 1, col as u16, **value)
+                    .unwrap();
+            }
+        }
+    }
+    let xlsx = workbook.save_to_buffer().unwrap();
+    let digests: Vec<String> = [
+        parse(csv.as_bytes(), ResponsesFormat::Csv).unwrap(),
+        parse(xlsx.as_slice(), ResponsesFormat::Xlsx).unwrap(),
+        parse(json.to_string().as_bytes(), ResponsesFormat::Json).unwrap(),
+    ]
+    .iter()
+    .map(|file| assess(&c, 2, &file.responses).unwrap().digest)
+    .collect();
+    assert_eq!(digests[0], digests[1]);
+    assert_eq!(digests[0], digests[2]);
+    // A different answer changes the digest.
+    let other = parse(
+        csv.replace("Compliant,EV-001", "N,EV-001").as_bytes(),
+        ResponsesFormat::Csv,
+    )
+    .unwrap();
+    assert_ne!(assess(&c, 2, &other.responses).unwrap().digest, digests[0]);
+}
+
+#[test]
+fn xlsx_errors_name_the_cell() {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.write_string(0, 0, "Requirement").unwrap();
+    sheet.write_string(0, 1, "Response").unwrap();
+    sheet.write_string(1, 0, "2.4.3.1").unwrap();
+    sheet.write_string(1, 1, "perhaps").unwrap();
+    let xlsx = workbook.save_to_buffer().unwrap();
+    match parse(&xlsx, ResponsesFormat::Xlsx) {
+        Err(AssessmentError::Responses { row, column, .. }) => {
+            assert_eq!((row, column.as_str()), (2, "B"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse(b"not a zip", ResponsesFormat::Xlsx),
+        Err(AssessmentError::Responses { row: 0, .. })
+    ));
+}
