@@ -24,6 +24,34 @@ pub enum IssueError {
         /// Assurance asked for.
         assurance: String,
     },
+    /// A framework claim has no assessment.
+    #[error("the {framework} claim has no assessment: pass its responses with --assessment FILE (see `trustmark-issuer assess`)")]
+    MissingAssessment {
+        /// Framework id.
+        framework: String,
+    },
+    /// The request asks for a class the assessment does not achieve.
+    #[error("{framework}: the request asks for class {requested} but the assessment achieves {}; unmet: {}", achieved.map_or("no class".to_owned(), |c| format!("class {c}")), blocking.join(", "))]
+    ClassNotAchieved {
+        /// Framework id.
+        framework: String,
+        /// Class asked for.
+        requested: u8,
+        /// Class achieved.
+        achieved: Option<u8>,
+        /// The unmet mandatory rows up to the class asked for.
+        blocking: Vec<String>,
+    },
+    /// The scheme policy requires third-party assurance for this class.
+    #[error("{framework} class {class} needs third-party assurance: the scheme allows self-assessment up to class {max_self}")]
+    ThirdPartyRequired {
+        /// Framework id.
+        framework: String,
+        /// Class asked for.
+        class: u8,
+        /// Highest self-assessed class allowed.
+        max_self: u8,
+    },
     /// The issuer certificate is not valid at the issue time.
     #[error("the issuer certificate is not valid at the issue time (valid {not_before}..{not_after}, now {now})")]
     IssuerNotValid {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod assessed;
 pub mod assessment;
 mod error;
 mod issue;
@@ -12,6 +13,7 @@ pub mod qr;
 mod request;
 pub mod size_report;
 
+pub use assessed::{decide_claims, Assessment, DecidedClaim, SchemePolicy};
 pub use error::IssueError;
 pub use issue::{mark_id, IssuedMark, MarkIssuer};
 pub use request::{

@@ -7,8 +7,12 @@ use anyhow::{bail, Context, Result};
 use base64::Engine;
 use clap::{Parser, Subcommand};
 use trustmark_format::{qr_text, Algorithm, UnixTime};
+use trustmark_issuer::assessment::{self, Answer, Response};
 use trustmark_issuer::offline::OfflineRegistry;
-use trustmark_issuer::{format_day, qr, size_report, IssueRequest, IssuedMark, MarkIssuer};
+use trustmark_issuer::{
+    decide_claims, format_day, qr, size_report, Assessment, DecidedClaim, IssueRequest, IssuedMark,
+    MarkIssuer, SchemePolicy,
+};
 use trustmark_keys::{
     init_dev_pki, load_dev_pki, sign_trust_list, DevPkiOptions, PkiPaths, TrustListEntry,
     TRUST_LIST_DAYS,
@@ -46,12 +50,45 @@ enum Command {
         /// [{framework, version, class}], assurance, support_until, valid_days.
         #[arg(long, value_name = "REQUEST.json")]
         request: PathBuf,
+        /// The responses each framework claim rests on (CSV, XLSX or JSON), or a saved
+        /// assessment (`assess --save`); once per framework claimed.
+        #[arg(long, value_name = "FILE")]
+        assessment: Vec<PathBuf>,
+        /// Scheme policy (TOML) [default: self-assessment up to IoTSF class 1].
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
         /// Also write the QR code image (PNG, or SVG if the name ends in .svg).
         #[arg(long, value_name = "FILE")]
         qr: Option<PathBuf>,
         /// Base URL of the verification page the QR code opens.
         #[arg(long, default_value = qr_text::DEFAULT_BASE_URL)]
         base_url: String,
+    },
+    /// List or show the framework catalogues.
+    Frameworks {
+        #[command(subcommand)]
+        command: FrameworksCommand,
+    },
+    /// Assess responses against a framework: the class achieved, what blocks the next class,
+    /// and the findings.
+    Assess {
+        /// Framework id (see `frameworks list`).
+        #[arg(long)]
+        framework: String,
+        /// The class aimed for.
+        #[arg(long)]
+        target_class: u8,
+        /// Responses: CSV or XLSX (columns requirement, response, evidence, justification) or
+        /// JSON.
+        #[arg(long, value_name = "FILE")]
+        responses: PathBuf,
+        /// Print the decision as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Save the assessment (framework, target class, responses) as JSON for `issue
+        /// --assessment`.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
     },
     /// Re-sign the trust list (for example before it expires).
     TrustList {
@@ -70,6 +107,20 @@ enum Command {
         /// Data directory.
         #[arg(long, value_name = "DIR", default_value = "demo-data")]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FrameworksCommand {
+    /// One line per catalogue: id, release, levels, rows.
+    List,
+    /// A catalogue with every requirement.
+    Show {
+        /// Framework id.
+        id: String,
+        /// Print JSON (`{id, version, requirements: [{id, section, title, mandatory_from}]}`).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -121,13 +172,29 @@ fn run(cli: Cli) -> Result<()> {
         Command::Issue {
             data_dir,
             request,
+            assessment,
+            policy,
             qr,
             base_url,
         } => {
             let text = std::fs::read_to_string(&request)
                 .with_context(|| format!("cannot read {}", request.display()))?;
             let request = IssueRequest::from_json(&text)?;
-            let mark = issue(&data_dir, &request, &base_url)?;
+            let policy = match policy {
+                Some(path) => SchemePolicy::from_toml(
+                    &std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                )?,
+                None => SchemePolicy::default(),
+            };
+            // A file that does not name its framework answers the request's only claim.
+            let only = (request.claims.len() == 1).then(|| request.claims[0].framework.as_str());
+            let assessments = assessment
+                .iter()
+                .map(|path| Assessment::load(path, only))
+                .collect::<Result<Vec<_>, _>>()?;
+            let decided = decide_claims(&request, &assessments, &policy)?;
+            let mark = issue(&data_dir, &request, &decided, &base_url)?;
             let qr_version = match &qr {
                 Some(path) => Some(qr::write_qr_image(&mark.url, path)?),
                 None => None,
@@ -165,11 +232,132 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { data_dir } => demo(&data_dir),
+        Command::Frameworks { command } => frameworks(command),
+        Command::Assess {
+            framework,
+            target_class,
+            responses,
+            json,
+            save,
+        } => assess(&framework, target_class, &responses, json, save.as_deref()),
     }
 }
 
-/// Issues a mark offline: allocates a status index, signs, records it.
-fn issue(data_dir: &Path, request: &IssueRequest, base_url: &str) -> Result<IssuedMark> {
+fn frameworks(command: FrameworksCommand) -> Result<()> {
+    match command {
+        FrameworksCommand::List => {
+            for c in assessment::built_in()? {
+                let confirmed = c.requirements.iter().filter(|r| r.confirmed).count();
+                println!(
+                    "{:<16} {:<20} levels {:?}  {} rows ({} confirmed)  {}",
+                    c.id,
+                    c.version,
+                    c.levels,
+                    c.requirements.len(),
+                    confirmed,
+                    c.name
+                );
+            }
+        }
+        FrameworksCommand::Show { id, json } => {
+            let c = assessment::find(&id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c.to_json())?);
+            } else {
+                println!(
+                    "{} {} ({})\nlevels {:?}\nsource: {}\n",
+                    c.id, c.version, c.name, c.levels, c.source
+                );
+                for r in &c.requirements {
+                    let applies = match r.applicability.mandatory_from(c.first_level()) {
+                        Some(from) => format!("mandatory from {from}"),
+                        None => r.applicability.name().to_owned(),
+                    };
+                    let unconfirmed = if r.confirmed { "" } else { "  [unconfirmed]" };
+                    println!("{:<12} {:<24} {}{unconfirmed}", r.id, applies, r.title);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn assess(
+    framework: &str,
+    target_class: u8,
+    path: &Path,
+    json: bool,
+    save: Option<&Path>,
+) -> Result<()> {
+    let loaded = Assessment::load(path, Some(framework))?;
+    if loaded.catalogue.id != framework {
+        bail!(
+            "{} answers {}, not {framework}",
+            path.display(),
+            loaded.catalogue.id
+        );
+    }
+    let decision = assessment::assess(&loaded.catalogue, target_class, &loaded.responses)?;
+    if let Some(save) = save {
+        let saved = serde_json::json!({
+            "framework": loaded.catalogue.id,
+            "target_class": target_class,
+            "responses": loaded.responses.iter().map(|r| serde_json::json!({
+                "requirement": r.requirement,
+                "response": r.answer.code(),
+                "evidence": r.evidence,
+                "justification": r.justification,
+            })).collect::<Vec<_>>(),
+        });
+        std::fs::write(save, serde_json::to_string_pretty(&saved)? + "\n")
+            .with_context(|| format!("cannot write {}", save.display()))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&decision)?);
+        return Ok(());
+    }
+    let achieved = decision
+        .achieved_class
+        .map_or("none".to_owned(), |c| format!("class {c}"));
+    println!(
+        "{} {}: target class {}, achieved {achieved}{}",
+        decision.framework,
+        decision.version,
+        decision.target_class,
+        if decision.meets_target {
+            " (meets the target)"
+        } else {
+            " (below the target)"
+        }
+    );
+    for b in &decision.blocking {
+        println!(
+            "  blocking  {:<12} mandatory from {}  {:?}  {}",
+            b.id, b.mandatory_from, b.reason, b.title
+        );
+    }
+    for f in &decision.findings {
+        let why = f.rationale.as_deref().unwrap_or("NO RATIONALE GIVEN");
+        println!(
+            "  finding   {:<12} {:<3} {}  ({why})",
+            f.id, f.response, f.title
+        );
+    }
+    if !decision.unconfirmed_rows.is_empty() {
+        println!("  provisional: {} mandatory rows up to the target are not confirmed from the framework text", decision.unconfirmed_rows.len());
+    }
+    println!("  record digest {}", decision.digest);
+    Ok(())
+}
+
+/// Issues a mark offline: allocates a status index, signs, records it with the digests of the
+/// assessments it rests on.
+fn issue(
+    data_dir: &Path,
+    request: &IssueRequest,
+    decided: &[DecidedClaim],
+    base_url: &str,
+) -> Result<IssuedMark> {
     let pki = load_dev_pki(data_dir).with_context(|| {
         format!(
             "no usable PKI in {} (run `trustmark-issuer init --data-dir {}` first)",
@@ -179,9 +367,13 @@ fn issue(data_dir: &Path, request: &IssueRequest, base_url: &str) -> Result<Issu
     })?;
     let registry = OfflineRegistry::new(data_dir);
     let issuer = MarkIssuer::new(&pki.issuer_key, &pki.issuer, base_url)?;
-    let claims = request.to_claims(now()?, registry.next_status_index()?)?;
+    let claims = request.to_claims(now()?, registry.next_status_index()?, decided)?;
     let mark = issuer.issue(claims)?;
-    registry.record(&mark)?;
+    let digests: Vec<(String, String)> = decided
+        .iter()
+        .map(|d| (d.decision.framework.clone(), d.decision.digest.clone()))
+        .collect();
+    registry.record(&mark, &digests)?;
     Ok(mark)
 }
 
@@ -230,14 +422,53 @@ fn demo(data_dir: &Path) -> Result<()> {
         r#"{"vendor": "Acme Devices Ltd", "model": "SmartHub Pro 200", "hw_version": "1.2.0",
             "firmware": {"version": "4.1.7",
                          "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
-            "claims": [{"framework": "iotsf-icaf", "version": "3.0", "class": 2}],
+            "claims": [{"framework": "iotsf-icaf"}],
             "assurance": "third-party", "support_until": "2030-12-31", "valid_days": 365}"#,
     )?;
-    let mark = issue(data_dir, &request, qr_text::DEFAULT_BASE_URL)?;
+    // A lab's answers: every row mandatory up to class 2 compliant with evidence, one class 3
+    // row only partially compliant.
+    let catalogue = assessment::find("iotsf-icaf")?;
+    let mut responses: Vec<Response> = catalogue
+        .requirements
+        .iter()
+        .filter_map(|r| Some((r, r.applicability.mandatory_from(0)?)))
+        .filter(|(_, from)| *from <= 3)
+        .map(|(r, from)| Response {
+            requirement: r.id.clone(),
+            answer: if from == 3 {
+                Answer::PartiallyCompliant
+            } else {
+                Answer::Compliant
+            },
+            evidence: Some(format!("LAB-REPORT-7/{}", r.id)),
+            justification: None,
+        })
+        .collect();
+    responses.sort_by(|a, b| a.requirement.cmp(&b.requirement));
+    let assessment = Assessment {
+        catalogue,
+        responses,
+        target_class: Some(3),
+    };
+    let decided = decide_claims(
+        &request,
+        std::slice::from_ref(&assessment),
+        &SchemePolicy::default(),
+    )?;
+    let decision = &decided[0].decision;
+    println!(
+        "2. assessed against {} {}: target class 3, achieved class {} ({} blocking, record {}...)",
+        decision.framework,
+        decision.version,
+        decided[0].class,
+        decision.blocking.len(),
+        &decision.digest[..16]
+    );
+    let mark = issue(data_dir, &request, &decided, qr_text::DEFAULT_BASE_URL)?;
     let qr_path = data_dir.join(format!("{}.png", mark.mark_id));
     let version = qr::write_qr_image(&mark.url, &qr_path)?;
     println!(
-        "2. issued mark {} ({} bytes), QR version {version} at level M: {}",
+        "3. issued mark {} ({} bytes), QR version {version} at level M: {}",
         mark.mark_id,
         mark.token.len(),
         qr_path.display()
@@ -259,7 +490,7 @@ fn demo(data_dir: &Path) -> Result<()> {
     };
     let verified = verify(&scanned, &trust, &policy, now)?;
     println!(
-        "3. verified offline: {} {} firmware {}, {} class {}, issuer {}",
+        "4. verified offline: {} {} firmware {}, {} class {}, issuer {}",
         verified.claims().vendor,
         verified.claims().model,
         verified.claims().firmware.version,
@@ -272,7 +503,7 @@ fn demo(data_dir: &Path) -> Result<()> {
     forged[last] ^= 1;
     match verify(&forged, &trust, &policy, now) {
         Ok(_) => bail!("a tampered mark verified"),
-        Err(e) => println!("4. a tampered copy is rejected: {e}"),
+        Err(e) => println!("5. a tampered copy is rejected: {e}"),
     }
     println!(
         "\nVerify it yourself:\n  cargo run -p trustmark-verifier --bin trustmark-verify -- --trust-list {} --qr {}",

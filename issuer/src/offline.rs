@@ -51,16 +51,41 @@ impl OfflineRegistry {
         Ok(current)
     }
 
-    /// Stores the issued mark's token as `DIR/marks/<mark_id>.cbor`.
-    pub fn record(&self, mark: &IssuedMark) -> Result<PathBuf, IssueError> {
+    /// Stores the issued mark: its token as `DIR/marks/<mark_id>.cbor` and its registry record
+    /// (claims and the digests of the assessment records it rests on, per framework) as
+    /// `DIR/marks/<mark_id>.json`.
+    pub fn record(
+        &self,
+        mark: &IssuedMark,
+        assessment_digests: &[(String, String)],
+    ) -> Result<PathBuf, IssueError> {
         let marks = self.dir.join("marks");
         std::fs::create_dir_all(&marks).map_err(Self::io(&marks))?;
-        let path = marks.join(format!("{}.cbor", mark.mark_id));
-        let mut file = std::fs::File::create(&path).map_err(Self::io(&path))?;
-        file.write_all(&mark.token).map_err(Self::io(&path))?;
-        file.sync_all().map_err(Self::io(&path))?;
-        Ok(path)
+        let token_path = marks.join(format!("{}.cbor", mark.mark_id));
+        write_synced(&token_path, &mark.token)?;
+        let record = serde_json::json!({
+            "mark_id": mark.mark_id,
+            "status_index": mark.claims.status_index,
+            "issued_at": mark.claims.issued_at.0,
+            "expires_at": mark.claims.expires_at.0,
+            "vendor": mark.claims.vendor,
+            "model": mark.claims.model,
+            "firmware_sha256": hex::encode(mark.claims.firmware.sha256),
+            "assessments": assessment_digests.iter().map(|(framework, digest)| serde_json::json!({
+                "framework": framework,
+                "record_sha256": digest,
+            })).collect::<Vec<_>>(),
+        });
+        let record_path = marks.join(format!("{}.json", mark.mark_id));
+        write_synced(&record_path, record.to_string().as_bytes())?;
+        Ok(record_path)
     }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), IssueError> {
+    let mut file = std::fs::File::create(path).map_err(OfflineRegistry::io(path))?;
+    file.write_all(bytes).map_err(OfflineRegistry::io(path))?;
+    file.sync_all().map_err(OfflineRegistry::io(path))
 }
 
 /// An exclusive lock file, removed on drop. Waits up to 10 s for another process.

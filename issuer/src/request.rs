@@ -2,11 +2,9 @@
 
 use serde::Deserialize;
 use time::{Date, Month};
-use trustmark_format::{
-    Assurance, Day, Firmware, FrameworkClaim, FrameworkId, MarkClaims, UnixTime,
-};
+use trustmark_format::{Assurance, Day, Firmware, FrameworkClaim, MarkClaims, UnixTime};
 
-use crate::IssueError;
+use crate::{DecidedClaim, IssueError};
 
 /// Longest validity a mark may be given (10 years): a mark outliving every key and trust list
 /// that could verify it helps no one.
@@ -18,10 +16,13 @@ pub const MAX_VALID_DAYS: u64 = 3650;
 pub struct ClaimRequest {
     /// Framework short name (`iotsf-icaf`, `etsi-en-303-645`, `uk-psti`).
     pub framework: String,
-    /// Framework release.
-    pub version: String,
-    /// Class.
-    pub class: u8,
+    /// Framework release; if given, it must be the catalogued one.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Class; if given, it must not exceed what the assessment achieves. If absent, the mark
+    /// claims the achieved class.
+    #[serde(default)]
+    pub class: Option<u8>,
 }
 
 /// Firmware as requested.
@@ -62,32 +63,30 @@ impl IssueRequest {
         serde_json::from_str(text).map_err(|e| IssueError::invalid("request", e.to_string()))
     }
 
-    /// The claims of the mark this request asks for, issued at `now` with `status_index`.
-    pub fn to_claims(&self, now: UnixTime, status_index: u32) -> Result<MarkClaims, IssueError> {
-        let assurance = Assurance::from_name(&self.assurance).ok_or_else(|| {
-            IssueError::invalid("assurance", "must be \"third-party\" or \"self\"")
-        })?;
-        let mut frameworks = self
-            .claims
+    /// The assurance named in the request.
+    pub fn assurance(&self) -> Result<Assurance, IssueError> {
+        Assurance::from_name(&self.assurance)
+            .ok_or_else(|| IssueError::invalid("assurance", "must be \"third-party\" or \"self\""))
+    }
+
+    /// The claims of the mark, issued at `now` with `status_index`, with the framework claims
+    /// decided from assessments ([`crate::decide_claims`]).
+    pub fn to_claims(
+        &self,
+        now: UnixTime,
+        status_index: u32,
+        decided: &[DecidedClaim],
+    ) -> Result<MarkClaims, IssueError> {
+        let assurance = self.assurance()?;
+        let mut frameworks: Vec<FrameworkClaim> = decided
             .iter()
-            .map(|c| {
-                let framework = FrameworkId::from_name(&c.framework).ok_or_else(|| {
-                    IssueError::invalid(
-                        "claims.framework",
-                        format!(
-                            "unknown framework {:?} (known: iotsf-icaf, etsi-en-303-645, uk-psti)",
-                            c.framework
-                        ),
-                    )
-                })?;
-                Ok(FrameworkClaim {
-                    framework,
-                    version: c.version.clone(),
-                    class: c.class,
-                    assurance,
-                })
+            .map(|d| FrameworkClaim {
+                framework: d.framework,
+                version: d.version.clone(),
+                class: d.class,
+                assurance,
             })
-            .collect::<Result<Vec<_>, IssueError>>()?;
+            .collect();
         if frameworks.is_empty() {
             return Err(IssueError::invalid(
                 "claims",

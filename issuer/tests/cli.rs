@@ -4,6 +4,9 @@
 
 use std::process::Command;
 
+/// UK PSTI responses meeting all three requirements.
+const PSTI_MET: &str = "requirement,response,evidence,justification\n1,C,PW-1,\n2,C,VDP-URL,\n3,Compliant,SUPPORT-PAGE,\n";
+
 fn issuer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trustmark-issuer"))
 }
@@ -22,17 +25,21 @@ fn issue_without_pki_says_to_run_init() {
     let request = dir.path().join("r.json");
     let body = format!(
         r#"{{"vendor": "Acme", "model": "Hub", "hw_version": "1", "firmware": {{"version": "1", "sha256": "{}"}},
-            "claims": [{{"framework": "iotsf-icaf", "version": "3.0", "class": 1}}], "assurance": "self",
+            "claims": [{{"framework": "uk-psti"}}], "assurance": "self",
             "support_until": "2030-12-31", "valid_days": 30}}"#,
         "ab".repeat(32)
     );
     std::fs::write(&request, body).unwrap_or_else(|e| panic!("{e}"));
+    let responses = dir.path().join("psti.csv");
+    std::fs::write(&responses, PSTI_MET).unwrap_or_else(|e| panic!("{e}"));
     let (code, err) = stderr_of(
         issuer()
             .args(["issue", "--data-dir"])
             .arg(dir.path())
             .arg("--request")
-            .arg(&request),
+            .arg(&request)
+            .arg("--assessment")
+            .arg(&responses),
     );
     assert_eq!(code, Some(1));
     assert!(err.contains("run `trustmark-issuer init"), "{err}");
@@ -43,43 +50,34 @@ fn bad_requests_name_the_field() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (code, err) = stderr_of(issuer().args(["init", "--data-dir"]).arg(dir.path()));
     assert_eq!(code, Some(0), "{err}");
+    let responses = dir.path().join("psti.csv");
+    std::fs::write(&responses, PSTI_MET).unwrap_or_else(|e| panic!("{e}"));
     let base = r#""vendor": "Acme", "model": "Hub", "hw_version": "1", "firmware": {"version": "1", "sha256": "SHA"},
-        "claims": [{"framework": "FW", "version": "3.0", "class": CLASS}], "assurance": "third-party",
+        "claims": [{"framework": "FW", "class": CLASS}], "assurance": "ASSURANCE",
         "support_until": "2030-12-31", "valid_days": 30"#;
     let digest = "ab".repeat(32);
+    let good = |b: &str| {
+        b.replace("SHA", &digest)
+            .replace("FW", "uk-psti")
+            .replace("CLASS", "1")
+            .replace("ASSURANCE", "self")
+    };
     let cases = [
+        (good(base).replace(&digest, "abc"), "firmware.sha256"),
         (
-            base.replace("SHA", "abc")
-                .replace("FW", "iotsf-icaf")
-                .replace("CLASS", "2"),
-            "firmware.sha256",
+            good(base).replace("uk-psti", "nist"),
+            "unknown framework \"nist\"",
         ),
         (
-            base.replace("SHA", &digest)
-                .replace("FW", "nist")
-                .replace("CLASS", "2"),
-            "unknown framework",
+            good(base).replace(r#""class": 1"#, r#""class": 2"#),
+            "target class 2 is not a level",
         ),
         (
-            base.replace("SHA", &digest)
-                .replace("FW", "iotsf-icaf")
-                .replace("CLASS", "5"),
-            "not accredited",
-        ),
-        (
-            base.replace("SHA", &digest)
-                .replace("FW", "iotsf-icaf")
-                .replace("CLASS", "2")
-                .replace("2030-12-31", "2030-13-01"),
+            good(base).replace("2030-12-31", "2030-13-01"),
             "support_until",
         ),
-        (
-            base.replace("SHA", &digest)
-                .replace("FW", "iotsf-icaf")
-                .replace("CLASS", "2")
-                + r#", "colour": "red""#,
-            "unknown field",
-        ),
+        (good(base) + r#", "colour": "red""#, "unknown field"),
+        (good(base).replace("\"self\"", "\"friends\""), "assurance"),
     ];
     for (body, expected) in cases {
         let request = dir.path().join("r.json");
@@ -89,13 +87,139 @@ fn bad_requests_name_the_field() {
                 .args(["issue", "--data-dir"])
                 .arg(dir.path())
                 .arg("--request")
-                .arg(&request),
+                .arg(&request)
+                .arg("--assessment")
+                .arg(&responses),
         );
         assert_eq!(code, Some(1), "{expected}: {err}");
         assert!(err.contains(expected), "expected {expected:?} in {err}");
     }
     // Nothing was recorded for the refused requests.
     assert!(!dir.path().join("marks").exists());
+    // The good request issues.
+    let request = dir.path().join("r.json");
+    std::fs::write(&request, format!("{{{}}}", good(base))).unwrap_or_else(|e| panic!("{e}"));
+    let (code, err) = stderr_of(
+        issuer()
+            .args(["issue", "--data-dir"])
+            .arg(dir.path())
+            .arg("--request")
+            .arg(&request)
+            .arg("--assessment")
+            .arg(&responses),
+    );
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn self_assessment_is_capped_by_the_scheme_policy() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let catalogue = issuer()
+        .args(["frameworks", "show", "iotsf-icaf", "--json"])
+        .output()
+        .unwrap();
+    let catalogue: serde_json::Value = serde_json::from_slice(&catalogue.stdout).unwrap();
+    let mut csv = String::from("Requirement,Response,Evidence,Justification\n");
+    for r in catalogue["requirements"].as_array().unwrap() {
+        if r["mandatory_from"].as_u64().is_some_and(|f| f <= 2) {
+            csv.push_str(&format!("{},Compliant,EV,\n", r["id"].as_str().unwrap()));
+        }
+    }
+    let responses = dir.path().join("r.csv");
+    std::fs::write(&responses, csv).unwrap();
+    let (code, err) = stderr_of(issuer().args(["init", "--data-dir"]).arg(dir.path()));
+    assert_eq!(code, Some(0), "{err}");
+    let request = |class: &str| {
+        let path = dir.path().join("req.json");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"vendor": "Acme", "model": "Hub", "hw_version": "1", "firmware": {{"version": "1", "sha256": "{}"}},
+                    "claims": [{{"framework": "iotsf-icaf"{class}}}], "assurance": "self", "support_until": "2030-12-31", "valid_days": 30}}"#,
+                "cd".repeat(32)
+            ),
+        )
+        .unwrap();
+        path
+    };
+    // Asking for class 2 with self-assessment is refused by the default policy.
+    let (code, err) = stderr_of(
+        issuer()
+            .args(["issue", "--data-dir"])
+            .arg(dir.path())
+            .arg("--request")
+            .arg(request(r#", "class": 2"#))
+            .arg("--assessment")
+            .arg(&responses),
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs third-party assurance"), "{err}");
+    // Without a class, the mark claims the achieved class capped at 1.
+    let out = issuer()
+        .args(["issue", "--data-dir"])
+        .arg(dir.path())
+        .arg("--request")
+        .arg(request(""))
+        .arg("--assessment")
+        .arg(&responses)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mark: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(mark["claims"][0]["class"], 1);
+    assert_eq!(mark["claims"][0]["assurance"], "self");
+}
+
+#[test]
+fn assess_reports_bad_files_by_row_and_column() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("r.csv");
+    std::fs::write(&path, "requirement,response\n2.4.3.1,C\n2.4.3.2,probably\n").unwrap();
+    let (code, err) = stderr_of(
+        issuer()
+            .args([
+                "assess",
+                "--framework",
+                "iotsf-icaf",
+                "--target-class",
+                "1",
+                "--responses",
+            ])
+            .arg(&path),
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("row 3, column response"), "{err}");
+    std::fs::write(&path, "requirement,response\n9.9.9,C\n").unwrap();
+    let (_, err) = stderr_of(
+        issuer()
+            .args([
+                "assess",
+                "--framework",
+                "iotsf-icaf",
+                "--target-class",
+                "1",
+                "--responses",
+            ])
+            .arg(&path),
+    );
+    assert!(err.contains("not a requirement of iotsf-icaf"), "{err}");
+    let (_, err) = stderr_of(
+        issuer()
+            .args([
+                "assess",
+                "--framework",
+                "nist",
+                "--target-class",
+                "1",
+                "--responses",
+            ])
+            .arg(&path),
+    );
+    assert!(err.contains("unknown framework"), "{err}");
 }
 
 #[test]

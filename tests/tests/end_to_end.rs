@@ -67,17 +67,105 @@ fn issue_fixture() -> Fixture {
         text(&again.stderr)
     );
 
-    let request = dir.path().join("request.json");
+    // A lab's responses: every row mandatory up to class 2 compliant, from the catalogue the
+    // issuer prints.
+    let catalogue = run(&issuer, &["frameworks", "show", "iotsf-icaf", "--json"]);
+    assert!(catalogue.status.success(), "{}", text(&catalogue.stderr));
+    let catalogue: serde_json::Value = serde_json::from_slice(&catalogue.stdout).unwrap();
+    let responses: Vec<serde_json::Value> = catalogue["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["mandatory_from"].as_u64().is_some_and(|f| f <= 2))
+        .map(|r| serde_json::json!({"requirement": r["id"], "response": "C", "evidence": format!("LAB-7/{}", r["id"].as_str().unwrap())}))
+        .collect();
+    let responses_path = dir.path().join("responses.json");
     std::fs::write(
-        &request,
-        format!(
-            r#"{{"vendor": "Acme Devices Ltd", "model": "SmartHub Pro 200", "hw_version": "1.2.0",
-                "firmware": {{"version": "4.1.7", "sha256": "{FIRMWARE}"}},
-                "claims": [{{"framework": "iotsf-icaf", "version": "3.0", "class": 2}}],
-                "assurance": "third-party", "support_until": "2030-12-31", "valid_days": 30}}"#
-        ),
+        &responses_path,
+        serde_json::json!({"responses": responses}).to_string(),
     )
-    .unwrap_or_else(|e| panic!("write request: {e}"));
+    .unwrap();
+
+    // Assess for class 3: class 2 is achieved, and the decision is saved for issuance.
+    let saved = dir.path().join("assessment.json");
+    let assessed = run(
+        &issuer,
+        &[
+            "assess",
+            "--framework",
+            "iotsf-icaf",
+            "--target-class",
+            "3",
+            "--responses",
+            path_str(&responses_path),
+            "--json",
+            "--save",
+            path_str(&saved),
+        ],
+    );
+    assert!(
+        assessed.status.success(),
+        "assess: {}",
+        text(&assessed.stderr)
+    );
+    let decision: serde_json::Value = serde_json::from_slice(&assessed.stdout).unwrap();
+    assert_eq!(decision["achieved_class"], 2);
+    assert_eq!(decision["meets_target"], false);
+    assert!(!decision["blocking"].as_array().unwrap().is_empty());
+    assert_eq!(decision["digest"].as_str().map(str::len), Some(64));
+
+    let request = dir.path().join("request.json");
+    let write_request = |claims: &str| {
+        std::fs::write(
+            &request,
+            format!(
+                r#"{{"vendor": "Acme Devices Ltd", "model": "SmartHub Pro 200", "hw_version": "1.2.0",
+                    "firmware": {{"version": "4.1.7", "sha256": "{FIRMWARE}"}},
+                    "claims": [{claims}],
+                    "assurance": "third-party", "support_until": "2030-12-31", "valid_days": 30}}"#
+            ),
+        )
+        .unwrap()
+    };
+    // Asking for more than the assessment gives is refused, and names what is missing.
+    write_request(r#"{"framework": "iotsf-icaf", "class": 3}"#);
+    let refused = run(
+        &issuer,
+        &[
+            "issue",
+            "--data-dir",
+            path_str(&data),
+            "--request",
+            path_str(&request),
+            "--assessment",
+            path_str(&saved),
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("asks for class 3 but the assessment achieves class 2"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // Without an assessment nothing is issued.
+    let unassessed = run(
+        &issuer,
+        &[
+            "issue",
+            "--data-dir",
+            path_str(&data),
+            "--request",
+            path_str(&request),
+        ],
+    );
+    assert!(
+        text(&unassessed.stderr).contains("has no assessment"),
+        "{}",
+        text(&unassessed.stderr)
+    );
+
+    // The mark claims the computed class.
+    write_request(r#"{"framework": "iotsf-icaf"}"#);
     let qr_png = dir.path().join("mark.png");
     let issued = run(
         &issuer,
@@ -87,6 +175,8 @@ fn issue_fixture() -> Fixture {
             path_str(&data),
             "--request",
             path_str(&request),
+            "--assessment",
+            path_str(&saved),
             "--qr",
             path_str(&qr_png),
         ],
@@ -94,6 +184,15 @@ fn issue_fixture() -> Fixture {
     assert!(issued.status.success(), "issue: {}", text(&issued.stderr));
     let mark: serde_json::Value =
         serde_json::from_slice(&issued.stdout).unwrap_or_else(|e| panic!("issue output: {e}"));
+    assert_eq!(mark["claims"][0]["class"], 2);
+    let record = std::fs::read_to_string(
+        data.join(format!("marks/{}.json", mark["mark_id"].as_str().unwrap())),
+    )
+    .unwrap();
+    assert!(
+        record.contains(decision["digest"].as_str().unwrap()),
+        "the registry record keeps the assessment digest"
+    );
 
     let qr_svg = dir.path().join("mark.svg");
     let svg = run(
@@ -104,6 +203,8 @@ fn issue_fixture() -> Fixture {
             path_str(&data),
             "--request",
             path_str(&request),
+            "--assessment",
+            path_str(&saved),
             "--qr",
             path_str(&qr_svg),
         ],

@@ -102,6 +102,9 @@ pub struct Catalogue {
     pub name: String,
     /// The release catalogued.
     pub version: String,
+    /// The release as written in marks (at most 16 bytes): `mark_version` in the file, or
+    /// `version`.
+    pub mark_version: String,
     /// The classes (levels), ascending.
     pub levels: Vec<u8>,
     /// Where the rows come from.
@@ -122,6 +125,8 @@ struct CatalogueFile {
     number: u16,
     name: String,
     version: String,
+    #[serde(default)]
+    mark_version: Option<String>,
     levels: Vec<u8>,
     source: String,
     #[serde(default)]
@@ -248,10 +253,17 @@ impl Catalogue {
                 raw.id, raw.number
             )));
         }
+        let mark_version = raw.mark_version.unwrap_or_else(|| raw.version.clone());
+        if mark_version.is_empty()
+            || mark_version.len() > trustmark_format::claims::MAX_FRAMEWORK_VERSION_LEN
+        {
+            return Err(bad("mark_version must be 1 to 16 bytes".into()));
+        }
         Ok(Self {
             id: raw.id,
             number,
             name: raw.name,
+            mark_version,
             version: raw.version,
             levels: raw.levels,
             source: raw.source,
@@ -278,6 +290,7 @@ impl Catalogue {
             "number": self.number.0,
             "name": self.name,
             "version": self.version,
+            "mark_version": self.mark_version,
             "levels": self.levels,
             "requirements": self.requirements.iter().map(|r| serde_json::json!({
                 "id": r.id,
