@@ -46,7 +46,7 @@ impl SchemePolicy {
 #[derive(Debug, Clone)]
 pub struct Assessment {
     /// The framework catalogue.
-    pub catalogue: Catalogue,
+    pub catalogue: std::sync::Arc<Catalogue>,
     /// The responses.
     pub responses: Vec<Response>,
     /// The target class the file names, if it does.

@@ -11,6 +11,7 @@ mod issue;
 pub mod offline;
 pub mod qr;
 mod request;
+pub mod service;
 pub mod size_report;
 
 pub use assessed::{decide_claims, Assessment, DecidedClaim, SchemePolicy};

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use trustmark_format::{qr_text, Algorithm, UnixTime};
 use trustmark_issuer::assessment::{self, Answer, Response};
 use trustmark_issuer::offline::OfflineRegistry;
+use trustmark_issuer::service;
 use trustmark_issuer::{
     decide_claims, format_day, qr, size_report, Assessment, DecidedClaim, IssueRequest, IssuedMark,
     MarkIssuer, SchemePolicy,
@@ -98,6 +99,30 @@ enum Command {
         /// Days the new list is valid.
         #[arg(long, default_value_t = TRUST_LIST_DAYS)]
         valid_days: u64,
+    },
+    /// Run the issuer service (HTTP API, registry, status lists, verification page) on its
+    /// embedded database. The first start on an empty DIR creates a development PKI and a
+    /// bootstrap admin API key (DIR/admin-api-key).
+    Serve {
+        /// Data directory [default: data, or TRUSTMARK_DATA_DIR].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Address to listen on [default: 127.0.0.1:8080, or TRUSTMARK_LISTEN].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Public base URL printed in QR codes [default: HTTP://<listen address>, or
+        /// TRUSTMARK_PUBLIC_BASE_URL].
+        #[arg(long, value_name = "URL")]
+        public_base_url: Option<String>,
+        /// Configuration file (TOML): limits, status list timing, scheme policy.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Verify the audit log's hash chain (with the service stopped).
+    Audit {
+        /// Data directory.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
     },
     /// Print the size figures of a typical mark (bytes, URL, QR versions) as JSON.
     Report,
@@ -224,6 +249,34 @@ fn run(cli: Cli) -> Result<()> {
             let path = PkiPaths::new(&data_dir).trust_list();
             write_replacing(&path, &list)?;
             println!("signed {}", path.display());
+            Ok(())
+        }
+        Command::Serve {
+            data_dir,
+            listen,
+            public_base_url,
+            config,
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let overrides = service::Overrides {
+                data_dir,
+                listen,
+                public_base_url,
+            };
+            let config = service::ServiceConfig::load(config.as_deref(), &overrides)
+                .map_err(anyhow::Error::msg)?;
+            service::run(config)
+        }
+        Command::Audit { data_dir } => {
+            let store = service::store::SledStore::open(&data_dir.join("db"))?;
+            let (entries, head) = service::audit::verify_chain(&store)?;
+            println!("audit chain verified: {entries} entries, head {head}");
             Ok(())
         }
         Command::Report => {

@@ -26,7 +26,7 @@ pub struct ClaimRequest {
 }
 
 /// Firmware as requested.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareRequest {
     /// Firmware version.
@@ -36,7 +36,7 @@ pub struct FirmwareRequest {
 }
 
 /// A request to issue a mark.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     /// Vendor (manufacturer).

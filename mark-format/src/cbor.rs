@@ -23,7 +23,41 @@ pub const MAX_DEPTH: usize = 8;
 
 /// Checks that `input` is exactly one deterministic CBOR item, with nothing after it.
 pub fn check_deterministic(input: &[u8]) -> Result<(), FormatError> {
-    let end = item(input, 0, 0)?;
+    check(input, KeyOrder::Sorted)
+}
+
+/// Most entries in one map checked by [`check_unique_keys`]. Without sorted keys, finding a
+/// duplicate means comparing each key with every earlier one, so the map size is bounded to
+/// keep that quadratic walk small. The largest map it is used for is a status list token's
+/// claims set (5 entries: sub, exp, iat, status_list, ttl); 16 leaves room for issuers that add
+/// a few claims of their own, which decoding then rejects by name.
+pub const MAX_UNORDERED_MAP_ENTRIES: usize = 16;
+
+/// Checks that `input` is exactly one well-formed CBOR item with definite lengths, shortest-form
+/// heads and no duplicate map keys, **in any key order**, with nothing after it.
+///
+/// This is RFC 8949 core deterministic encoding minus the key-order rule, and it exists for one
+/// reason: the Token Status List draft's own test vectors write the StatusList map as
+/// `{"bits": .., "lst": ..}`, but bytewise order puts `"lst"` (`0x63...`) before `"bits"`
+/// (`0x64...`). Our encoder writes what the vectors write, so a strict reader would refuse our
+/// own output. It is used only for status lists (see `spec/status-list.md`); marks and trust
+/// lists keep [`check_deterministic`]. Maps are limited to [`MAX_UNORDERED_MAP_ENTRIES`]
+/// entries.
+pub fn check_unique_keys(input: &[u8]) -> Result<(), FormatError> {
+    check(input, KeyOrder::Unique)
+}
+
+/// What a map's keys must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyOrder {
+    /// Strictly increasing in bytewise order of their encodings (RFC 8949 section 4.2.1).
+    Sorted,
+    /// Pairwise distinct, in any order.
+    Unique,
+}
+
+fn check(input: &[u8], order: KeyOrder) -> Result<(), FormatError> {
+    let end = item(input, 0, 0, order)?;
     if end != input.len() {
         return Err(FormatError::TrailingBytes { offset: end });
     }
@@ -80,7 +114,7 @@ fn read_be(input: &[u8], start: usize, len: usize) -> Option<u64> {
 }
 
 /// Checks the item at `pos` and returns the offset just after it.
-fn item(input: &[u8], pos: usize, depth: usize) -> Result<usize, FormatError> {
+fn item(input: &[u8], pos: usize, depth: usize, order: KeyOrder) -> Result<usize, FormatError> {
     if depth > MAX_DEPTH {
         return Err(FormatError::NestingTooDeep { offset: pos });
     }
@@ -102,17 +136,18 @@ fn item(input: &[u8], pos: usize, depth: usize) -> Result<usize, FormatError> {
             let count = bounded_count(input, pos, h.arg, 1)?;
             let mut next = h.content;
             for _ in 0..count {
-                next = item(input, next, depth + 1)?;
+                next = item(input, next, depth + 1, order)?;
             }
             Ok(next)
         }
+        5 if order == KeyOrder::Unique => unique_key_map(input, pos, h.arg, h.content, depth),
         5 => {
             let count = bounded_count(input, pos, h.arg, 2)?;
             let mut next = h.content;
             let mut previous_key: Option<&[u8]> = None;
             for _ in 0..count {
                 let key_start = next;
-                let key_end = item(input, key_start, depth + 1)?;
+                let key_end = item(input, key_start, depth + 1, order)?;
                 let key = &input[key_start..key_end];
                 if let Some(previous) = previous_key {
                     match previous.cmp(key) {
@@ -126,17 +161,53 @@ fn item(input: &[u8], pos: usize, depth: usize) -> Result<usize, FormatError> {
                     }
                 }
                 previous_key = Some(key);
-                next = item(input, key_end, depth + 1)?;
+                next = item(input, key_end, depth + 1, order)?;
             }
             Ok(next)
         }
-        6 => item(input, h.content, depth + 1),
+        6 => item(input, h.content, depth + 1, order),
         // Major type 7: only false, true and null (info 20..=22) appear in our formats.
         _ => match h.info {
             20..=22 => Ok(h.content),
             _ => Err(FormatError::UnsupportedCborItem { offset: pos }),
         },
     }
+}
+
+/// The entries of a map whose keys must be distinct but may come in any order; `content` is
+/// where the first key starts. Keys are compared as encoded bytes, which for the shortest-form
+/// items that [`head`] accepts is the same as comparing values. No allocation: the key spans sit
+/// in a fixed array of [`MAX_UNORDERED_MAP_ENTRIES`].
+fn unique_key_map(
+    input: &[u8],
+    pos: usize,
+    count: u64,
+    content: usize,
+    depth: usize,
+) -> Result<usize, FormatError> {
+    let count = bounded_count(input, pos, count, 2)?;
+    if count > MAX_UNORDERED_MAP_ENTRIES {
+        return Err(FormatError::TooManyMapEntries {
+            offset: pos,
+            max: MAX_UNORDERED_MAP_ENTRIES,
+        });
+    }
+    let mut keys = [(0usize, 0usize); MAX_UNORDERED_MAP_ENTRIES];
+    let mut next = content;
+    for i in 0..count {
+        let key_start = next;
+        let key_end = item(input, key_start, depth + 1, KeyOrder::Unique)?;
+        let key = &input[key_start..key_end];
+        if keys[..i]
+            .iter()
+            .any(|(start, end)| &input[*start..*end] == key)
+        {
+            return Err(FormatError::DuplicateMapKey { offset: key_start });
+        }
+        keys[i] = (key_start, key_end);
+        next = item(input, key_end, depth + 1, KeyOrder::Unique)?;
+    }
+    Ok(next)
 }
 
 /// An array or map announces `count` elements; each needs at least one byte per item, so a count
@@ -167,6 +238,11 @@ impl<'a> Reader<'a> {
     /// A reader at the start of checked bytes.
     pub(crate) fn new(input: &'a [u8]) -> Self {
         Self { input, pos: 0 }
+    }
+
+    /// The offset of the next item in the input.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
     }
 
     /// The head of the next item if it has major type `major`; advances past the head.
@@ -265,6 +341,7 @@ pub(crate) fn write_head(out: &mut alloc::vec::Vec<u8>, major: u8, arg: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     fn check(hex_input: &str) -> Result<(), FormatError> {
         check_deterministic(&hex::decode(hex_input).unwrap_or_default())
@@ -332,6 +409,60 @@ mod tests {
             Err(FormatError::UnsupportedCborItem { offset: 0 })
         );
         assert_eq!(check(""), Err(FormatError::Truncated { offset: 0 }));
+    }
+
+    #[test]
+    fn unique_keys_mode_drops_only_the_order_rule() {
+        let unique = |hex_input: &str| {
+            check_unique_keys(&hex::decode(hex_input.replace(' ', "")).unwrap_or_default())
+        };
+        // {2: 1, 1: 2}: unsorted, accepted here, refused by the deterministic check.
+        assert_eq!(unique("a2 0201 0102"), Ok(()));
+        assert_eq!(
+            check("a202010102"),
+            Err(FormatError::UnsortedMapKeys { offset: 3 })
+        );
+        // {2: 1, 1: 2, 2: 3}: a duplicate that is not adjacent to its twin.
+        assert_eq!(
+            unique("a3 0201 0102 0203"),
+            Err(FormatError::DuplicateMapKey { offset: 5 })
+        );
+        // Nested maps follow the same rule: {1: {"b": 1, "a": 2, "b": 3}}.
+        assert_eq!(
+            unique("a1 01 a3 616201 616102 616203"),
+            Err(FormatError::DuplicateMapKey { offset: 9 })
+        );
+        // Every other rule still holds.
+        assert_eq!(
+            unique("a2 1802 01 0102"),
+            Err(FormatError::NonMinimalEncoding { offset: 1 })
+        );
+        assert_eq!(
+            unique("bf 0201 ff"),
+            Err(FormatError::IndefiniteLength { offset: 0 })
+        );
+        assert_eq!(
+            unique("a1 0201 00"),
+            Err(FormatError::TrailingBytes { offset: 3 })
+        );
+        assert_eq!(unique("a2 0201"), Err(FormatError::Truncated { offset: 0 }));
+        // At most MAX_UNORDERED_MAP_ENTRIES entries.
+        let mut map = vec![0xa0 | MAX_UNORDERED_MAP_ENTRIES as u8];
+        for k in 0..MAX_UNORDERED_MAP_ENTRIES as u8 {
+            map.extend_from_slice(&[k, 0]);
+        }
+        assert_eq!(check_unique_keys(&map), Ok(()));
+        map[0] += 1;
+        map.extend_from_slice(&[MAX_UNORDERED_MAP_ENTRIES as u8, 0]);
+        assert_eq!(
+            check_unique_keys(&map),
+            Err(FormatError::TooManyMapEntries {
+                offset: 0,
+                max: MAX_UNORDERED_MAP_ENTRIES
+            })
+        );
+        // The deterministic check has no such limit (its keys are sorted: linear).
+        assert_eq!(check_deterministic(&map), Ok(()));
     }
 
     #[test]

@@ -79,7 +79,8 @@ pub enum FormatError {
     /// The unprotected header is not empty (the profile puts nothing there; an algorithm there
     /// could be changed without breaking the signature).
     UnprotectedHeaderNotEmpty,
-    /// The protected header carries a parameter other than `alg` and `kid`.
+    /// The protected header carries a parameter the profile does not allow (marks and trust
+    /// lists: only `alg` and `kid`; status list tokens: `alg`, `kid` and `typ`).
     UnexpectedHeaderParameter {
         /// The header label (text labels are reported as `i64::MIN`).
         label: i64,
@@ -134,6 +135,54 @@ pub enum FormatError {
     },
     /// The scanned text is not a trust-mark URL or token text.
     NotAMarkUrl,
+    /// A CBOR map in a status list has more entries than that format's checker allows (see
+    /// `cbor::MAX_UNORDERED_MAP_ENTRIES`).
+    TooManyMapEntries {
+        /// Offset of the map.
+        offset: usize,
+        /// The most entries allowed.
+        max: usize,
+    },
+    /// The protected header of a status list token has no `typ` (label 16).
+    MissingTyp,
+    /// The protected header's `typ` is not the media type the document must have (for a status
+    /// list token, the text `application/statuslist+cwt`).
+    WrongTyp,
+    /// A status list's `bits` is not 1, 2, 4 or 8.
+    StatusListBits {
+        /// The value found.
+        bits: u64,
+    },
+    /// A status list map has a key other than `bits` and `lst` (text keys; this profile does
+    /// not support the draft's optional `aggregation_uri`).
+    UnknownStatusListKey {
+        /// Offset of the key in the CBOR being decoded.
+        offset: usize,
+    },
+    /// A status list's `lst` is not a valid zlib (RFC 1950) stream of DEFLATE (RFC 1951) data.
+    Decompression {
+        /// What is wrong with the stream.
+        reason: &'static str,
+    },
+    /// A status list holds (or would decompress to) more bytes than the budget allows.
+    StatusListTooLarge {
+        /// The budget, in bytes of the uncompressed list.
+        max: usize,
+    },
+    /// A status index past the end of the status list.
+    StatusIndexOutOfRange {
+        /// The index asked for.
+        index: u64,
+        /// The number of entries in the list.
+        len: u64,
+    },
+    /// A status value that does not fit the list's entry size.
+    StatusValueOutOfRange {
+        /// The value.
+        value: u8,
+        /// The bits per entry.
+        bits: u8,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -185,7 +234,7 @@ impl fmt::Display for FormatError {
             Self::UnprotectedHeaderNotEmpty => write!(f, "the unprotected header must be empty"),
             Self::UnexpectedHeaderParameter { label } => write!(
                 f,
-                "protected header parameter {label} is not allowed (only alg and kid)"
+                "protected header parameter {label} is not allowed (only alg and kid, and typ in a status list token)"
             ),
             Self::MissingAlgorithm => write!(f, "the protected header has no alg"),
             Self::MissingKid => write!(f, "the protected header has no kid"),
@@ -208,6 +257,35 @@ impl fmt::Display for FormatError {
                 write!(f, "digit group at position {position} is out of range")
             }
             Self::NotAMarkUrl => write!(f, "not a trust-mark URL or token text"),
+            Self::TooManyMapEntries { offset, max } => write!(
+                f,
+                "CBOR map at offset {offset} has more than the {max} entries allowed"
+            ),
+            Self::MissingTyp => write!(f, "the protected header has no typ"),
+            Self::WrongTyp => write!(f, "the protected header's typ is not the required type"),
+            Self::StatusListBits { bits } => write!(
+                f,
+                "status list bits is {bits}; it must be 1, 2, 4 or 8"
+            ),
+            Self::UnknownStatusListKey { offset } => write!(
+                f,
+                "unknown status list key at offset {offset} (only bits and lst are allowed)"
+            ),
+            Self::Decompression { reason } => {
+                write!(f, "status list lst is not a valid zlib stream: {reason}")
+            }
+            Self::StatusListTooLarge { max } => write!(
+                f,
+                "status list is larger than the {max}-byte budget"
+            ),
+            Self::StatusIndexOutOfRange { index, len } => write!(
+                f,
+                "status index {index} is out of range (the list has {len} entries)"
+            ),
+            Self::StatusValueOutOfRange { value, bits } => write!(
+                f,
+                "status value {value} does not fit in {bits} bits"
+            ),
         }
     }
 }
@@ -244,6 +322,15 @@ impl FormatError {
             Self::InvalidTextLength { .. } => "invalid_text_length",
             Self::DigitGroupOverflow { .. } => "digit_group_overflow",
             Self::NotAMarkUrl => "not_a_mark_url",
+            Self::TooManyMapEntries { .. } => "too_many_map_entries",
+            Self::MissingTyp => "missing_typ",
+            Self::WrongTyp => "wrong_typ",
+            Self::StatusListBits { .. } => "status_list_bits",
+            Self::UnknownStatusListKey { .. } => "unknown_status_list_key",
+            Self::Decompression { .. } => "decompression",
+            Self::StatusListTooLarge { .. } => "status_list_too_large",
+            Self::StatusIndexOutOfRange { .. } => "status_index_out_of_range",
+            Self::StatusValueOutOfRange { .. } => "status_value_out_of_range",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Formats of the trustmark system: the signed trust-mark token (a CBOR Web Token in a tagged
-//! COSE_Sign1), the numeric text that carries a token in a QR code URL, and the root-signed trust
-//! list that tells verifiers which issuer keys to trust.
+//! COSE_Sign1), the numeric text that carries a token in a QR code URL, the root-signed trust
+//! list that tells verifiers which issuer keys to trust, and the issuers' signed status lists
+//! (IETF Token Status List, CWT form) that say which marks are revoked or suspended.
 //!
 //! This crate is `#![no_std]` with `alloc`, does no I/O and never reads a clock. It encodes and
 //! decodes; it does not verify signatures (that is `trustmark-verifier`'s job, with the crypto
@@ -33,6 +34,7 @@ pub mod ecdsa;
 mod error;
 pub mod mark;
 pub mod qr_text;
+pub mod status_list;
 pub mod trust_list;
 mod types;
 mod value;
@@ -40,5 +42,8 @@ mod value;
 pub use claims::{Firmware, FrameworkClaim, MarkClaims};
 pub use cose::ParsedSign1;
 pub use error::FormatError;
+pub use status_list::{
+    CompressedStatusList, Status, StatusList, StatusListClaims, StatusListToken,
+};
 pub use trust_list::{FrameworkScope, IssuerScope, TrustList, TrustedIssuer};
 pub use types::{Algorithm, Assurance, Day, FrameworkId, UnixTime};

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod server;
+
 /// The fixed clock of every vector: 2026-11-21T22:26:40Z.
 pub const VECTOR_TIME: u64 = 1_795_300_000;
 

@@ -51,6 +51,7 @@ fn policy(v: &PolicyVector) -> Policy {
             })
             .collect(),
         require_support: v.require_support,
+        ..Policy::default()
     }
 }
 

@@ -1,12 +1,12 @@
 //! The one error type of the verifier.
 
-use alloc::vec::Vec;
+use alloc::{string::String, vec::Vec};
 use core::fmt;
 
 use trustmark_format::{Algorithm, Assurance, Day, FormatError, FrameworkId, UnixTime};
 
-/// Why a mark (or the trust list it is checked against) did not verify. Each variant names the
-/// one check that failed.
+/// Why a mark (or the trust list or status list it is checked against) did not verify. Each
+/// variant names the one check that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VerifyError {
@@ -118,6 +118,75 @@ pub enum VerifyError {
         /// The verification time.
         now: UnixTime,
     },
+    /// A status list token's signature does not verify under any trusted key with its kid.
+    StatusListSignature,
+    /// A status list token's `sub` is not the `status_list_uri` of the trust-list entry whose
+    /// key signed it: an issuer signs only the list it publishes.
+    StatusListUriMismatch {
+        /// The signer's `status_list_uri` in the trust list.
+        expected: String,
+        /// The token's `sub`.
+        found: String,
+    },
+    /// A status list was issued outside its signing key's validity period.
+    StatusListOutsideKeyValidity {
+        /// The list's `iat`.
+        iat: UnixTime,
+        /// Start of the key's validity.
+        not_before: UnixTime,
+        /// End of the key's validity.
+        not_after: UnixTime,
+    },
+    /// A status list was issued after the verification time.
+    StatusListNotYetValid {
+        /// The list's `iat`.
+        issued_at: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// A status list has expired (its `exp`): fetch a current one.
+    StatusListExpired {
+        /// The list's `exp`.
+        expires_at: UnixTime,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// A status list is older than the policy's `max_status_age`: fetch a current one.
+    StatusListStale {
+        /// The list's `iat`.
+        issued_at: UnixTime,
+        /// The policy's maximum age, in seconds.
+        max_age: u64,
+        /// The verification time.
+        now: UnixTime,
+    },
+    /// The status list given is not the one for the mark's issuer: it is neither signed by the
+    /// mark's key nor published at the mark issuer's `status_list_uri` by a key listed with
+    /// that URI, or its signer is no longer in the trust list.
+    StatusListIssuerMismatch,
+    /// The mark's status index is past the end of its issuer's status list.
+    StatusIndexOutOfRange {
+        /// The mark's status index.
+        index: u32,
+        /// The number of entries in the list.
+        len: usize,
+    },
+    /// The mark is revoked: its status list entry is INVALID (1), or a value this profile does
+    /// not assign (application-specific 3, or anything above 2 in wider lists), which is
+    /// treated as invalid.
+    Revoked {
+        /// The mark's status index.
+        index: u32,
+        /// The entry's value.
+        status: u8,
+    },
+    /// The mark is suspended (its status list entry is SUSPENDED, 2); it may be reinstated.
+    Suspended {
+        /// The mark's status index.
+        index: u32,
+    },
+    /// The policy requires a status list and none was given.
+    StatusMissing,
 }
 
 impl VerifyError {
@@ -142,6 +211,17 @@ impl VerifyError {
             Self::ClassTooLow { .. } => "class_too_low",
             Self::AssuranceTooLow { .. } => "assurance_too_low",
             Self::SupportEnded { .. } => "support_ended",
+            Self::StatusListSignature => "status_list_signature",
+            Self::StatusListUriMismatch { .. } => "status_list_uri_mismatch",
+            Self::StatusListOutsideKeyValidity { .. } => "status_list_outside_key_validity",
+            Self::StatusListNotYetValid { .. } => "status_list_not_yet_valid",
+            Self::StatusListExpired { .. } => "status_list_expired",
+            Self::StatusListStale { .. } => "status_list_stale",
+            Self::StatusListIssuerMismatch => "status_list_issuer_mismatch",
+            Self::StatusIndexOutOfRange { .. } => "status_index_out_of_range",
+            Self::Revoked { .. } => "revoked",
+            Self::Suspended { .. } => "suspended",
+            Self::StatusMissing => "status_missing",
         }
     }
 }
@@ -210,6 +290,49 @@ impl fmt::Display for VerifyError {
                 "the security support period ended (day {} since 1970; now {})",
                 support_until.0, now.0
             ),
+            Self::StatusListSignature => f.write_str(
+                "the status list's signature is not valid under the trusted key with its kid"
+            ),
+            Self::StatusListUriMismatch { expected, found } => write!(
+                f,
+                "the status list is for {found}, but its signer publishes {expected}"
+            ),
+            Self::StatusListOutsideKeyValidity { iat, not_before, not_after } => write!(
+                f,
+                "the status list was issued at {} outside its key's validity {}..{}",
+                iat.0, not_before.0, not_after.0
+            ),
+            Self::StatusListNotYetValid { issued_at, now } => write!(
+                f,
+                "the status list was issued at {}, after the verification time {}",
+                issued_at.0, now.0
+            ),
+            Self::StatusListExpired { expires_at, now } => write!(
+                f,
+                "the status list expired at {} (now {}); fetch a current one",
+                expires_at.0, now.0
+            ),
+            Self::StatusListStale { issued_at, max_age, now } => write!(
+                f,
+                "the status list was issued at {} (now {}), more than the {max_age} s the policy accepts; fetch a current one",
+                issued_at.0, now.0
+            ),
+            Self::StatusListIssuerMismatch => f.write_str(
+                "the status list is not the one for the mark's issuer"
+            ),
+            Self::StatusIndexOutOfRange { index, len } => write!(
+                f,
+                "the mark's status index {index} is past the end of its status list ({len} entries)"
+            ),
+            Self::Revoked { index, status } => write!(
+                f,
+                "the mark is revoked (status list entry {index} is {status})"
+            ),
+            Self::Suspended { index } => write!(
+                f,
+                "the mark is suspended (status list entry {index})"
+            ),
+            Self::StatusMissing => f.write_str("the policy requires a status list and none was given"),
         }
     }
 }

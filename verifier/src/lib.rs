@@ -1,10 +1,11 @@
 //! Offline verification of trust marks.
 //!
 //! Everything a decision depends on is an argument: the token, the [`TrustStore`] (a trust list
-//! verified under the scheme's [`TrustAnchor`], with the crypto backend), the [`Policy`] and the
-//! time. Nothing here reads a clock, the network or global state. A successful [`verify`]
-//! returns a [`VerifiedMark`], which nothing else can construct; a failure says which check
-//! failed ([`VerifyError`]).
+//! verified under the scheme's [`TrustAnchor`], with the crypto backend), the issuer's status
+//! list if the caller has one (a [`VerifiedStatusList`] from [`verify_status_list`]), the
+//! [`Policy`] and the time. Nothing here reads a clock, the network or global state. A
+//! successful [`verify`] or [`verify_with_status`] returns a [`VerifiedMark`], which nothing
+//! else can construct; a failure says which check failed ([`VerifyError`]).
 //!
 //! The core is `#![no_std]` with `alloc`. Features: `ring` (crypto backend, default), `std`,
 //! `cli` (the `trustmark-verify` tool).
@@ -19,6 +20,14 @@
 //! let trust = TrustStore::from_signed(&trust_list_bytes, &anchor, now, &RING)?;
 //! let mark = verify(&token, &trust, &Policy::default(), now)?;
 //! println!("{} {}", mark.claims().vendor, mark.claims().model);
+//!
+//! // With the issuer's status list (fetched or cached): revoked and suspended marks fail.
+//! # let status_list_token: Vec<u8> = Vec::new();
+//! use trustmark_verifier::{verify_status_list, verify_with_status};
+//! let policy = Policy { max_status_age: Some(7 * 86_400), ..Policy::default() };
+//! let list = verify_status_list(&status_list_token, &trust, &policy, now)?;
+//! let mark = verify_with_status(&token, &trust, Some(&list), &policy, now)?;
+//! assert_eq!(mark.status_as_of(), Some(list.issued_at()));
 //! # }
 //! # Ok::<(), trustmark_verifier::VerifyError>(())
 //! ```
@@ -39,6 +48,7 @@ pub mod cose;
 mod crypto;
 mod error;
 mod policy;
+mod status;
 mod trust;
 mod verify;
 
@@ -47,5 +57,6 @@ pub use crypto::SignatureVerifier;
 pub use crypto::{RingVerifier, RING};
 pub use error::VerifyError;
 pub use policy::{FrameworkRequirement, Policy};
+pub use status::{verify_status_list, verify_status_list_with_budget, VerifiedStatusList};
 pub use trust::{TrustAnchor, TrustStore, MAX_KEYS_PER_KID};
-pub use verify::{verify, VerifiedMark};
+pub use verify::{verify, verify_with_status, VerifiedMark};

@@ -27,6 +27,14 @@ pub struct Policy {
     pub frameworks: Vec<FrameworkRequirement>,
     /// Refuse marks whose security-support period is over.
     pub require_support: bool,
+    /// The oldest status list accepted, in seconds since its `iat`: a status list older than
+    /// this at verification time fails with `status_list_stale`, whatever its `exp`. An offline
+    /// gateway sets how stale its view of revocations may be here; `None` accepts any list that
+    /// has not expired.
+    pub max_status_age: Option<u64>,
+    /// Refuse to verify a mark without a status list ([`crate::verify_with_status`] with
+    /// `None`, or [`crate::verify`]): `status_missing`.
+    pub require_status: bool,
 }
 
 impl Policy {

@@ -2,9 +2,9 @@
 
 use alloc::vec::Vec;
 
-use trustmark_format::{ecdsa, mark, Algorithm, MarkClaims, TrustedIssuer, UnixTime};
+use trustmark_format::{ecdsa, mark, Algorithm, MarkClaims, Status, TrustedIssuer, UnixTime};
 
-use crate::{Policy, TrustStore, VerifyError};
+use crate::{Policy, TrustStore, VerifiedStatusList, VerifyError};
 
 /// A mark that passed every check. Only [`verify`] constructs one, so code that holds a
 /// `VerifiedMark` cannot have skipped a check.
@@ -12,6 +12,7 @@ use crate::{Policy, TrustStore, VerifyError};
 pub struct VerifiedMark {
     claims: MarkClaims,
     issuer: TrustedIssuer,
+    status_as_of: Option<UnixTime>,
 }
 
 impl VerifiedMark {
@@ -29,9 +30,17 @@ impl VerifiedMark {
     pub fn kid(&self) -> &[u8] {
         &self.issuer.kid
     }
+
+    /// When the status list that found the mark valid was issued: the mark's revocation
+    /// status is known as of this time. `None` when it was verified without a status list.
+    pub fn status_as_of(&self) -> Option<UnixTime> {
+        self.status_as_of
+    }
 }
 
-/// Verifies `token` (the COSE bytes of a mark) against the trust store and policy at time `now`.
+/// Verifies `token` (the COSE bytes of a mark) against the trust store and policy at time `now`,
+/// without a status list: [`verify_with_status`] with `None` (so a policy that sets
+/// `require_status` refuses every mark here).
 ///
 /// Checks, in order: the profile structure; a trusted key with the mark's kid and algorithm; the
 /// signature over the received bytes; the claims; `iat` inside the key's validity and not after
@@ -40,6 +49,24 @@ impl VerifiedMark {
 pub fn verify(
     token: &[u8],
     trust: &TrustStore<'_>,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<VerifiedMark, VerifyError> {
+    verify_with_status(token, trust, None, policy, now)
+}
+
+/// Verifies `token` as [`verify`] does and then, after every one of its checks, the mark's
+/// revocation status in `status` (a list from [`crate::verify_status_list`]).
+///
+/// With a list: it must be the mark issuer's (`status_list_issuer_mismatch`), still current at
+/// `now` under the policy (`status_list_not_yet_valid`, `status_list_expired`,
+/// `status_list_stale`), and hold the mark's status index (`status_index_out_of_range`); the
+/// entry must be VALID: SUSPENDED fails with `suspended`, anything else with `revoked`. Without
+/// one, a policy with `require_status` fails with `status_missing`.
+pub fn verify_with_status(
+    token: &[u8],
+    trust: &TrustStore<'_>,
+    status: Option<&VerifiedStatusList>,
     policy: &Policy,
     now: UnixTime,
 ) -> Result<VerifiedMark, VerifyError> {
@@ -77,14 +104,35 @@ pub fn verify(
         }
     }
     policy.check(&claims, now)?;
+    let status_as_of = match status {
+        None if policy.require_status => return Err(VerifyError::StatusMissing),
+        None => None,
+        Some(list) => {
+            list.check_applies(issuer, trust)?;
+            list.check_current(policy, now)?;
+            let index = claims.status_index;
+            match list.status(index)? {
+                Status::Valid => Some(list.issued_at()),
+                Status::Suspended => return Err(VerifyError::Suspended { index }),
+                other => {
+                    return Err(VerifyError::Revoked {
+                        index,
+                        status: other.value(),
+                    })
+                }
+            }
+        }
+    };
     Ok(VerifiedMark {
         claims,
         issuer: issuer.clone(),
+        status_as_of,
     })
 }
 
-/// The trusted key whose signature verifies, trying each key that shares the kid.
-fn find_signer<'t>(
+/// The trusted key whose signature verifies, trying each key that shares the kid (for marks and
+/// status lists alike).
+pub(crate) fn find_signer<'t>(
     sign1: &trustmark_format::ParsedSign1<'_>,
     trust: &'t TrustStore<'_>,
 ) -> Result<&'t TrustedIssuer, VerifyError> {

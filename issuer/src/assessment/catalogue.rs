@@ -2,6 +2,7 @@
 //! start-up. Schema: `spec/frameworks.md`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use trustmark_format::FrameworkId;
@@ -116,6 +117,8 @@ pub struct Catalogue {
     pub unjustified_recommendation_blocks: bool,
     /// The rows, in the framework's order.
     pub requirements: Vec<Requirement>,
+    /// Row position by id.
+    index: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Deserialize)]
@@ -165,19 +168,41 @@ const BUILT_IN: [(&str, &str); 3] = [
     ),
 ];
 
-/// Loads and validates every built-in catalogue.
-pub fn built_in() -> Result<Vec<Catalogue>, AssessmentError> {
-    BUILT_IN
-        .iter()
-        .map(|(file, text)| Catalogue::from_toml(file, text))
-        .collect()
+/// The built-in catalogues, parsed and validated once per process.
+/// The parsed catalogues, or the file and reason of the first invalid one.
+type Loaded = Result<Vec<Arc<Catalogue>>, (String, String)>;
+
+static BUILT_IN_CATALOGUES: std::sync::OnceLock<Loaded> = std::sync::OnceLock::new();
+
+/// Every built-in catalogue, loaded and validated on first use.
+pub fn built_in() -> Result<&'static [Arc<Catalogue>], AssessmentError> {
+    BUILT_IN_CATALOGUES
+        .get_or_init(|| {
+            BUILT_IN
+                .iter()
+                .map(|(file, text)| {
+                    Catalogue::from_toml(file, text)
+                        .map(Arc::new)
+                        .map_err(|e| match e {
+                            AssessmentError::Catalogue { file, reason } => (file, reason),
+                            other => ((*file).to_owned(), other.to_string()),
+                        })
+                })
+                .collect()
+        })
+        .as_deref()
+        .map_err(|(file, reason)| AssessmentError::Catalogue {
+            file: file.clone(),
+            reason: reason.clone(),
+        })
 }
 
 /// The built-in catalogue with this id.
-pub fn find(id: &str) -> Result<Catalogue, AssessmentError> {
+pub fn find(id: &str) -> Result<Arc<Catalogue>, AssessmentError> {
     built_in()?
-        .into_iter()
+        .iter()
         .find(|c| c.id == id)
+        .cloned()
         .ok_or_else(|| AssessmentError::UnknownFramework(id.to_owned()))
 }
 
@@ -269,6 +294,11 @@ impl Catalogue {
             source: raw.source,
             na_requires_condition: raw.na_requires_condition,
             unjustified_recommendation_blocks: raw.unjustified_recommendation_blocks,
+            index: requirements
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.clone(), i))
+                .collect(),
             requirements,
         })
     }
@@ -280,7 +310,7 @@ impl Catalogue {
 
     /// The row with this id.
     pub fn requirement(&self, id: &str) -> Option<&Requirement> {
-        self.requirements.iter().find(|r| r.id == id)
+        self.index.get(id).and_then(|i| self.requirements.get(*i))
     }
 
     /// The catalogue as `frameworks show --json` prints it.

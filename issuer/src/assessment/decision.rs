@@ -118,7 +118,11 @@ fn evaluate(
 /// `target_class`.
 pub fn decide(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -> Decision {
     let first = catalogue.first_level();
-    let response = |id: &str| responses.iter().find(|r| r.requirement == id);
+    let by_id: std::collections::HashMap<&str, &Response> = responses
+        .iter()
+        .map(|r| (r.requirement.as_str(), r))
+        .collect();
+    let response = |id: &str| by_id.get(id).copied();
     let mut unmet_mandatory: Vec<Blocker> = Vec::new();
     let mut findings = Vec::new();
     for row in &catalogue.requirements {

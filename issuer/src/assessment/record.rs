@@ -15,10 +15,14 @@ use super::{Catalogue, Response};
 /// The canonical record bytes.
 pub fn encode(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -> Vec<u8> {
     let text_or_null = |t: &Option<String>| t.clone().map_or(Value::Null, Value::Text);
+    let by_id: std::collections::HashMap<&str, &Response> = responses
+        .iter()
+        .map(|r| (r.requirement.as_str(), r))
+        .collect();
     let rows = catalogue
         .requirements
         .iter()
-        .filter_map(|row| responses.iter().find(|r| r.requirement == row.id))
+        .filter_map(|row| by_id.get(row.id.as_str()).copied())
         .map(|r| {
             Value::Array(vec![
                 Value::Text(r.requirement.clone()),

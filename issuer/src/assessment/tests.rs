@@ -399,7 +399,7 @@ proptest! {
 fn catalogues_load_and_ids_are_well_formed() {
     let catalogues = built_in().unwrap();
     assert_eq!(catalogues.len(), 3);
-    for c in &catalogues {
+    for c in catalogues {
         let pattern: fn(&str) -> bool = match c.id.as_str() {
             "iotsf-icaf" => |id| {
                 let parts: Vec<&str> = id.split('.').collect();

@@ -12,7 +12,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use trustmark_format::{qr_text, Assurance, FrameworkId, UnixTime};
 use trustmark_verifier::{
-    verify, FrameworkRequirement, Policy, TrustAnchor, TrustStore, VerifiedMark, RING,
+    verify_status_list, verify_with_status, FrameworkRequirement, Policy, TrustAnchor, TrustStore,
+    VerifiedMark, RING,
 };
 
 /// Verify a trustmark trust mark offline, against a trust list signed by the scheme root.
@@ -49,6 +50,13 @@ struct Args {
     /// Refuse marks whose security-support period is over.
     #[arg(long)]
     require_support: bool,
+    /// The issuer's status list token (a file, or an http(s) URL to fetch): a mark whose status
+    /// is revoked or suspended fails with that reason.
+    #[arg(long, value_name = "FILE_OR_URL")]
+    status_list: Option<String>,
+    /// Refuse a status list signed more than this many seconds before the verification time.
+    #[arg(long, value_name = "SECONDS")]
+    max_status_age: Option<u64>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -102,8 +110,17 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
         (None, Some(input)) => token_from_input(input)?,
         (None, None) => return Err(UsageError("give INPUT or --qr IMAGE".into())),
     };
-    let result = TrustStore::from_signed(&trust_bytes, &anchor, now, &RING)
-        .and_then(|trust| verify(&token, &trust, &policy, now));
+    let status_bytes = match &args.status_list {
+        Some(source) => Some(read_source(source)?),
+        None => None,
+    };
+    let result = TrustStore::from_signed(&trust_bytes, &anchor, now, &RING).and_then(|trust| {
+        let status = match &status_bytes {
+            Some(bytes) => Some(verify_status_list(bytes, &trust, &policy, now)?),
+            None => None,
+        };
+        verify_with_status(&token, &trust, status.as_ref(), &policy, now)
+    });
     Ok(match result {
         Ok(mark) => {
             if args.json {
@@ -129,6 +146,22 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
     })
 }
 
+/// A file, or the body of an http(s) URL.
+fn read_source(source: &str) -> Result<Vec<u8>, UsageError> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let mut response = ureq::get(source)
+            .call()
+            .map_err(|e| format!("{source}: {e}"))?;
+        return Ok(response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| format!("{source}: {e}"))?);
+    }
+    read(Path::new(source))
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
     std::fs::read(path).map_err(|e| UsageError(format!("{}: {e}", path.display())))
 }
@@ -136,6 +169,7 @@ fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
 fn policy(args: &Args) -> Result<Policy, UsageError> {
     let mut policy = Policy {
         require_support: args.require_support,
+        max_status_age: args.max_status_age,
         ..Policy::default()
     };
     if let Some(hex_digest) = &args.firmware_sha256 {

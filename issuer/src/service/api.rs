@@ -1,0 +1,750 @@
+//! The JSON API under `/v1` (see `spec/api.md`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+use trustmark_format::{qr_text, Assurance, UnixTime};
+
+use super::auth::{key_hash, new_key, Caller};
+use super::error::ApiError;
+use super::records::{AssessmentRecord, Certifier, MarkRecord};
+use super::store::Table;
+use super::writer::{record_of, Command, StatusChange};
+use super::{now, page, AppState};
+use crate::assessment::{self, ResponsesFormat};
+use crate::{decide_claims, Assessment, IssueRequest};
+
+/// Sends a command to the writer and waits for its durable answer.
+async fn submit<T>(
+    state: &AppState,
+    make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
+) -> Result<T, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    state.writer.send(make(tx)).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is shutting down",
+        )
+    })?;
+    rx.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is shutting down",
+        )
+    })?
+}
+
+/// Parses a JSON body into `T` with a message that says where it is wrong.
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))
+}
+
+fn load<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    table: Table,
+    id: &str,
+) -> Result<Option<T>, ApiError> {
+    match state.store.get(table, id.as_bytes())? {
+        Some(bytes) => Ok(Some(
+            serde_json::from_slice(&bytes).map_err(ApiError::internal)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A random id: 16 bytes, hex.
+fn new_id() -> Result<String, ApiError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::internal("no randomness"))?;
+    Ok(hex::encode(bytes))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewCertifier {
+    name: String,
+    assurance: String,
+}
+
+/// `POST /v1/certifiers` (admin): a certifier signing with the service's issuer key. Its API
+/// key is in the answer, once.
+pub(super) async fn create_certifier(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.admin()?;
+    let request: NewCertifier = json_body(&body)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.len() > 128 {
+        return Err(ApiError::invalid("name: 1 to 128 characters"));
+    }
+    let assurance = Assurance::from_name(&request.assurance)
+        .ok_or_else(|| ApiError::invalid("assurance: \"third-party\" or \"self\""))?;
+    if !state.certificate.scope.assurances.contains(&assurance) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_accredited",
+            format!("the issuer key is not accredited for {assurance} assurance"),
+        ));
+    }
+    let certifier = Certifier {
+        id: new_id()?,
+        name: name.to_owned(),
+        assurance: assurance.name().to_owned(),
+        kid: hex::encode(&state.certificate.info.kid),
+        created_at: now(),
+    };
+    let api_key = new_key()?;
+    let key_hash = key_hash(&api_key);
+    let created = certifier.clone();
+    submit(&state, |reply| Command::CreateCertifier {
+        certifier,
+        key_hash,
+        reply,
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "certifier_id": created.id,
+            "name": created.name,
+            "assurance": created.assurance,
+            "kid": created.kid,
+            "api_key": api_key,
+            "note": "store the API key now: it is not shown again",
+        })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AssessmentQuery {
+    framework: Option<String>,
+    target_class: Option<u8>,
+}
+
+/// `POST /v1/assessments` (certifier): JSON `{framework, target_class, responses: [...]}`, or a
+/// CSV/XLSX upload with `?framework=...&target_class=N`. Answers the decision.
+pub(super) async fn create_assessment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AssessmentQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let certifier_id = caller.certifier()?.to_owned();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_ascii_lowercase();
+    let format = if content_type.starts_with("text/csv") {
+        ResponsesFormat::Csv
+    } else if content_type.contains("spreadsheetml")
+        || content_type.starts_with("application/vnd.ms-excel")
+    {
+        ResponsesFormat::Xlsx
+    } else if content_type.starts_with("application/json") {
+        ResponsesFormat::Json
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json, text/csv or an XLSX workbook",
+        ));
+    };
+    let file = assessment::parse(&body, format).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let framework = file.framework.clone().or(query.framework).ok_or_else(|| {
+        ApiError::invalid("framework: give it in the JSON body or as ?framework=")
+    })?;
+    let target_class = file.target_class.or(query.target_class).ok_or_else(|| {
+        ApiError::invalid("target_class: give it in the JSON body or as ?target_class=")
+    })?;
+    let catalogue = assessment::find(&framework).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let decision = assessment::assess(&catalogue, target_class, &file.responses)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let record = AssessmentRecord {
+        id: new_id()?,
+        certifier_id,
+        framework: catalogue.id.clone(),
+        target_class,
+        decision: serde_json::to_value(&decision).map_err(ApiError::internal)?,
+        responses: serde_json::to_value(
+            file.responses
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "requirement": r.requirement, "response": r.answer.code(),
+                        "evidence": r.evidence, "justification": r.justification,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .map_err(ApiError::internal)?,
+        created_at: now(),
+    };
+    let mut answer = serde_json::to_value(&decision).map_err(ApiError::internal)?;
+    answer["assessment_id"] = serde_json::Value::String(record.id.clone());
+    submit(&state, |reply| Command::SaveAssessment {
+        record: Box::new(record),
+        reply,
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `GET /v1/assessments/{id}` (the owning certifier or admin).
+pub(super) async fn get_assessment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record: AssessmentRecord =
+        load(&state, Table::Assessment, &id)?.ok_or_else(|| ApiError::not_found("assessment"))?;
+    if let Caller::Certifier(me) = &caller {
+        if *me != record.certifier_id {
+            return Err(ApiError::forbidden(
+                "the assessment belongs to another certifier",
+            ));
+        }
+    }
+    Ok(Json(serde_json::to_value(&record).map_err(ApiError::internal)?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FirmwareBody {
+    version: String,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewMark {
+    #[serde(default)]
+    assessment_id: Option<String>,
+    #[serde(default)]
+    assessment_ids: Vec<String>,
+    vendor: String,
+    model: String,
+    hw_version: String,
+    firmware: FirmwareBody,
+    support_until: String,
+    valid_days: u64,
+}
+
+/// The framework claims decided from stored assessments (owned by `certifier`). One
+/// decision serves every mark of a batch that rests on the same assessments.
+type Decided = std::sync::Arc<Vec<crate::DecidedClaim>>;
+
+fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Decided, ApiError> {
+    if ids.is_empty() {
+        return Err(ApiError::invalid(
+            "assessment_id: every mark rests on an assessment",
+        ));
+    }
+    let mut assessments = Vec::with_capacity(ids.len());
+    let mut claims = Vec::with_capacity(ids.len());
+    for id in ids {
+        let record: AssessmentRecord = load(state, Table::Assessment, id)?
+            .ok_or_else(|| ApiError::invalid(format!("assessment_id {id}: no such assessment")))?;
+        if record.certifier_id != certifier.id {
+            return Err(ApiError::forbidden(format!(
+                "assessment {id} belongs to another certifier"
+            )));
+        }
+        let catalogue = assessment::find(&record.framework).map_err(ApiError::internal)?;
+        let responses = assessment::from_json(
+            serde_json::json!({"responses": record.responses})
+                .to_string()
+                .as_bytes(),
+        )
+        .map_err(ApiError::internal)?
+        .responses;
+        claims.push(crate::ClaimRequest {
+            framework: record.framework.clone(),
+            version: None,
+            class: None,
+        });
+        assessments.push(Assessment {
+            catalogue,
+            responses,
+            target_class: Some(record.target_class),
+        });
+    }
+    let request = IssueRequest {
+        claims,
+        assurance: certifier.assurance.clone(),
+        ..IssueRequest::default()
+    };
+    Ok(std::sync::Arc::new(decide_claims(
+        &request,
+        &assessments,
+        &state.config.policy,
+    )?))
+}
+
+/// Signs a mark with already decided claims: a status index, the claims, the signature.
+/// Nothing is stored yet.
+fn sign_mark(
+    state: &AppState,
+    certifier: &Certifier,
+    request: NewMark,
+    decided: &[crate::DecidedClaim],
+) -> Result<MarkRecord, ApiError> {
+    let issue_request = IssueRequest {
+        vendor: request.vendor,
+        model: request.model,
+        hw_version: request.hw_version,
+        firmware: crate::FirmwareRequest {
+            version: request.firmware.version,
+            sha256: request.firmware.sha256,
+        },
+        claims: Vec::new(),
+        assurance: certifier.assurance.clone(),
+        support_until: request.support_until,
+        valid_days: request.valid_days,
+    };
+    let index = state
+        .shared
+        .next_index
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let claims = issue_request.to_claims(UnixTime(now()), index, decided)?;
+    let issuer = crate::MarkIssuer::new(
+        state.issuer_key.as_ref(),
+        state.certificate.as_ref(),
+        &state.base_url,
+    )?;
+    let issued = issuer.issue(claims)?;
+    let digests: Vec<(String, String)> = decided
+        .iter()
+        .map(|d| (d.decision.framework.clone(), d.decision.digest.clone()))
+        .collect();
+    Ok(record_of(
+        certifier,
+        &state.certificate.info.common_name,
+        &issued,
+        &digests,
+    ))
+}
+
+impl NewMark {
+    fn assessment_ids(&self) -> Vec<String> {
+        self.assessment_id
+            .iter()
+            .chain(&self.assessment_ids)
+            .cloned()
+            .collect()
+    }
+}
+
+fn certifier_of(state: &AppState, caller: &Caller) -> Result<Certifier, ApiError> {
+    let id = caller.certifier()?;
+    load(state, Table::Certifier, id)?
+        .ok_or_else(|| ApiError::internal(format!("certifier {id} has a key but no record")))
+}
+
+fn issued_json(record: &MarkRecord) -> serde_json::Value {
+    serde_json::json!({
+        "mark_id": record.mark_id,
+        "token": record.token,
+        "url": record.url,
+        "bytes": base64_len(&record.token),
+        "status_index": record.status_index,
+        "claims": record.claims,
+    })
+}
+
+fn base64_len(token: &str) -> usize {
+    token.len() * 3 / 4
+}
+
+/// `POST /v1/marks` (certifier): 201 once the mark is durably stored.
+pub(super) async fn create_mark(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let certifier = certifier_of(&state, &caller)?;
+    let request: NewMark = json_body(&body)?;
+    let decided = decide(&state, &certifier, &request.assessment_ids())?;
+    let record = sign_mark(&state, &certifier, request, &decided)?;
+    let certifier_id = certifier.id;
+    let mut records = submit(&state, |reply| Command::Issue {
+        certifier_id,
+        records: vec![record],
+        reply,
+    })
+    .await?;
+    let record = records
+        .pop()
+        .ok_or_else(|| ApiError::internal("no mark issued"))?;
+    Ok((StatusCode::CREATED, Json(issued_json(&record))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewMarks {
+    marks: Vec<NewMark>,
+}
+
+/// `POST /v1/marks:batch` (certifier): all or none, in one commit.
+pub(super) async fn create_marks(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let certifier = certifier_of(&state, &caller)?;
+    let request: NewMarks = json_body(&body)?;
+    if request.marks.is_empty() || request.marks.len() > state.config.max_batch {
+        return Err(ApiError::invalid(format!(
+            "marks: 1 to {} per batch",
+            state.config.max_batch
+        )));
+    }
+    let signing_state = state.clone();
+    let signing_certifier = certifier.clone();
+    // Signing a batch is CPU work: keep it off the async workers.
+    let signed = tokio::task::spawn_blocking(move || {
+        let mut decisions: std::collections::HashMap<Vec<String>, Decided> =
+            std::collections::HashMap::new();
+        request
+            .marks
+            .into_iter()
+            .map(|m| {
+                let ids = m.assessment_ids();
+                let decided = match decisions.get(&ids) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = decide(&signing_state, &signing_certifier, &ids)?;
+                        decisions.insert(ids, d.clone());
+                        d
+                    }
+                };
+                sign_mark(&signing_state, &signing_certifier, m, &decided)
+            })
+            .enumerate()
+            .map(|(i, r)| {
+                r.map_err(|e| ApiError {
+                    message: format!("marks[{i}]: {}", e.message),
+                    ..e
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let certifier_id = certifier.id;
+    let records = submit(&state, |reply| Command::Issue {
+        certifier_id,
+        records: signed,
+        reply,
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"marks": records.iter().map(issued_json).collect::<Vec<_>>()})),
+    )
+        .into_response())
+}
+
+fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::not_found("mark"));
+    }
+    load(state, Table::Mark, id)?.ok_or_else(|| ApiError::not_found("mark"))
+}
+
+/// The public registry record (no token internals beyond what the QR shows).
+pub(super) fn public_record(state: &AppState, record: &MarkRecord) -> serde_json::Value {
+    let expired = now() >= record.expires_at;
+    serde_json::json!({
+        "mark_id": record.mark_id,
+        "status": if expired && record.status == "valid" { "expired" } else { record.status.as_str() },
+        "status_reason": record.status_reason,
+        "issuer": record.issuer,
+        "kid": record.kid,
+        "vendor": record.vendor,
+        "model": record.model,
+        "hw_version": record.hw_version,
+        "firmware": {"version": record.firmware_version, "sha256": record.firmware_sha256},
+        "claims": record.claims,
+        "issued_at": record.issued_at,
+        "expires_at": record.expires_at,
+        "support_until": record.support_until,
+        "status_list": format!("{}/v1/status-lists/{}", state.base_url, record.status_list),
+        "status_index": record.status_index,
+        "url": record.url,
+    })
+}
+
+/// `GET /v1/marks/{id}`: JSON, or the verification page for browsers.
+pub(super) async fn get_mark(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let record = mark(&state, &id)?;
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        let token = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            &record.token,
+        )
+        .map_err(ApiError::internal)?;
+        return Ok(page::verification_page(&state, &token));
+    }
+    Ok(Json(public_record(&state, &record)).into_response())
+}
+
+/// `GET /v1/marks/{id}/qr.svg`.
+pub(super) async fn qr_svg(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = mark(&state, &id)?;
+    let code = crate::qr::qr_code(&record.url, crate::qr::PRINT_EC_LEVEL)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(256, 256)
+        .build();
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// `GET /v1/marks/{id}/qr.png`.
+pub(super) async fn qr_png(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = mark(&state, &id)?;
+    let code = crate::qr::qr_code(&record.url, crate::qr::PRINT_EC_LEVEL)?;
+    let image = code
+        .render::<image::Luma<u8>>()
+        .module_dimensions(4, 4)
+        .build();
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusBody {
+    reason: String,
+}
+
+async fn change_status(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    body: Bytes,
+    change: StatusChange,
+) -> Result<Response, ApiError> {
+    let record = mark(&state, &id)?;
+    if let Caller::Certifier(me) = &caller {
+        if *me != record.certifier_id {
+            return Err(ApiError::forbidden("the mark belongs to another certifier"));
+        }
+    }
+    let request: StatusBody = json_body(&body)?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.len() > 512 {
+        return Err(ApiError::invalid("reason: 1 to 512 characters"));
+    }
+    let actor = caller.actor();
+    let updated = submit(&state, |reply| Command::SetStatus {
+        mark_id: id,
+        change,
+        reason,
+        actor,
+        reply,
+    })
+    .await?;
+    Ok(Json(public_record(&state, &updated)).into_response())
+}
+
+/// `POST /v1/marks/{id}/revoke`.
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    change_status(state, caller, id, body, StatusChange::Revoke).await
+}
+
+/// `POST /v1/marks/{id}/suspend`.
+pub(super) async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    change_status(state, caller, id, body, StatusChange::Suspend).await
+}
+
+/// `POST /v1/marks/{id}/reinstate`.
+pub(super) async fn reinstate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    change_status(state, caller, id, body, StatusChange::Reinstate).await
+}
+
+/// `GET /v1/trust-list`.
+pub(super) async fn trust_list(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/cose")],
+        state.trust_list.as_ref().clone(),
+    )
+        .into_response()
+}
+
+/// `GET /v1/pki/root.pem`.
+pub(super) async fn root_pem(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        state.root_pem.as_ref().clone(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VerifyBody {
+    /// The QR text (URL), the token text, or the base64url token.
+    mark: String,
+    #[serde(default)]
+    firmware_sha256: Option<String>,
+}
+
+/// `POST /v1/verify`: verifies a mark server side with the service's trust list and current
+/// status.
+pub(super) async fn verify(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: VerifyBody = json_body(&body)?;
+    let token = match qr_text::parse_scanned(&request.mark) {
+        Ok(token) => token,
+        Err(e) => base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            request.mark.trim(),
+        )
+        .map_err(|_| {
+            ApiError::invalid(format!(
+                "mark: not a mark URL, token text or base64url token ({e})"
+            ))
+        })?,
+    };
+    let firmware = match &request.firmware_sha256 {
+        Some(h) => Some(
+            hex::decode(h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| ApiError::invalid("firmware_sha256: 64 hex digits"))?,
+        ),
+        None => None,
+    };
+    let outcome = page::check(&state, &token, firmware);
+    Ok(Json(outcome.to_json(&token)).into_response())
+}
+
+/// `GET /healthz`.
+pub(super) async fn healthz() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// `GET /metrics` (Prometheus text format).
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &state.shared.metrics;
+    let status = state.shared.status.read().map(|s| s.len()).unwrap_or(0);
+    let lines = [
+        (
+            "trustmark_marks_issued_total",
+            "counter",
+            "Marks issued since start.",
+            m.marks_issued.load(Relaxed),
+        ),
+        (
+            "trustmark_status_changes_total",
+            "counter",
+            "Revocations, suspensions and reinstatements since start.",
+            m.status_changes.load(Relaxed),
+        ),
+        (
+            "trustmark_assessments_total",
+            "counter",
+            "Assessments stored since start.",
+            m.assessments.load(Relaxed),
+        ),
+        (
+            "trustmark_commit_groups_total",
+            "counter",
+            "Durable commit groups (one flush each).",
+            m.commit_groups.load(Relaxed),
+        ),
+        (
+            "trustmark_commit_commands_total",
+            "counter",
+            "Commands committed in those groups.",
+            m.commit_commands.load(Relaxed),
+        ),
+        (
+            "trustmark_http_responses_2xx_total",
+            "counter",
+            "2xx responses.",
+            m.http_2xx.load(Relaxed),
+        ),
+        (
+            "trustmark_http_responses_4xx_total",
+            "counter",
+            "4xx responses.",
+            m.http_4xx.load(Relaxed),
+        ),
+        (
+            "trustmark_http_responses_5xx_total",
+            "counter",
+            "5xx responses.",
+            m.http_5xx.load(Relaxed),
+        ),
+        (
+            "trustmark_rate_limited_total",
+            "counter",
+            "Requests refused by the rate limit.",
+            m.rate_limited.load(Relaxed),
+        ),
+        (
+            "trustmark_status_list_entries",
+            "gauge",
+            "Entries in status list 1.",
+            u64::from(status),
+        ),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, value) in lines {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

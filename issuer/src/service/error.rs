@@ -1,0 +1,88 @@
+//! API errors: `{"error": {"code", "message"}}` with the right HTTP status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong and what to do, for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 invalid request.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    /// 403: authenticated, but not allowed to act on this object.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 500; the details go to the log, not the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; nothing was stored",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<crate::IssueError> for ApiError {
+    fn from(e: crate::IssueError) -> Self {
+        use crate::IssueError as E;
+        match e {
+            E::Key(_) | E::Io { .. } | E::Qr(_) => Self::internal(e),
+            E::OutsideScope { .. } | E::ThirdPartyRequired { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_accredited",
+                e.to_string(),
+            ),
+            E::ClassNotAchieved { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "class_not_achieved",
+                e.to_string(),
+            ),
+            _ => Self::invalid(e.to_string()),
+        }
+    }
+}
+
+impl From<super::store::StoreError> for ApiError {
+    fn from(e: super::store::StoreError) -> Self {
+        Self::internal(e)
+    }
+}

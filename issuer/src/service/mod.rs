@@ -1,0 +1,290 @@
+//! `trustmark-issuer serve`: the HTTP service on its embedded sled store.
+
+mod api;
+pub mod audit;
+mod auth;
+pub mod config;
+mod error;
+mod page;
+pub mod records;
+pub mod state;
+pub mod status;
+pub mod store;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use trustmark_format::UnixTime;
+use trustmark_keys::{
+    init_dev_pki, load_dev_pki, sign_trust_list, DevPkiOptions, IssuerCertificate, PkiPaths,
+    SoftwareKey, TrustListEntry, TRUST_LIST_DAYS,
+};
+use trustmark_verifier::{SignatureVerifier, TrustAnchor, TrustStore, RING};
+
+pub use config::{Overrides, ServiceConfig};
+pub use error::ApiError;
+
+use state::{RateLimiter, Shared};
+use store::{SledStore, Store};
+use writer::{Command, Writer};
+
+/// Seconds since 1970 (the service's clock; verification takes it as an argument).
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    writer: tokio::sync::mpsc::Sender<Command>,
+    config: Arc<ServiceConfig>,
+    base_url: Arc<str>,
+    certificate: Arc<IssuerCertificate>,
+    issuer_key: Arc<SoftwareKey>,
+    trust: Arc<TrustStore<'static>>,
+    trust_list: Arc<Vec<u8>>,
+    root_pem: Arc<String>,
+    limiter: Arc<RateLimiter>,
+    status_cache: Arc<status::StatusListCache>,
+    crypto: &'static dyn SignatureVerifier,
+}
+
+/// The routes.
+fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/v1/certifiers", post(api::create_certifier))
+        .route("/v1/assessments", post(api::create_assessment))
+        .route("/v1/assessments/{id}", get(api::get_assessment))
+        .route("/v1/marks", post(api::create_mark))
+        .route("/v1/marks:batch", post(api::create_marks))
+        .route("/v1/marks/{id}", get(api::get_mark))
+        .route("/v1/marks/{id}/qr.svg", get(api::qr_svg))
+        .route("/v1/marks/{id}/qr.png", get(api::qr_png))
+        .route("/v1/marks/{id}/revoke", post(api::revoke))
+        .route("/v1/marks/{id}/suspend", post(api::suspend))
+        .route("/v1/marks/{id}/reinstate", post(api::reinstate))
+        .route("/v1/status-lists/{n}", get(status::status_list))
+        .route("/v1/trust-list", get(api::trust_list))
+        .route("/v1/pki/root.pem", get(api::root_pem))
+        .route("/v1/verify", post(api::verify))
+        .route("/V/{text}", get(page::scanned))
+        .route("/v/{text}", get(page::scanned))
+        .fallback(|| async { error::ApiError::not_found("route") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_and_shape,
+        ))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Counts responses for `/metrics` and turns the framework's plain-text rejections (oversize
+/// body, wrong method) into the API's JSON errors.
+async fn count_and_shape(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let m = &state.shared.metrics;
+    let status = response.status();
+    state::Metrics::inc(match status.as_u16() {
+        200..=399 => &m.http_2xx,
+        400..=499 => &m.http_4xx,
+        _ => &m.http_5xx,
+    });
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.is_client_error() && !is_json {
+        let (code, message) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "too_large",
+                format!("request body over {} bytes", state.config.max_body_bytes),
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "method not allowed on this route".to_owned(),
+            ),
+            _ => (
+                "invalid_request",
+                status
+                    .canonical_reason()
+                    .unwrap_or("bad request")
+                    .to_owned(),
+            ),
+        };
+        return ApiError::new(status, code, message).into_response();
+    }
+    response
+}
+
+/// Re-signs the trust list with the service's status-list location, so verifiers find it.
+fn publish_trust_list(
+    paths: &PkiPaths,
+    pki: &trustmark_keys::DevPki,
+    base_url: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let now = UnixTime(now());
+    let previous = std::fs::read(paths.trust_list()).ok();
+    let previous_sequence = previous
+        .as_deref()
+        .and_then(|b| {
+            trustmark_format::TrustList::parse_signed(b)
+                .ok()
+                .map(|p| p.payload().to_vec())
+        })
+        .and_then(|p| trustmark_format::TrustList::from_cbor(&p).ok())
+        .map_or(0, |l| l.sequence);
+    let list = sign_trust_list(
+        &pki.root_key,
+        &[TrustListEntry {
+            certificate: &pki.issuer,
+            status_list_uri: Some(format!("{base_url}/v1/status-lists/1")),
+        }],
+        now.0.max(previous_sequence + 1),
+        now,
+        UnixTime(now.0 + TRUST_LIST_DAYS * 86_400),
+    )?;
+    let temp = paths.trust_list().with_extension("tmp");
+    std::fs::write(&temp, &list)?;
+    std::fs::rename(&temp, paths.trust_list())?;
+    Ok(list)
+}
+
+/// Reads the admin key file, or makes the bootstrap admin key on first start.
+async fn bootstrap_admin(data_dir: &Path, state: &AppState) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("admin-api-key");
+    if path.exists() {
+        return Ok(());
+    }
+    let key = auth::new_key().map_err(|e| anyhow::anyhow!(e.message))?;
+    let key_hash = auth::key_hash(&key);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state
+        .writer
+        .send(Command::CreateAdminKey {
+            key_hash,
+            reply: tx,
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("writer stopped"))?;
+    rx.await?.map_err(|e| anyhow::anyhow!(e.message))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(format!("{key}\n").as_bytes())?;
+    file.sync_all()?;
+    eprintln!(
+        "\nBootstrap admin API key (shown once; also in {}):\n  {key}\n",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub fn run(config: ServiceConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let bound = listener.local_addr()?;
+    let base_url = config.base_url(bound);
+
+    let paths = PkiPaths::new(&data_dir);
+    if !paths.root_cert().exists() {
+        init_dev_pki(&data_dir, &DevPkiOptions::new(UnixTime(now())))?;
+        tracing::info!("created a development PKI in {}", paths.dir().display());
+    }
+    let pki = load_dev_pki(&data_dir)?;
+    let trust_list = publish_trust_list(&paths, &pki, &base_url)?;
+    let anchor = TrustAnchor {
+        alg: pki.root.alg,
+        public_key: pki.root.public_key.clone(),
+    };
+    let trust = TrustStore::from_signed(&trust_list, &anchor, UnixTime(now()), &RING)?;
+    let root_pem = pki.root.to_pem();
+    let certificate = Arc::new(pki.issuer);
+    let issuer_key = Arc::new(pki.issuer_key);
+
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir.join("db"))?);
+    let (chain_len, _) = audit::verify_chain(store.as_ref())?;
+    let shared = Arc::new(Shared::default());
+    let writer = Writer::open(store.clone(), shared.clone())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(65_536);
+    let writer_thread = std::thread::Builder::new()
+        .name("trustmark-writer".into())
+        .spawn(move || writer.run(rx))?;
+
+    let state = AppState {
+        store,
+        shared,
+        writer: tx,
+        limiter: Arc::new(RateLimiter::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        )),
+        status_cache: Arc::new(status::StatusListCache::default()),
+        config: Arc::new(config),
+        base_url: base_url.clone().into(),
+        certificate,
+        issuer_key,
+        trust: Arc::new(trust),
+        trust_list: Arc::new(trust_list),
+        root_pem: Arc::new(root_pem),
+        crypto: &RING,
+    };
+    bootstrap_admin(&data_dir, &state).await?;
+    tracing::info!(%bound, %base_url, audit_entries = chain_len, "trustmark issuer listening");
+    eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");
+
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    // The router (and with it every sender) is gone: the writer drains its queue and stops.
+    writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

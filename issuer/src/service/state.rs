@@ -1,0 +1,163 @@
+//! State shared between the HTTP handlers and the writer: API keys, per-mark status bits, and
+//! counters for `/metrics`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use super::records::ApiKey;
+
+/// Status values, as in the Token Status List (2 bits per mark).
+pub const STATUS_VALID: u8 = 0;
+/// Revoked (the draft's INVALID).
+pub const STATUS_REVOKED: u8 = 1;
+/// Suspended.
+pub const STATUS_SUSPENDED: u8 = 2;
+
+/// The status of every mark of one status list, 2 bits each, LSB first.
+#[derive(Debug, Default, Clone)]
+pub struct StatusBits {
+    bytes: Vec<u8>,
+    len: u32,
+}
+
+impl StatusBits {
+    /// Number of entries.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The status of entry `index` (valid beyond the end).
+    pub fn get(&self, index: u32) -> u8 {
+        let byte = self.bytes.get(index as usize / 4).copied().unwrap_or(0);
+        (byte >> ((index % 4) * 2)) & 0b11
+    }
+
+    /// Sets entry `index`, growing the list.
+    pub fn set(&mut self, index: u32, status: u8) {
+        let at = index as usize / 4;
+        if self.bytes.len() <= at {
+            self.bytes.resize(at + 1, 0);
+        }
+        let shift = (index % 4) * 2;
+        self.bytes[at] = (self.bytes[at] & !(0b11 << shift)) | ((status & 0b11) << shift);
+        self.len = self.len.max(index + 1);
+    }
+
+    /// The packed bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Marks issued.
+    pub marks_issued: AtomicU64,
+    /// Status changes.
+    pub status_changes: AtomicU64,
+    /// Assessments stored.
+    pub assessments: AtomicU64,
+    /// Commit groups flushed.
+    pub commit_groups: AtomicU64,
+    /// Commands in those groups.
+    pub commit_commands: AtomicU64,
+    /// HTTP responses by class (2xx, 4xx, 5xx).
+    pub http_2xx: AtomicU64,
+    /// 4xx responses.
+    pub http_4xx: AtomicU64,
+    /// 5xx responses.
+    pub http_5xx: AtomicU64,
+    /// Requests refused by the rate limit.
+    pub rate_limited: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds one to a counter.
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A token bucket per API key.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// `per_second` sustained, up to `burst` at once.
+    pub fn new(per_second: f64, burst: f64) -> Self {
+        Self {
+            per_second,
+            burst,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; false when the bucket is empty.
+    pub fn allow(&self, key: &str) -> bool {
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Everything shared.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// API key hash (hex) -> role.
+    pub api_keys: RwLock<HashMap<String, ApiKey>>,
+    /// Status of status list 1.
+    pub status: RwLock<StatusBits>,
+    /// The next status index to hand out (list 1).
+    pub next_index: std::sync::atomic::AtomicU32,
+    /// Incremented on every status change, so the status-list cache knows to rebuild.
+    pub status_version: AtomicU64,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_bits_pack_lsb_first() {
+        let mut bits = StatusBits::default();
+        bits.set(0, STATUS_REVOKED);
+        bits.set(1, STATUS_SUSPENDED);
+        bits.set(5, STATUS_REVOKED);
+        assert_eq!(bits.bytes(), &[0b1001, 0b0100]);
+        assert_eq!(
+            (
+                bits.get(0),
+                bits.get(1),
+                bits.get(2),
+                bits.get(5),
+                bits.get(99)
+            ),
+            (1, 2, 0, 1, 0)
+        );
+        bits.set(0, STATUS_VALID);
+        assert_eq!(bits.get(0), STATUS_VALID);
+        assert_eq!(bits.len(), 6);
+    }
+}

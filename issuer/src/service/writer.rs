@@ -1,0 +1,515 @@
+//! The single writer: every change goes through one thread that groups the requests waiting
+//! at a time into one atomic batch and one flush (group commit), then answers them all. A mark
+//! is acknowledged only after the flush that made it durable; status indexes and the audit chain
+//! are assigned in one place, so they never collide or fork.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use base64::Engine;
+use tokio::sync::{mpsc, oneshot};
+
+use super::audit::{AuditEntry, GENESIS};
+use super::error::ApiError;
+use super::records::{ApiKey, AssessmentRecord, Certifier, ClaimRecord, MarkRecord};
+use super::state::{Metrics, Shared, STATUS_REVOKED, STATUS_SUSPENDED, STATUS_VALID};
+use super::store::{Store, StoreError, Table, WriteBatch};
+use crate::format_day;
+
+/// Most commands in one commit group: bounds the latency a group adds.
+const MAX_GROUP: usize = 4096;
+
+/// A status change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StatusChange {
+    /// Revoke (final).
+    Revoke,
+    /// Suspend.
+    Suspend,
+    /// Reinstate a suspended mark.
+    Reinstate,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// What the writer does.
+#[derive(Debug)]
+pub(super) enum Command {
+    /// Store marks signed by a handler (with status indexes from [`Shared::next_index`]).
+    Issue {
+        /// The owner.
+        certifier_id: String,
+        /// The signed marks' records.
+        records: Vec<MarkRecord>,
+        /// The answer.
+        reply: Reply<Vec<MarkRecord>>,
+    },
+    /// Change a mark's status.
+    SetStatus {
+        /// The mark.
+        mark_id: String,
+        /// The change.
+        change: StatusChange,
+        /// Why.
+        reason: String,
+        /// Who (`admin` or `certifier:<id>`).
+        actor: String,
+        /// The answer.
+        reply: Reply<MarkRecord>,
+    },
+    /// Create a certifier with its API key (stored as a hash).
+    CreateCertifier {
+        /// The certifier.
+        certifier: Certifier,
+        /// SHA-256 (hex) of its API key.
+        key_hash: String,
+        /// The answer.
+        reply: Reply<()>,
+    },
+    /// Store the admin key (first start).
+    CreateAdminKey {
+        /// SHA-256 (hex) of the key.
+        key_hash: String,
+        /// The answer.
+        reply: Reply<()>,
+    },
+    /// Store an assessment.
+    SaveAssessment {
+        /// The record.
+        record: Box<AssessmentRecord>,
+        /// The answer.
+        reply: Reply<()>,
+    },
+}
+
+/// The writer's own state.
+pub(super) struct Writer {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    /// One past the highest status index stored.
+    next_index: u32,
+    audit_seq: u64,
+    audit_head: String,
+}
+
+/// Meta key of the next status index of list 1.
+const NEXT_INDEX: &[u8] = b"next-index/1";
+/// Meta key of the audit head.
+const AUDIT_HEAD: &[u8] = b"audit-head";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// A change computed for one command, applied to the shared state only after the flush.
+enum Effect {
+    Status(u32, u8),
+    ApiKey(String, ApiKey),
+    Issued(usize),
+    StatusChanged,
+    Assessment,
+}
+
+/// A computed answer waiting for the flush.
+enum Pending {
+    Marks(Reply<Vec<MarkRecord>>, Result<Vec<MarkRecord>, ApiError>),
+    Mark(Reply<MarkRecord>, Box<Result<MarkRecord, ApiError>>),
+    Unit(Reply<()>, Result<(), ApiError>),
+}
+
+impl Pending {
+    fn send(self, failure: Option<&ApiError>) {
+        // A client that went away does not need its answer.
+        match self {
+            Self::Marks(tx, r) => drop(tx.send(failure.map_or(r, |e| Err(e.clone())))),
+            Self::Mark(tx, r) => drop(tx.send(failure.map_or(*r, |e| Err(e.clone())))),
+            Self::Unit(tx, r) => drop(tx.send(failure.map_or(r, |e| Err(e.clone())))),
+        }
+    }
+}
+
+impl Writer {
+    /// Loads the counters and heads from the store and rebuilds the shared state.
+    pub(super) fn open(store: Arc<dyn Store>, shared: Arc<Shared>) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError(format!("corrupt {what}"));
+        let next_index = match store.get(Table::Meta, NEXT_INDEX)? {
+            Some(v) => u32::from_be_bytes(v.try_into().map_err(|_| corrupt("next index"))?),
+            None => 0,
+        };
+        let (audit_seq, audit_head) = match store.get(Table::Meta, AUDIT_HEAD)? {
+            Some(v) => {
+                serde_json::from_slice::<(u64, String)>(&v).map_err(|_| corrupt("audit head"))?
+            }
+            None => (0, GENESIS.to_owned()),
+        };
+        {
+            let mut keys = shared.api_keys.write().unwrap_or_else(|e| e.into_inner());
+            for (hash, value) in store.scan(Table::ApiKey)? {
+                let role: ApiKey =
+                    serde_json::from_slice(&value).map_err(|_| corrupt("api key"))?;
+                keys.insert(String::from_utf8_lossy(&hash).into_owned(), role);
+            }
+            let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+            for (_, value) in store.scan(Table::Mark)? {
+                let mark: MarkRecord =
+                    serde_json::from_slice(&value).map_err(|_| corrupt("mark"))?;
+                status.set(mark.status_index, status_value(&mark.status));
+            }
+        }
+        // Handlers take indexes from here; an index taken by a request that never committed is
+        // never acknowledged to anyone, so handing it out again after a restart is safe.
+        shared
+            .next_index
+            .store(next_index, std::sync::atomic::Ordering::SeqCst);
+        Ok(Self {
+            store,
+            shared,
+            next_index,
+            audit_seq,
+            audit_head,
+        })
+    }
+
+    /// Runs until every sender is gone, then returns (graceful shutdown drains the queue).
+    pub(super) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(command) => group.push(command),
+                    Err(_) => break,
+                }
+            }
+            self.commit(group);
+        }
+    }
+
+    fn audit(
+        &mut self,
+        batch: &mut WriteBatch,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        details: serde_json::Value,
+    ) {
+        let entry = AuditEntry::new(
+            self.audit_seq,
+            now(),
+            actor,
+            action,
+            subject,
+            details,
+            &self.audit_head,
+        );
+        batch.put(
+            Table::Audit,
+            &self.audit_seq.to_be_bytes(),
+            serde_json::to_vec(&entry).unwrap_or_default(),
+        );
+        self.audit_seq += 1;
+        self.audit_head = entry.hash;
+    }
+
+    /// Processes one group: computes every write, applies them atomically, flushes, then
+    /// updates the shared state and answers. On a storage failure nothing is acknowledged and
+    /// the counters are restored.
+    fn commit(&mut self, group: Vec<Command>) {
+        let saved = (self.next_index, self.audit_seq, self.audit_head.clone());
+        let mut batch = WriteBatch::default();
+        let mut effects = Vec::new();
+        let mut answers = Vec::with_capacity(group.len());
+        // Marks written earlier in this group, so a later command sees them.
+        let mut overlay: HashMap<String, MarkRecord> = HashMap::new();
+        let count = group.len();
+        for command in group {
+            answers.push(self.apply(command, &mut batch, &mut effects, &mut overlay));
+        }
+        if !batch.is_empty() {
+            batch.put(
+                Table::Meta,
+                NEXT_INDEX,
+                self.next_index.to_be_bytes().to_vec(),
+            );
+            batch.put(
+                Table::Meta,
+                AUDIT_HEAD,
+                serde_json::to_vec(&(self.audit_seq, &self.audit_head)).unwrap_or_default(),
+            );
+        }
+        let durable = self.store.apply(batch).and_then(|()| self.store.flush());
+        if let Err(e) = durable {
+            (self.next_index, self.audit_seq, self.audit_head) = saved;
+            let failure = ApiError::internal(e);
+            for answer in answers {
+                answer.send(Some(&failure));
+            }
+            return;
+        }
+        let metrics: &Metrics = &self.shared.metrics;
+        Metrics::inc(&metrics.commit_groups);
+        metrics
+            .commit_commands
+            .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+        for effect in effects {
+            match effect {
+                Effect::Status(index, status) => self
+                    .shared
+                    .status
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .set(index, status),
+                Effect::ApiKey(hash, role) => {
+                    self.shared
+                        .api_keys
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(hash, role);
+                }
+                Effect::Issued(n) => {
+                    metrics
+                        .marks_issued
+                        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+                Effect::StatusChanged => {
+                    Metrics::inc(&metrics.status_changes);
+                    self.shared
+                        .status_version
+                        .fetch_add(1, std::sync::atomic::Ordering::Release);
+                }
+                Effect::Assessment => Metrics::inc(&metrics.assessments),
+            }
+        }
+        for answer in answers {
+            answer.send(None);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        command: Command,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+        overlay: &mut HashMap<String, MarkRecord>,
+    ) -> Pending {
+        match command {
+            Command::Issue {
+                certifier_id,
+                records,
+                reply,
+            } => {
+                self.store_marks(&certifier_id, &records, batch, effects, overlay);
+                Pending::Marks(reply, Ok(records))
+            }
+            Command::SetStatus {
+                mark_id,
+                change,
+                reason,
+                actor,
+                reply,
+            } => {
+                let result =
+                    self.set_status(&mark_id, change, &reason, &actor, batch, effects, overlay);
+                Pending::Mark(reply, Box::new(result))
+            }
+            Command::CreateCertifier {
+                certifier,
+                key_hash,
+                reply,
+            } => {
+                let role = ApiKey::Certifier {
+                    certifier_id: certifier.id.clone(),
+                };
+                batch.put(
+                    Table::Certifier,
+                    certifier.id.as_bytes(),
+                    serde_json::to_vec(&certifier).unwrap_or_default(),
+                );
+                batch.put(
+                    Table::ApiKey,
+                    key_hash.as_bytes(),
+                    serde_json::to_vec(&role).unwrap_or_default(),
+                );
+                self.audit(batch, "admin", "certifier.created", &certifier.id, serde_json::json!({
+                    "name": certifier.name, "assurance": certifier.assurance, "kid": certifier.kid,
+                }));
+                effects.push(Effect::ApiKey(key_hash, role));
+                Pending::Unit(reply, Ok(()))
+            }
+            Command::CreateAdminKey { key_hash, reply } => {
+                batch.put(
+                    Table::ApiKey,
+                    key_hash.as_bytes(),
+                    serde_json::to_vec(&ApiKey::Admin).unwrap_or_default(),
+                );
+                self.audit(
+                    batch,
+                    "system",
+                    "key.admin_created",
+                    "admin",
+                    serde_json::json!({}),
+                );
+                effects.push(Effect::ApiKey(key_hash, ApiKey::Admin));
+                Pending::Unit(reply, Ok(()))
+            }
+            Command::SaveAssessment { record, reply } => {
+                batch.put(
+                    Table::Assessment,
+                    record.id.as_bytes(),
+                    serde_json::to_vec(&record).unwrap_or_default(),
+                );
+                effects.push(Effect::Assessment);
+                Pending::Unit(reply, Ok(()))
+            }
+        }
+    }
+
+    fn store_marks(
+        &mut self,
+        certifier_id: &str,
+        records: &[MarkRecord],
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+        overlay: &mut HashMap<String, MarkRecord>,
+    ) {
+        let actor = format!("certifier:{certifier_id}");
+        for record in records {
+            batch.put(
+                Table::Mark,
+                record.mark_id.as_bytes(),
+                serde_json::to_vec(record).unwrap_or_default(),
+            );
+            self.audit(batch, &actor, "mark.issued", &record.mark_id, serde_json::json!({
+                "status_index": record.status_index,
+                "assessments": record.claims.iter().map(|c| serde_json::json!({"framework": c.framework, "digest": c.assessment_digest})).collect::<Vec<_>>(),
+            }));
+            self.next_index = self.next_index.max(record.status_index.saturating_add(1));
+            effects.push(Effect::Status(record.status_index, STATUS_VALID));
+            overlay.insert(record.mark_id.clone(), record.clone());
+        }
+        effects.push(Effect::Issued(records.len()));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn set_status(
+        &mut self,
+        mark_id: &str,
+        change: StatusChange,
+        reason: &str,
+        actor: &str,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+        overlay: &mut HashMap<String, MarkRecord>,
+    ) -> Result<MarkRecord, ApiError> {
+        let mut record = match overlay.get(mark_id) {
+            Some(record) => record.clone(),
+            None => {
+                let bytes = self
+                    .store
+                    .get(Table::Mark, mark_id.as_bytes())?
+                    .ok_or_else(|| ApiError::not_found("mark"))?;
+                serde_json::from_slice::<MarkRecord>(&bytes).map_err(ApiError::internal)?
+            }
+        };
+        let (new_status, action) = match (record.status.as_str(), change) {
+            ("revoked", _) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "already_revoked",
+                    "the mark is revoked; revocation is final",
+                ))
+            }
+            ("valid", StatusChange::Revoke) | ("suspended", StatusChange::Revoke) => {
+                ("revoked", "mark.revoked")
+            }
+            ("valid", StatusChange::Suspend) => ("suspended", "mark.suspended"),
+            ("suspended", StatusChange::Reinstate) => ("valid", "mark.reinstated"),
+            (current, _) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "invalid_transition",
+                    format!("the mark is {current}; that change does not apply"),
+                ))
+            }
+        };
+        let old = record.status.clone();
+        record.status = new_status.to_owned();
+        record.status_reason = Some(reason.to_owned());
+        batch.put(
+            Table::Mark,
+            mark_id.as_bytes(),
+            serde_json::to_vec(&record).unwrap_or_default(),
+        );
+        self.audit(
+            batch,
+            actor,
+            action,
+            mark_id,
+            serde_json::json!({"from": old, "to": new_status, "reason": reason}),
+        );
+        effects.push(Effect::Status(
+            record.status_index,
+            status_value(new_status),
+        ));
+        effects.push(Effect::StatusChanged);
+        overlay.insert(mark_id.to_owned(), record.clone());
+        Ok(record)
+    }
+}
+
+/// The 2-bit value of a status name.
+pub(super) fn status_value(status: &str) -> u8 {
+    match status {
+        "revoked" => STATUS_REVOKED,
+        "suspended" => STATUS_SUSPENDED,
+        _ => STATUS_VALID,
+    }
+}
+
+/// The registry record of a freshly signed mark.
+pub(super) fn record_of(
+    certifier: &Certifier,
+    issuer: &str,
+    issued: &crate::IssuedMark,
+    digests: &[(String, String)],
+) -> MarkRecord {
+    let c = &issued.claims;
+    MarkRecord {
+        mark_id: issued.mark_id.clone(),
+        certifier_id: certifier.id.clone(),
+        issuer: issuer.to_owned(),
+        kid: certifier.kid.clone(),
+        status_list: 1,
+        status_index: c.status_index,
+        status: "valid".into(),
+        status_reason: None,
+        vendor: c.vendor.clone(),
+        model: c.model.clone(),
+        hw_version: c.hw_version.clone(),
+        firmware_version: c.firmware.version.clone(),
+        firmware_sha256: hex::encode(c.firmware.sha256),
+        claims: c
+            .frameworks
+            .iter()
+            .map(|f| ClaimRecord {
+                framework: f.framework.to_string(),
+                version: f.version.clone(),
+                class: f.class,
+                assurance: f.assurance.name().to_owned(),
+                assessment_digest: digests
+                    .iter()
+                    .find(|(framework, _)| *framework == f.framework.to_string())
+                    .map(|(_, d)| d.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        issued_at: c.issued_at.0,
+        expires_at: c.expires_at.0,
+        support_until: format_day(c.support_until),
+        token: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&issued.token),
+        url: issued.url.clone(),
+    }
+}

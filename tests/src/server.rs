@@ -1,0 +1,230 @@
+//! Starting the real `trustmark-issuer serve` on a free loopback port, and talking to it.
+
+#![allow(clippy::panic)] // test support: a service that cannot start must fail the test loudly
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running service.
+pub struct Server {
+    child: Child,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The bootstrap admin API key.
+    pub admin_key: String,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Content type.
+    pub content_type: String,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON (`Null` if it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A binary of this workspace, next to the test executable's directory.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    dir.join(name)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18_181)
+}
+
+impl Server {
+    /// Starts the service on `data_dir` and waits until it answers `/healthz`.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_with_config(data_dir, None)
+    }
+
+    /// Starts the service with a configuration file holding `config` (TOML).
+    pub fn start_with_config(data_dir: &Path, config: Option<&str>) -> Self {
+        let port = free_port();
+        let mut command = Command::new(binary("trustmark-issuer"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data_dir);
+        if let Some(config) = config {
+            let path = data_dir.with_extension("toml");
+            std::fs::write(&path, config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            command.arg("--config").arg(path);
+        }
+        let child = command
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start trustmark-issuer: {e}"));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let mut server = Self {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            base: format!("http://127.0.0.1:{port}"),
+            admin_key: String::new(),
+            agent,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if server.get("/healthz").status == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the service did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server.admin_key = std::fs::read_to_string(data_dir.join("admin-api-key"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        server
+    }
+
+    fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+        match result {
+            Ok(mut response) => Answer {
+                status: response.status().as_u16(),
+                content_type: response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned(),
+                body: response
+                    .body_mut()
+                    .with_config()
+                    .limit(64 * 1024 * 1024)
+                    .read_to_vec()
+                    .unwrap_or_default(),
+            },
+            Err(_) => Answer {
+                status: 0,
+                content_type: String::new(),
+                body: Vec::new(),
+            },
+        }
+    }
+
+    /// GET.
+    pub fn get(&self, path: &str) -> Answer {
+        Self::answer(self.agent.get(&format!("{}{path}", self.base)).call())
+    }
+
+    /// GET with headers.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.agent.get(&format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        Self::answer(request.call())
+    }
+
+    /// POST a body with a content type and an optional bearer key.
+    pub fn post(&self, path: &str, key: Option<&str>, content_type: &str, body: &[u8]) -> Answer {
+        let mut request = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("content-type", content_type);
+        if let Some(key) = key {
+            request = request.header("authorization", &format!("Bearer {key}"));
+        }
+        Self::answer(request.send(body))
+    }
+
+    /// POST JSON.
+    pub fn post_json(&self, path: &str, key: Option<&str>, body: &serde_json::Value) -> Answer {
+        self.post(path, key, "application/json", body.to_string().as_bytes())
+    }
+
+    /// POST over a raw connection, for bodies a client library would stop sending when the
+    /// server answers early (the oversize check answers 413 before reading the body).
+    pub fn post_raw(&self, path: &str, key: &str, body: &[u8]) -> Answer {
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream =
+            std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("connect: {e}"));
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.as_bytes().to_vec())
+            .unwrap_or_default();
+        Answer {
+            status,
+            content_type: String::new(),
+            body,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the process gracefully (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

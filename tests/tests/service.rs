@@ -1,0 +1,476 @@
+//! The issuer service end to end, against the real binary on a free loopback port.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::collections::HashSet;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use trustmark_e2e::server::{binary, Server};
+
+const FIRMWARE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn certifier(server: &Server, name: &str) -> (String, String) {
+    let answer = server.post_json(
+        "/v1/certifiers",
+        Some(&server.admin_key),
+        &json!({"name": name, "assurance": "third-party"}),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let body = answer.json();
+    (
+        body["certifier_id"].as_str().unwrap().to_owned(),
+        body["api_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A UK PSTI assessment meeting all three requirements, as CSV.
+fn assessment(server: &Server, key: &str) -> String {
+    let csv =
+        "requirement,response,evidence,justification\n1,C,PW-1,\n2,C,VDP,\n3,Compliant,SUPPORT,\n";
+    let answer = server.post(
+        "/v1/assessments?framework=uk-psti&target_class=1",
+        Some(key),
+        "text/csv",
+        csv.as_bytes(),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    assert_eq!(answer.json()["achieved_class"], 1);
+    answer.json()["assessment_id"].as_str().unwrap().to_owned()
+}
+
+fn mark_request(assessment_id: &str) -> Value {
+    json!({
+        "assessment_id": assessment_id, "vendor": "Acme Devices Ltd", "model": "SmartHub Pro 200",
+        "hw_version": "1.2.0", "firmware": {"version": "4.1.7", "sha256": FIRMWARE},
+        "support_until": "2030-12-31", "valid_days": 365,
+    })
+}
+
+fn issue(server: &Server, key: &str, assessment_id: &str) -> Value {
+    let answer = server.post_json("/v1/marks", Some(key), &mark_request(assessment_id));
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    answer.json()
+}
+
+/// The page path of a mark URL (the URL's host is the public base URL).
+fn page_path(url: &str) -> String {
+    let at = url.find("/V/").unwrap();
+    url[at..].to_owned()
+}
+
+fn page_status(server: &Server, path: &str) -> String {
+    let answer = server.get(path);
+    assert_eq!(answer.status, 200);
+    assert!(answer.content_type.starts_with("text/html"));
+    let html = answer.text();
+    let at = html.find("data-status=\"").unwrap() + 13;
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+#[test]
+fn the_whole_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let (_, key) = certifier(&server, "Acme Test Lab");
+    let assessment_id = assessment(&server, &key);
+    let mark = issue(&server, &key, &assessment_id);
+    let mark_id = mark["mark_id"].as_str().unwrap();
+    let url = mark["url"].as_str().unwrap();
+    assert_eq!(mark["claims"][0]["class"], 1);
+
+    // The public registry record, JSON and HTML.
+    let record = server.get(&format!("/v1/marks/{mark_id}")).json();
+    assert_eq!(record["status"], "valid");
+    assert_eq!(record["vendor"], "Acme Devices Ltd");
+    assert_eq!(
+        record["claims"][0]["assessment_digest"]
+            .as_str()
+            .map(str::len),
+        Some(64)
+    );
+    let html = server.get_with(&format!("/v1/marks/{mark_id}"), &[("accept", "text/html")]);
+    assert!(html.text().contains("Valid trust mark"));
+
+    // QR images: ZBar reads the URL back from the PNG; the SVG is an SVG.
+    let png = server.get(&format!("/v1/marks/{mark_id}/qr.png"));
+    assert_eq!(png.content_type, "image/png");
+    let png_path = dir.path().join("qr.png");
+    std::fs::write(&png_path, &png.body).unwrap();
+    let zbar = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&png_path)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&zbar.stdout).trim_end(), url);
+    assert!(server
+        .get(&format!("/v1/marks/{mark_id}/qr.svg"))
+        .text()
+        .contains("<svg"));
+
+    // The page the QR opens, as printed and as a scanner may change it.
+    let path = page_path(url);
+    assert_eq!(page_status(&server, &path), "valid");
+    assert_eq!(page_status(&server, &path.to_lowercase()), "valid");
+
+    // Server-side verification.
+    let verified = server
+        .post_json(
+            "/v1/verify",
+            None,
+            &json!({"mark": url, "firmware_sha256": FIRMWARE}),
+        )
+        .json();
+    assert_eq!(verified["valid"], true, "{verified}");
+
+    // Revoke: the record, the page, /v1/verify and the status list all say so.
+    let revoked = server.post_json(
+        &format!("/v1/marks/{mark_id}/revoke"),
+        Some(&key),
+        &json!({"reason": "firmware backdoor found"}),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(
+        server.get(&format!("/v1/marks/{mark_id}")).json()["status"],
+        "revoked"
+    );
+    assert_eq!(page_status(&server, &path), "revoked");
+    assert_eq!(
+        server
+            .post_json("/v1/verify", None, &json!({"mark": url}))
+            .json()["status"],
+        "revoked"
+    );
+    let again = server.post_json(
+        &format!("/v1/marks/{mark_id}/reinstate"),
+        Some(&key),
+        &json!({"reason": "oops"}),
+    );
+    assert_eq!(again.status, 409, "revocation is final");
+    let list = server.get("/v1/status-lists/1");
+    assert_eq!(list.content_type, "application/statuslist+cwt");
+    let status_file = dir.path().join("status.cwt");
+    std::fs::write(&status_file, &list.body).unwrap();
+    let trust_file = dir.path().join("trust-list.cbor");
+    std::fs::write(&trust_file, server.get("/v1/trust-list").body).unwrap();
+    let root_file = dir.path().join("root.pem");
+    std::fs::write(&root_file, server.get("/v1/pki/root.pem").body).unwrap();
+    let cli = Command::new(binary("trustmark-verify"))
+        .arg("--trust-list")
+        .arg(&trust_file)
+        .arg("--root")
+        .arg(&root_file)
+        .arg("--status-list")
+        .arg(&status_file)
+        .args(["--json", url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        cli.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&cli.stdout).contains("\"revoked\""),
+        "{}",
+        String::from_utf8_lossy(&cli.stdout)
+    );
+
+    // Suspend and reinstate another mark.
+    let other = issue(&server, &key, &assessment_id);
+    let other_id = other["mark_id"].as_str().unwrap();
+    let other_path = page_path(other["url"].as_str().unwrap());
+    assert_eq!(
+        server
+            .post_json(
+                &format!("/v1/marks/{other_id}/suspend"),
+                Some(&key),
+                &json!({"reason": "under review"})
+            )
+            .status,
+        200
+    );
+    assert_eq!(page_status(&server, &other_path), "suspended");
+    assert_eq!(
+        server
+            .post_json(
+                &format!("/v1/marks/{other_id}/reinstate"),
+                Some(&key),
+                &json!({"reason": "review passed"})
+            )
+            .status,
+        200
+    );
+    assert_eq!(page_status(&server, &other_path), "valid");
+
+    // A forged mark: not genuine.
+    let mut forged = path.clone().into_bytes();
+    let at = forged.len() - 20;
+    forged[at] = if forged[at] == b'1' { b'2' } else { b'1' };
+    assert_eq!(
+        page_status(&server, &String::from_utf8(forged).unwrap()),
+        "not_genuine"
+    );
+
+    // Batch issuance.
+    let batch = server.post_json(
+        "/v1/marks:batch",
+        Some(&key),
+        &json!({"marks": (0..5).map(|_| mark_request(&assessment_id)).collect::<Vec<_>>()}),
+    );
+    assert_eq!(batch.status, 201, "{}", batch.text());
+    let marks = batch.json()["marks"].as_array().unwrap().clone();
+    let indexes: HashSet<u64> = marks
+        .iter()
+        .map(|m| m["status_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes.len(), 5);
+
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("trustmark_marks_issued_total 7"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn auth_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let (_, alice) = certifier(&server, "Alice Lab");
+    let (_, bob) = certifier(&server, "Bob Lab");
+    let assessment_id = assessment(&server, &alice);
+    let mark_id = issue(&server, &alice, &assessment_id)["mark_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = "tmk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let cases: Vec<(String, Value, Option<&str>)> = vec![
+        (
+            "/v1/certifiers".into(),
+            json!({"name": "X", "assurance": "self"}),
+            Some(alice.as_str()),
+        ),
+        (
+            "/v1/assessments".into(),
+            json!({"framework": "uk-psti", "target_class": 1, "responses": []}),
+            None,
+        ),
+        (
+            "/v1/marks".into(),
+            mark_request(&assessment_id),
+            Some(bob.as_str()),
+        ),
+        (
+            "/v1/marks:batch".into(),
+            json!({"marks": [mark_request(&assessment_id)]}),
+            Some(bob.as_str()),
+        ),
+        (
+            format!("/v1/marks/{mark_id}/revoke"),
+            json!({"reason": "r"}),
+            Some(bob.as_str()),
+        ),
+        (
+            format!("/v1/marks/{mark_id}/suspend"),
+            json!({"reason": "r"}),
+            Some(bob.as_str()),
+        ),
+        (
+            format!("/v1/marks/{mark_id}/reinstate"),
+            json!({"reason": "r"}),
+            Some(bob.as_str()),
+        ),
+    ];
+    for (path, body, other) in cases {
+        assert_eq!(
+            server.post_json(&path, None, &body).status,
+            401,
+            "{path} without a key"
+        );
+        assert_eq!(
+            server.post_json(&path, Some(wrong), &body).status,
+            401,
+            "{path} with a wrong key"
+        );
+        if let Some(other) = other {
+            let answer = server.post_json(&path, Some(other), &body);
+            assert_eq!(
+                answer.status,
+                403,
+                "{path} with another's key: {}",
+                answer.text()
+            );
+            assert_eq!(answer.json()["error"]["code"], "forbidden");
+        }
+    }
+    // The admin may act on any mark.
+    let admin = server.post_json(
+        &format!("/v1/marks/{mark_id}/suspend"),
+        Some(&server.admin_key),
+        &json!({"reason": "scheme audit"}),
+    );
+    assert_eq!(admin.status, 200, "{}", admin.text());
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        Server::start_with_config(&dir.path().join("data"), Some("max_body_bytes = 65536\n"));
+    let (_, key) = certifier(&server, "Lab");
+    let k = Some(key.as_str());
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "/v1/marks",
+            "application/json",
+            b"{not json".to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/marks",
+            "application/json",
+            br#"{"vendor": 7}"#.to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/assessments",
+            "application/json",
+            br#"{"framework": "nist", "target_class": 1, "responses": []}"#.to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/assessments?framework=uk-psti&target_class=1",
+            "text/csv",
+            b"requirement,response\n1,C\n2,perhaps\n".to_vec(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/v1/assessments",
+            "image/gif",
+            b"GIF89a".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "/v1/marks",
+            "application/json",
+            serde_json::to_vec(&mark_request("0000")).unwrap(),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (path, content_type, body, status, code) in cases {
+        let answer = server.post(path, k, content_type, &body);
+        assert_eq!(answer.status, status, "{path}: {}", answer.text());
+        assert_eq!(
+            answer.json()["error"]["code"],
+            code,
+            "{path}: {}",
+            answer.text()
+        );
+        assert!(!answer.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty());
+    }
+    let oversize = server.post_raw("/v1/marks", &key, &vec![b' '; 100 * 1024]);
+    assert_eq!(oversize.status, 413, "{}", oversize.text());
+    assert!(oversize.text().contains("too_large"), "{}", oversize.text());
+    let csv_error = server.post(
+        "/v1/assessments?framework=uk-psti&target_class=1",
+        k,
+        "text/csv",
+        b"requirement,response\n1,C\n2,perhaps\n",
+    );
+    assert!(csv_error.text().contains("row 3"), "{}", csv_error.text());
+    let metrics = server.get("/metrics").text();
+    assert!(metrics.contains("trustmark_marks_issued_total 0"));
+    assert!(metrics.contains("trustmark_assessments_total 0"));
+    assert_eq!(
+        server
+            .get("/v1/marks/00000000000000000000000000000000")
+            .status,
+        404
+    );
+    assert_eq!(
+        server.get("/v1/nothing").json()["error"]["code"],
+        "not_found"
+    );
+}
+
+/// Kill the service with SIGKILL while a client issues marks: every mark that got a 201 is
+/// there after a restart, verifies, has its own status index, and the audit chain holds.
+#[test]
+fn crash_safety() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let (_, key) = certifier(&server, "Lab");
+    let assessment_id = assessment(&server, &key);
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..400 {
+                    let answer =
+                        server.post_json("/v1/marks", Some(&key), &mark_request(&assessment_id));
+                    if answer.status != 201 {
+                        break;
+                    }
+                    acknowledged.lock().unwrap().push(answer.json());
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        // SAFETY of the test: the kill lands while the clients are still sending.
+        let _ = Command::new("kill")
+            .args(["-9", &server.pid().to_string()])
+            .status();
+    });
+    server.kill();
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(
+        acknowledged.len() > 10,
+        "too few marks issued before the kill: {}",
+        acknowledged.len()
+    );
+
+    let server = Server::start(&data);
+    let mut indexes = HashSet::new();
+    for mark in &acknowledged {
+        let id = mark["mark_id"].as_str().unwrap();
+        let record = server.get(&format!("/v1/marks/{id}"));
+        assert_eq!(record.status, 200, "acknowledged mark {id} was lost");
+        let verified = server
+            .post_json("/v1/verify", None, &json!({"mark": mark["url"]}))
+            .json();
+        assert_eq!(verified["valid"], true, "{verified}");
+        assert!(
+            indexes.insert(mark["status_index"].as_u64().unwrap()),
+            "status index reused"
+        );
+    }
+    drop(server);
+    let audit = Command::new(binary("trustmark-issuer"))
+        .args(["audit", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    let text = String::from_utf8_lossy(&audit.stdout);
+    let entries: usize = text
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap();
+    assert!(entries > acknowledged.len(), "{text}");
+}
