@@ -1,6 +1,11 @@
 //! `trustmark-issuer`: create a PKI, issue trust marks, print size figures.
 
 use std::path::{Path, PathBuf};
+
+/// mimalloc: under load the service spent a quarter of its time in glibc malloc (see
+/// BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};

@@ -13,7 +13,8 @@ use trustmark_e2e::server::Server;
 
 /// The name the service's development PKI gives its issuing certifier (what the page shows as
 /// "Certified by").
-const ISSUER: &str = "Dev Test Lab";
+/// The certifier that issued the marks (the page names it rather than the key holder).
+const ISSUER: &str = "Acme Test Lab";
 const PRODUCT: &str = "Acme Devices Ltd SmartHub Pro 200";
 const FRAMEWORK: &str = "uk-psti 2023: class 1 (independent test lab)";
 const SUPPORT_UNTIL: &str = "2030-12-31";

@@ -355,19 +355,15 @@ fn certifier_of(state: &AppState, caller: &Caller) -> Result<Certifier, ApiError
         .ok_or_else(|| ApiError::internal(format!("certifier {id} has a key but no record")))
 }
 
-fn issued_json(record: &MarkRecord) -> serde_json::Value {
+fn issued_json(state: &AppState, record: &MarkRecord) -> serde_json::Value {
     serde_json::json!({
         "mark_id": record.mark_id,
         "token": record.token,
-        "url": record.url,
-        "bytes": base64_len(&record.token),
+        "url": record.url(&state.base_url),
+        "bytes": record.token_bytes().len(),
         "status_index": record.status_index,
         "claims": record.claims,
     })
-}
-
-fn base64_len(token: &str) -> usize {
-    token.len() * 3 / 4
 }
 
 /// `POST /v1/marks` (certifier): 201 once the mark is durably stored.
@@ -390,7 +386,7 @@ pub(super) async fn create_mark(
     let record = records
         .pop()
         .ok_or_else(|| ApiError::internal("no mark issued"))?;
-    Ok((StatusCode::CREATED, Json(issued_json(&record))).into_response())
+    Ok((StatusCode::CREATED, Json(issued_json(&state, &record))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -454,7 +450,7 @@ pub(super) async fn create_marks(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"marks": records.iter().map(issued_json).collect::<Vec<_>>()})),
+        Json(serde_json::json!({"marks": records.iter().map(|r| issued_json(&state, r)).collect::<Vec<_>>()})),
     )
         .into_response())
 }
@@ -485,7 +481,7 @@ pub(super) fn public_record(state: &AppState, record: &MarkRecord) -> serde_json
         "support_until": record.support_until,
         "status_list": format!("{}/v1/status-lists/{}", state.base_url, record.status_list),
         "status_index": record.status_index,
-        "url": record.url,
+        "url": record.url(&state.base_url),
     })
 }
 
@@ -517,7 +513,7 @@ pub(super) async fn qr_svg(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = mark(&state, &id)?;
-    let code = crate::qr::qr_code(&record.url, crate::qr::PRINT_EC_LEVEL)?;
+    let code = crate::qr::qr_code(&record.url(&state.base_url), crate::qr::PRINT_EC_LEVEL)?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(256, 256)
@@ -531,7 +527,7 @@ pub(super) async fn qr_png(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = mark(&state, &id)?;
-    let code = crate::qr::qr_code(&record.url, crate::qr::PRINT_EC_LEVEL)?;
+    let code = crate::qr::qr_code(&record.url(&state.base_url), crate::qr::PRINT_EC_LEVEL)?;
     let image = code
         .render::<image::Luma<u8>>()
         .module_dimensions(4, 4)

@@ -94,7 +94,8 @@ pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) 
     };
     match verify(token, &state.trust, &policy, at) {
         Ok(verified) => {
-            let issuer = verified.issuer().name.clone();
+            let issuer =
+                certifier_name(state, token).unwrap_or_else(|| verified.issuer().name.clone());
             let status = if verified.kid() == state.certificate.info.kid.as_slice() {
                 state
                     .shared
@@ -130,6 +131,24 @@ pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) 
     }
 }
 
+/// The name of the certifier that issued a mark through this service (several certifiers may
+/// sign with one accredited key; the trust list names the key holder, the registry the
+/// certifier).
+fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
+    use super::records::{Certifier, MarkRecord};
+    use super::store::Table;
+    let record = state
+        .store
+        .get(Table::Mark, crate::mark_id(token).as_bytes())
+        .ok()??;
+    let record: MarkRecord = serde_json::from_slice(&record).ok()?;
+    let certifier = state
+        .store
+        .get(Table::Certifier, record.certifier_id.as_bytes())
+        .ok()??;
+    Some(serde_json::from_slice::<Certifier>(&certifier).ok()?.name)
+}
+
 /// The claims of a token whose signature verifies under a trusted key (whatever else fails).
 fn genuine_claims(state: &AppState, token: &[u8]) -> Option<(MarkClaims, String)> {
     let parsed = mark::parse(token).ok()?;
@@ -146,10 +165,8 @@ fn genuine_claims(state: &AppState, token: &[u8]) -> Option<(MarkClaims, String)
                     parsed.signature(),
                 )
         })?;
-    Some((
-        MarkClaims::from_cbor(parsed.payload()).ok()?,
-        issuer.name.clone(),
-    ))
+    let name = certifier_name(state, token).unwrap_or_else(|| issuer.name.clone());
+    Some((MarkClaims::from_cbor(parsed.payload()).ok()?, name))
 }
 
 const STYLE: &str = "

@@ -102,8 +102,22 @@ pub struct MarkRecord {
     pub expires_at: u64,
     /// Support period end, `YYYY-MM-DD`.
     pub support_until: String,
-    /// The token, base64url.
+    /// The token, base64url. (The QR URL is derived from it and the public base URL, so it is
+    /// not stored.)
     pub token: String,
-    /// The QR URL.
-    pub url: String,
+}
+
+impl MarkRecord {
+    /// The token bytes.
+    pub fn token_bytes(&self) -> Vec<u8> {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.token)
+            .unwrap_or_default()
+    }
+
+    /// The QR URL under `base_url`.
+    pub fn url(&self, base_url: &str) -> String {
+        trustmark_format::qr_text::mark_url(base_url, &self.token_bytes())
+    }
 }

@@ -510,6 +510,5 @@ pub(super) fn record_of(
         expires_at: c.expires_at.0,
         support_until: format_day(c.support_until),
         token: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&issued.token),
-        url: issued.url.clone(),
     }
 }
