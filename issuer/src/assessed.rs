@@ -131,7 +131,9 @@ pub fn decide_claims(
             }
         }
         let top = catalogue.levels.last().copied().unwrap_or_default();
-        let target = claim.class.or(assessment.target_class).unwrap_or(top);
+        // The saved assessment's own target first, so the record digest in the registry is the
+        // one `assess --save` printed.
+        let target = assessment.target_class.or(claim.class).unwrap_or(top);
         let decision = assessment::assess(catalogue, target, &assessment.responses)
             .map_err(|e| IssueError::invalid("assessment", e.to_string()))?;
         let policy_max = match assurance {

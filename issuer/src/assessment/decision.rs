@@ -5,7 +5,8 @@
 //!   only on a conditional row). Partially compliant never meets a row; a missing response is
 //!   unmet.
 //! - **Achieved class** = the highest class `c` such that every row mandatory at `c` (mandatory
-//!   from `c` or below) is met. The mandatory sets grow with the class, so the classes achieved
+//!   from `c` or below) is met, and at least one row is mandatory from `c` or above it (a class
+//!   the catalogue sets no requirement for is not certified). The mandatory sets grow with the class, so the classes achieved
 //!   are exactly those below the lowest class of any unmet mandatory row.
 //! - Advisory and recommended rows answered P or N become **findings**; without a rationale the
 //!   finding says so, and for ETSI EN 303 645 an unjustified unmet recommendation blocks.
@@ -156,11 +157,20 @@ pub fn decide(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -
         }
     }
     let lowest_unmet = unmet_mandatory.iter().map(|b| b.mandatory_from).min();
+    // A class no row of the catalogue is mandatory at cannot be certified: with nothing to
+    // check, "meeting every mandatory row" would be vacuous (the IoTSF catalogue has no row
+    // confirmed as mandatory from class 4).
+    let highest_defined = catalogue
+        .requirements
+        .iter()
+        .filter_map(|r| r.applicability.mandatory_from(first))
+        .max();
     let achieved_class = catalogue
         .levels
         .iter()
         .copied()
         .filter(|level| lowest_unmet.is_none_or(|unmet| *level < unmet))
+        .filter(|level| highest_defined.is_some_and(|top| *level <= top))
         .max();
     let next = catalogue
         .levels

@@ -377,7 +377,8 @@ proptest! {
         }
     }
 
-    /// Meeting every mandatory row of class c gives at least c, whatever else is answered.
+    /// Meeting every mandatory row of class c gives at least c (or the highest class the
+    /// catalogue sets requirements for, if lower), whatever else is answered.
     #[test]
     fn meeting_class_c_gives_at_least_c(
         class in 0u8..=4,
@@ -391,7 +392,8 @@ proptest! {
                 responses = with(responses, compliant(&row.id));
             }
         }
-        prop_assert!(decide(&c, class, &responses).achieved_class >= Some(class));
+        let defined = c.requirements.iter().filter_map(|r| r.applicability.mandatory_from(0)).max();
+        prop_assert!(decide(&c, class, &responses).achieved_class >= defined.map(|top| class.min(top)));
     }
 }
 
@@ -531,4 +533,21 @@ fn xlsx_errors_name_the_cell() {
         parse(b"not a zip", ResponsesFormat::Xlsx),
         Err(AssessmentError::Responses { row: 0, .. })
     ));
+}
+
+#[test]
+fn a_class_without_requirements_is_not_certified() {
+    let c = toy();
+    // The toy catalogue's rows go up to class 3; with a level 4 added and every row met, the
+    // achieved class stays 3.
+    let mut c4 = c.clone();
+    c4.levels.push(4);
+    assert_eq!(decide(&c4, 4, &all_met(&c4)).achieved_class, Some(3));
+    let iotsf = find("iotsf-icaf").unwrap();
+    let top = iotsf
+        .requirements
+        .iter()
+        .filter_map(|r| r.applicability.mandatory_from(0))
+        .max();
+    assert_eq!(decide(&iotsf, 4, &all_met(&iotsf)).achieved_class, top);
 }

@@ -331,12 +331,8 @@ fn sign_mark(
         .iter()
         .map(|d| (d.decision.framework.clone(), d.decision.digest.clone()))
         .collect();
-    Ok(record_of(
-        certifier,
-        &state.certificate.info.common_name,
-        &issued,
-        &digests,
-    ))
+    // The registry names the certifier; the trust list names the key holder.
+    Ok(record_of(certifier, &certifier.name, &issued, &digests))
 }
 
 impl NewMark {
