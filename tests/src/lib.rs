@@ -21,6 +21,23 @@ pub const ES256_ISSUER_SCALAR: [u8; 32] = [0x04; 32];
 /// A key that no trust list names.
 pub const STRANGER_SEED: [u8; 32] = [0x03; 32];
 
+/// Where the vector issuers publish their status list: their trust-list `status_list_uri`, and
+/// the `sub` of `files/status-list.cwt`.
+pub const STATUS_LIST_URI: &str = "https://verify.example.org/v1/status-lists/1";
+/// Entries in `files/status-list.cwt` (2 bits each): 2^20, so that the typical mark's index
+/// (2^20 - 1, valid) is the list's last.
+pub const STATUS_LIST_ENTRIES: usize = 1 << 20;
+/// The status index of `files/revoked-mark.cbor`, revoked (INVALID) in `files/status-list.cwt`.
+pub const REVOKED_STATUS_INDEX: u32 = 1_000;
+/// An index that `files/status-list.cwt` marks SUSPENDED.
+pub const SUSPENDED_STATUS_INDEX: u32 = 1_001;
+/// `iat` of `files/status-list.cwt`: six hours before the vector time.
+pub const STATUS_LIST_ISSUED_AT: u64 = VECTOR_TIME - 6 * 3600;
+/// `exp` of `files/status-list.cwt`: seven days after its `iat`.
+pub const STATUS_LIST_EXPIRES_AT: u64 = STATUS_LIST_ISSUED_AT + 7 * 86_400;
+/// `ttl` of `files/status-list.cwt`: twelve hours.
+pub const STATUS_LIST_TTL: u64 = 12 * 3600;
+
 /// The trust anchor of a vector file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

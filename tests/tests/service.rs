@@ -71,7 +71,7 @@ fn page_status(server: &Server, path: &str) -> String {
 #[test]
 fn the_whole_flow() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let mut server = Server::start(&dir.path().join("data"));
     let (_, key) = certifier(&server, "Acme Test Lab");
     let assessment_id = assessment(&server, &key);
     let mark = issue(&server, &key, &assessment_id);
@@ -177,6 +177,37 @@ fn the_whole_flow() {
         String::from_utf8_lossy(&cli.stdout)
     );
 
+    // Online: the verifier fetches the trust list and the status list itself, then works from
+    // its cache when the service is gone.
+    let cache = dir.path().join("verifier-cache");
+    let base = server.base.clone();
+    let online = |expect_note: bool| {
+        let out = Command::new(binary("trustmark-verify"))
+            .args(["--online", &base, "--root"])
+            .arg(&root_file)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(["--json", url])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\"revoked\""));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).contains("note:"),
+            expect_note
+        );
+    };
+    online(false);
+    assert!(
+        std::fs::read_dir(&cache).unwrap().count() >= 4,
+        "trust list and status list cached"
+    );
+
     // Suspend and reinstate another mark.
     let other = issue(&server, &key, &assessment_id);
     let other_id = other["mark_id"].as_str().unwrap();
@@ -232,6 +263,10 @@ fn the_whole_flow() {
         metrics.contains("trustmark_marks_issued_total 7"),
         "{metrics}"
     );
+
+    // The service is gone: the verifier decides from its cache, and says so.
+    server.kill();
+    online(true);
 }
 
 #[test]

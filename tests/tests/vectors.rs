@@ -1,13 +1,19 @@
 //! One generic runner over `spec/vectors/*.json`: every case must give exactly the expected
-//! answer.
+//! answer, with each crypto backend. Also the raw status list fixtures of `spec/vectors/files/`
+//! (the no_std proof's gateway decision).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use trustmark_e2e::*;
 use trustmark_format::{qr_text, Algorithm, Assurance, FrameworkId, UnixTime};
 use trustmark_verifier::{
-    verify, FrameworkRequirement, Policy, TrustAnchor, TrustStore, VerifyError, RING,
+    verify, verify_status_list, verify_with_status, FrameworkRequirement, Policy,
+    SignatureVerifier, TrustAnchor, TrustStore, VerifyError, RING, RUST_CRYPTO,
 };
+
+/// Every case runs with each crypto backend; a failure names the backend.
+static BACKENDS: [(&str, &dyn SignatureVerifier); 2] =
+    [("ring", &RING), ("rustcrypto", &RUST_CRYPTO)];
 
 fn read<T: serde::de::DeserializeOwned>(name: &str) -> T {
     let path = vectors_dir().join(name);
@@ -68,16 +74,18 @@ fn mark_vectors() {
     let anchor = anchor(&file.anchor);
     let trust_list = bytes(&file.trust_list);
     let mut failures = Vec::new();
-    for case in &file.cases {
-        let now = UnixTime(case.time.unwrap_or(file.time));
-        let result = TrustStore::from_signed(&trust_list, &anchor, now, &RING)
-            .and_then(|trust| verify(&bytes(&case.token), &trust, &policy(&case.policy), now));
-        let got = outcome(result);
-        if got != case.expect {
-            failures.push(format!(
-                "{}: expected {:?}, got {got:?}",
-                case.name, case.expect
-            ));
+    for (backend, crypto) in BACKENDS {
+        for case in &file.cases {
+            let now = UnixTime(case.time.unwrap_or(file.time));
+            let result = TrustStore::from_signed(&trust_list, &anchor, now, crypto)
+                .and_then(|trust| verify(&bytes(&case.token), &trust, &policy(&case.policy), now));
+            let got = outcome(result);
+            if got != case.expect {
+                failures.push(format!(
+                    "{} ({backend}): expected {:?}, got {got:?}",
+                    case.name, case.expect
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
@@ -93,22 +101,98 @@ fn trust_list_vectors() {
     let file: TrustListVectors = read("trust-lists.json");
     let anchor = anchor(&file.anchor);
     let mut failures = Vec::new();
-    for case in &file.cases {
-        let now = UnixTime(case.time.unwrap_or(file.time));
-        let got = outcome(TrustStore::from_signed(
-            &bytes(&case.trust_list),
-            &anchor,
-            now,
-            &RING,
-        ));
-        if got != case.expect {
-            failures.push(format!(
-                "{}: expected {:?}, got {got:?}",
-                case.name, case.expect
+    for (backend, crypto) in BACKENDS {
+        for case in &file.cases {
+            let now = UnixTime(case.time.unwrap_or(file.time));
+            let got = outcome(TrustStore::from_signed(
+                &bytes(&case.trust_list),
+                &anchor,
+                now,
+                crypto,
             ));
+            if got != case.expect {
+                failures.push(format!(
+                    "{} ({backend}): expected {:?}, got {got:?}",
+                    case.name, case.expect
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn file(name: &str) -> Vec<u8> {
+    let path = vectors_dir().join("files").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The raw fixtures the no_std proof runs its gateway decision on: the root key, the trust
+/// list, the issuer's status list, the typical mark (valid in the list) and the revoked mark,
+/// at the vector time, under a gateway policy (firmware digest, minimum class, a status list
+/// required and at most a day old).
+#[test]
+fn status_list_fixture() {
+    let now = UnixTime(VECTOR_TIME);
+    let anchor = TrustAnchor {
+        alg: Algorithm::EdDsa,
+        public_key: file("root-ed25519.pub"),
+    };
+    let policy = Policy {
+        firmware_sha256: Some([0x9f; 32]),
+        frameworks: vec![FrameworkRequirement {
+            framework: FrameworkId::IOTSF_ICAF,
+            min_class: 2,
+            min_assurance: None,
+        }],
+        require_status: true,
+        max_status_age: Some(86_400),
+        ..Policy::default()
+    };
+    let (trust_list, status_list) = (file("trust-list.cbor"), file("status-list.cwt"));
+    let (typical, revoked) = (file("typical-mark.cbor"), file("revoked-mark.cbor"));
+    for (backend, crypto) in BACKENDS {
+        let trust = TrustStore::from_signed(&trust_list, &anchor, now, crypto).unwrap();
+        let list = verify_status_list(&status_list, &trust, &policy, now)
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        assert_eq!(list.uri(), STATUS_LIST_URI);
+        assert_eq!(list.issued_at(), UnixTime(STATUS_LIST_ISSUED_AT));
+        assert_eq!(list.expires_at(), Some(UnixTime(STATUS_LIST_EXPIRES_AT)));
+        assert_eq!(list.ttl(), Some(STATUS_LIST_TTL));
+        assert_eq!((list.len(), list.bits()), (STATUS_LIST_ENTRIES, 2));
+        let mark = verify_with_status(&typical, &trust, Some(&list), &policy, now)
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        assert_eq!(mark.claims().status_index, (STATUS_LIST_ENTRIES - 1) as u32);
+        assert_eq!(mark.status_as_of(), Some(list.issued_at()));
+        assert_eq!(
+            verify_with_status(&revoked, &trust, Some(&list), &policy, now).map(|_| ()),
+            Err(VerifyError::Revoked {
+                index: REVOKED_STATUS_INDEX,
+                status: 1
+            })
+        );
+        assert_eq!(
+            list.status(SUSPENDED_STATUS_INDEX),
+            Ok(trustmark_format::Status::Suspended)
+        );
+        // The list goes stale a day after its iat; the mark is then refused.
+        let stale = UnixTime(STATUS_LIST_ISSUED_AT + 86_400 + 1);
+        assert_eq!(
+            verify_with_status(&typical, &trust, Some(&list), &policy, stale).map_err(|e| e.code()),
+            Err("status_list_stale")
+        );
+    }
+    // The streaming reader's window is the 4 KiB (windowBits 12) the generator asked for.
+    let lst = trustmark_format::StatusListClaims::from_cbor(
+        trustmark_format::StatusListToken::parse_signed(&status_list)
+            .unwrap()
+            .payload(),
+    )
+    .unwrap()
+    .list;
+    assert_eq!(
+        trustmark_format::status_list::window_len(lst.compressed()),
+        Some(4096)
+    );
 }
 
 #[test]

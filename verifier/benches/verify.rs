@@ -14,7 +14,10 @@ use std::time::Instant;
 use criterion::Criterion;
 use ring::signature::{UnparsedPublicKey, ED25519};
 use trustmark_format::{mark, Algorithm, UnixTime};
-use trustmark_verifier::{verify, Policy, TrustAnchor, TrustStore, RING};
+use trustmark_verifier::{
+    verify, verify_status_list, verify_with_status, Policy, TrustAnchor, TrustStore,
+    VerifiedStatusList, RING,
+};
 
 struct Fixture {
     token: Vec<u8>,
@@ -66,6 +69,17 @@ fn full(f: &Fixture, trust: &TrustStore<'_>, policy: &Policy) -> bool {
     verify(black_box(&f.token), trust, policy, f.now).is_ok()
 }
 
+/// The gateway decision: the mark against the cached trust list and the cached (expanded) status
+/// list, with the status lookup.
+fn gateway(
+    f: &Fixture,
+    trust: &TrustStore<'_>,
+    status: &VerifiedStatusList,
+    policy: &Policy,
+) -> bool {
+    verify_with_status(black_box(&f.token), trust, Some(status), policy, f.now).is_ok()
+}
+
 /// Operations per second of `op` over `n` calls.
 fn rate(n: u32, mut op: impl FnMut() -> bool) -> f64 {
     let start = Instant::now();
@@ -89,12 +103,28 @@ fn main() {
         ..Policy::default()
     };
     assert!(raw(&f) && full(&f, &trust, &policy));
+    let gateway_policy = Policy {
+        require_status: true,
+        max_status_age: Some(86_400),
+        ..policy.clone()
+    };
+    let status_token = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/files/status-list.cwt"),
+    )
+    .unwrap_or_else(|e| panic!("status-list.cwt: {e}"));
+    let mut status = verify_status_list(&status_token, &trust, &gateway_policy, f.now)
+        .unwrap_or_else(|e| panic!("{e}"));
+    status.expand().unwrap_or_else(|e| panic!("{e}"));
+    assert!(gateway(&f, &trust, &status, &gateway_policy));
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("verify");
     group.bench_function("raw_ring_ed25519", |b| b.iter(|| raw(&f)));
     group.bench_function("trustmark_full_offline", |b| {
         b.iter(|| full(&f, &trust, &policy))
+    });
+    group.bench_function("gateway_decision_with_status", |b| {
+        b.iter(|| gateway(&f, &trust, &status, &gateway_policy))
     });
     group.bench_function("trust_list_load", |b| {
         b.iter(|| {
@@ -109,12 +139,15 @@ fn main() {
     let mut raw_rates = Vec::new();
     let mut full_rates = Vec::new();
     let mut ratios = Vec::new();
+    let mut gateway_ratios = Vec::new();
     for _ in 0..rounds {
         let r = rate(n, || raw(&f));
         let v = rate(n, || full(&f, &trust, &policy));
+        let g = rate(n, || gateway(&f, &trust, &status, &gateway_policy));
         raw_rates.push(r);
         full_rates.push(v);
         ratios.push(v / r);
+        gateway_ratios.push(g / r);
     }
     println!(
         "verify ratio (full offline path / raw ring Ed25519), median of {rounds} interleaved rounds of {n}: {:.3} \
@@ -123,5 +156,10 @@ fn main() {
         median(raw_rates),
         median(full_rates),
         std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
+    );
+    println!(
+        "gateway ratio (mark + cached trust list + status lookup / raw ring Ed25519), median of {rounds} \
+         interleaved rounds of {n}: {:.3}",
+        median(gateway_ratios)
     );
 }

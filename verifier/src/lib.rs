@@ -7,8 +7,9 @@
 //! successful [`verify`] or [`verify_with_status`] returns a [`VerifiedMark`], which nothing
 //! else can construct; a failure says which check failed ([`VerifyError`]).
 //!
-//! The core is `#![no_std]` with `alloc`. Features: `ring` (crypto backend, default), `std`,
-//! `cli` (the `trustmark-verify` tool).
+//! The core is `#![no_std]` with `alloc`. Features: `ring` (crypto backend, default),
+//! `rustcrypto` (a pure-Rust crypto backend for bare-metal targets; both may be enabled, and they
+//! accept the same signatures: `spec/backends.md`), `std`, `cli` (the `trustmark-verify` tool).
 //!
 //! ```no_run
 //! # #[cfg(feature = "ring")] {
@@ -47,6 +48,10 @@ extern crate std;
 pub mod cose;
 mod crypto;
 mod error;
+#[cfg(feature = "fetch")]
+pub mod fetch;
+#[cfg(feature = "std")]
+pub mod gateway;
 mod policy;
 mod status;
 mod trust;
@@ -55,6 +60,8 @@ mod verify;
 pub use crypto::SignatureVerifier;
 #[cfg(feature = "ring")]
 pub use crypto::{RingVerifier, RING};
+#[cfg(feature = "rustcrypto")]
+pub use crypto::{RustCryptoVerifier, RUST_CRYPTO};
 pub use error::VerifyError;
 pub use policy::{FrameworkRequirement, Policy};
 pub use status::{verify_status_list, verify_status_list_with_budget, VerifiedStatusList};

@@ -1,6 +1,7 @@
 //! Third-party vectors from the IETF COSE working group's Examples repository
 //! (`../shared/vectors/cose-wg/`): our COSE_Sign1 verification accepts every message that must
-//! pass and rejects every one that must fail, and computes the same Sig_structure bytes.
+//! pass and rejects every one that must fail, and computes the same Sig_structure bytes; with
+//! each crypto backend.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
@@ -10,7 +11,11 @@ use base64::Engine;
 use serde_json::Value;
 use trustmark_format::Algorithm;
 use trustmark_verifier::cose::{sig_structure, verify_cose_sign1};
-use trustmark_verifier::RING;
+use trustmark_verifier::{SignatureVerifier, RING, RUST_CRYPTO};
+
+/// Every vector is checked with each crypto backend.
+static BACKENDS: [(&str, &dyn SignatureVerifier); 2] =
+    [("ring", &RING), ("rustcrypto", &RUST_CRYPTO)];
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/cose-wg")
@@ -66,16 +71,16 @@ fn external_aad(vector: &Value) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-fn check(name: &str) -> Result<(), String> {
+fn check(name: &str, (backend, crypto): (&str, &dyn SignatureVerifier)) -> Result<(), String> {
     let vector = load(name);
     let (alg, public_key) = key(&vector);
     let message = message(&vector);
     let aad = external_aad(&vector);
     let must_fail = vector["fail"] == Value::Bool(true);
-    let result = verify_cose_sign1(&message, alg, &public_key, &aad, &RING);
+    let result = verify_cose_sign1(&message, alg, &public_key, &aad, crypto);
     match (must_fail, &result) {
-        (false, Err(e)) => return Err(format!("{name}: must verify, got {e}")),
-        (true, Ok(_)) => return Err(format!("{name}: must fail, but verified")),
+        (false, Err(e)) => return Err(format!("{name} ({backend}): must verify, got {e}")),
+        (true, Ok(_)) => return Err(format!("{name} ({backend}): must fail, but verified")),
         _ => {}
     }
     if !must_fail {
@@ -108,7 +113,10 @@ const VECTORS: [&str; 12] = [
 
 #[test]
 fn cose_wg_sign1_vectors() {
-    let failures: Vec<String> = VECTORS.iter().filter_map(|n| check(n).err()).collect();
+    let failures: Vec<String> = BACKENDS
+        .iter()
+        .flat_map(|backend| VECTORS.iter().filter_map(|n| check(n, *backend).err()))
+        .collect();
     assert!(failures.is_empty(), "{failures:#?}");
 }
 

@@ -11,9 +11,14 @@ use coset::{iana, CborSerializable, CoseSign1Builder, HeaderBuilder, TaggedCborS
 use trustmark_e2e::*;
 use trustmark_format::{
     cose, Algorithm, Assurance, Day, Firmware, FrameworkClaim, FrameworkId, FrameworkScope,
-    IssuerScope, MarkClaims, TrustList, TrustedIssuer, UnixTime,
+    IssuerScope, MarkClaims, Status, StatusList, StatusListToken, TrustList, TrustedIssuer,
+    UnixTime,
 };
 use trustmark_keys::{KeyError, Signer, SoftwareKey};
+use trustmark_verifier::{
+    verify_status_list, verify_with_status, Policy, SignatureVerifier, TrustAnchor, TrustStore,
+    VerifyError, RING, RUST_CRYPTO,
+};
 
 const DAY: u64 = 86_400;
 
@@ -104,7 +109,7 @@ fn issuer_entry(keys: &Keys) -> TrustedIssuer {
             ],
             assurances: vec![Assurance::SelfAssessment, Assurance::ThirdParty],
         },
-        status_list_uri: Some("https://verify.example.org/v1/status-lists/1".into()),
+        status_list_uri: Some(STATUS_LIST_URI.into()),
     }
 }
 
@@ -910,6 +915,87 @@ fn qr_cases(typical: &[u8]) -> Vec<QrTextCase> {
     ]
 }
 
+/// zlib (RFC 1950) at level 9 with a 4 KiB window (`windowBits` 12), from zlib-rs: the same
+/// bytes on every machine for the pinned version.
+fn zlib_level9_window12(raw: &[u8]) -> Result<Vec<u8>> {
+    let config = zlib_rs::DeflateConfig {
+        level: 9,
+        window_bits: 12,
+        ..zlib_rs::DeflateConfig::default()
+    };
+    let mut out = vec![0; zlib_rs::compress_bound(raw.len())];
+    let (written, code) = zlib_rs::compress_slice(&mut out, raw, config);
+    anyhow::ensure!(code == zlib_rs::ReturnCode::Ok, "zlib-rs: {code:?}");
+    let len = written.len();
+    out.truncate(len);
+    Ok(out)
+}
+
+/// `files/status-list.cwt`: the vector issuer's status list, signed with its Ed25519 key:
+/// 2^20 entries at 2 bits, all VALID (the typical mark's index among them) except
+/// `REVOKED_STATUS_INDEX` (INVALID) and `SUSPENDED_STATUS_INDEX`.
+fn status_list_token(keys: &Keys) -> Result<Vec<u8>> {
+    let mut list = StatusList::new(2, STATUS_LIST_ENTRIES)?;
+    list.set(REVOKED_STATUS_INDEX as usize, Status::Invalid.value())?;
+    list.set(SUSPENDED_STATUS_INDEX as usize, Status::Suspended.value())?;
+    let compressed = zlib_level9_window12(list.as_bytes())?;
+    let token = StatusListToken {
+        uri: STATUS_LIST_URI.into(),
+        issued_at: UnixTime(STATUS_LIST_ISSUED_AT),
+        expires_at: Some(UnixTime(STATUS_LIST_EXPIRES_AT)),
+        ttl: Some(STATUS_LIST_TTL),
+        list,
+    };
+    // `sign` compresses through an infallible closure: hand it the stream made above.
+    Ok(token.sign::<KeyError>(
+        Algorithm::EdDsa,
+        keys.issuer.kid(),
+        |_| compressed,
+        |tbs| keys.issuer.sign(tbs),
+    )?)
+}
+
+/// The raw fixtures must give the gateway decision the no_std proof expects, with each crypto
+/// backend: the typical mark valid under the status list, the revoked mark revoked.
+fn check_status_fixtures(
+    trust_list: &[u8],
+    anchor_key: &[u8],
+    status_list: &[u8],
+    typical: &[u8],
+    revoked: &[u8],
+) -> Result<()> {
+    let now = UnixTime(VECTOR_TIME);
+    let anchor = TrustAnchor {
+        alg: Algorithm::EdDsa,
+        public_key: anchor_key.to_vec(),
+    };
+    let policy = Policy {
+        require_status: true,
+        ..Policy::default()
+    };
+    let backends: [&dyn SignatureVerifier; 2] = [&RING, &RUST_CRYPTO];
+    for crypto in backends {
+        let trust = TrustStore::from_signed(trust_list, &anchor, now, crypto)?;
+        let list = verify_status_list(status_list, &trust, &policy, now)?;
+        anyhow::ensure!(list.len() == STATUS_LIST_ENTRIES, "status list length");
+        verify_with_status(typical, &trust, Some(&list), &policy, now)?;
+        let refused = verify_with_status(revoked, &trust, Some(&list), &policy, now);
+        anyhow::ensure!(
+            refused
+                == Err(VerifyError::Revoked {
+                    index: REVOKED_STATUS_INDEX,
+                    status: Status::Invalid.value(),
+                }),
+            "the revoked mark gave {refused:?}"
+        );
+        anyhow::ensure!(
+            list.status(SUSPENDED_STATUS_INDEX) == Ok(Status::Suspended),
+            "suspended entry"
+        );
+    }
+    Ok(())
+}
+
 fn write_json(dir: &std::path::Path, name: &str, value: &impl serde::Serialize) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
@@ -934,6 +1020,15 @@ fn main() -> Result<()> {
         trust_list_payload(&keys).to_cbor()?,
     )?;
     let typical = mark(&keys, &typical_claims())?;
+    let revoked = with_claims(&keys, |c| c.status_index = REVOKED_STATUS_INDEX)?;
+    let status_list = status_list_token(&keys)?;
+    check_status_fixtures(
+        &trust_list,
+        keys.root.public_key(),
+        &status_list,
+        &typical,
+        &revoked,
+    )?;
     write_json(&out, "marks.json", &MarkVectors {
         description: "Marks checked against trust_list at time; each case names the exact error code (VerifyError::code) or valid.".into(),
         time: VECTOR_TIME,
@@ -963,6 +1058,8 @@ fn main() -> Result<()> {
     // Raw files for consumers without a JSON parser (the no_std proof binary, fuzz seeds).
     std::fs::write(out.join("files/typical-mark.cbor"), &typical)?;
     std::fs::write(out.join("files/trust-list.cbor"), &trust_list)?;
+    std::fs::write(out.join("files/status-list.cwt"), &status_list)?;
+    std::fs::write(out.join("files/revoked-mark.cbor"), &revoked)?;
     std::fs::write(out.join("files/root-ed25519.pub"), keys.root.public_key())?;
     std::fs::write(out.join("files/time.txt"), format!("{VECTOR_TIME}\n"))?;
     println!("wrote vectors to {}", out.display());

@@ -26,8 +26,17 @@ Example:\n  trustmark-verify --trust-list data/pki/trust-list.cbor --firmware-sh
 'HTTPS://VERIFY.EXAMPLE.ORG/V/1379...'")]
 struct Args {
     /// The signed trust list (trust-list.cbor).
-    #[arg(long, value_name = "FILE")]
-    trust_list: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "online")]
+    trust_list: Option<PathBuf>,
+    /// Fetch the trust list (BASE_URL/v1/trust-list) and the mark issuer's status list (from
+    /// its trust-list entry) over HTTP, with a cache: conditional requests, the status list's
+    /// ttl honoured, the cached copies used when offline (verification still refuses an expired
+    /// trust list or a status list older than --max-status-age). Needs --root.
+    #[arg(long, value_name = "BASE_URL", conflicts_with = "trust_list")]
+    online: Option<String>,
+    /// Cache directory for --online [default: $XDG_CACHE_HOME/trustmark or ~/.cache/trustmark].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
     /// The scheme root certificate (PEM) the trust list must be signed by.
     /// [default: root.pem in the trust list's directory]
     #[arg(long, value_name = "PEM")]
@@ -104,15 +113,23 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
     };
     let policy = policy(args)?;
     let anchor = anchor(args)?;
-    let trust_bytes = read(&args.trust_list)?;
     let token = match (&args.qr, &args.input) {
         (Some(image), _) => token_from_text(&decode_qr(image)?)?,
         (None, Some(input)) => token_from_input(input)?,
         (None, None) => return Err(UsageError("give INPUT or --qr IMAGE".into())),
     };
+    let (trust_bytes, online_status) = match (&args.online, &args.trust_list) {
+        (Some(base), _) => online(args, base, &anchor, &token, now)?,
+        (None, Some(path)) => (read(path)?, None),
+        (None, None) => {
+            return Err(UsageError(
+                "give --trust-list FILE or --online BASE_URL".into(),
+            ))
+        }
+    };
     let status_bytes = match &args.status_list {
         Some(source) => Some(read_source(source)?),
-        None => None,
+        None => online_status,
     };
     let result = TrustStore::from_signed(&trust_bytes, &anchor, now, &RING).and_then(|trust| {
         let status = match &status_bytes {
@@ -195,14 +212,70 @@ fn policy(args: &Args) -> Result<Policy, UsageError> {
     Ok(policy)
 }
 
+/// `--online`: the trust list and the issuer's status list, fetched or from the cache.
+fn online(
+    args: &Args,
+    base: &str,
+    anchor: &TrustAnchor,
+    token: &[u8],
+    now: UnixTime,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), UsageError> {
+    use trustmark_verifier::fetch::{status_list_fresh, Origin, Source};
+    let cache_dir = match &args.cache_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("trustmark"),
+    };
+    let source = Source::new(&cache_dir);
+    let url = format!("{}/v1/trust-list", base.trim_end_matches('/'));
+    let previous = source.cached(&url);
+    let fetched = source.fetch(&url, |_| false)?;
+    if fetched.origin == Origin::CacheOffline {
+        eprintln!("note: {url} unreachable; using the cached trust list");
+    }
+    // Never step back to an older list than the one already held (it could restore a removed
+    // issuer).
+    if let Some(previous) = previous.filter(|p| *p != fetched.bytes) {
+        if let Ok(mut held) = TrustStore::from_signed(&previous, anchor, now, &RING) {
+            held.update(&fetched.bytes, anchor, now)
+                .map_err(|e| format!("{url}: {e}"))?;
+        }
+    }
+    let trust = TrustStore::from_signed(&fetched.bytes, anchor, now, &RING)
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status_uri = trustmark_format::mark::parse(token)
+        .ok()
+        .and_then(|parsed| {
+            trust
+                .list()
+                .issuers_with_kid(parsed.kid())
+                .find_map(|issuer| issuer.status_list_uri.clone())
+        });
+    let status = match status_uri {
+        Some(uri) => {
+            let fetched = source.fetch(&uri, |bytes| status_list_fresh(bytes, now))?;
+            if fetched.origin == Origin::CacheOffline {
+                eprintln!("note: {uri} unreachable; using the cached status list");
+            }
+            Some(fetched.bytes)
+        }
+        None => None,
+    };
+    Ok((fetched.bytes, status))
+}
+
 fn anchor(args: &Args) -> Result<TrustAnchor, UsageError> {
-    let root_path = match &args.root {
-        Some(path) => path.clone(),
-        None => args
-            .trust_list
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("root.pem"),
+    let root_path = match (&args.root, &args.trust_list) {
+        (Some(path), _) => path.clone(),
+        (None, Some(list)) => list.parent().unwrap_or(Path::new(".")).join("root.pem"),
+        (None, None) => {
+            return Err(UsageError(
+                "--online needs the scheme root pinned with --root ROOT.pem".into(),
+            ))
+        }
     };
     let pem = std::fs::read_to_string(&root_path).map_err(|e| {
         format!(
