@@ -28,6 +28,10 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// Meta key of the stored head: `(entries, hash of the last entry)`, written in the same atomic
+/// batch as the entries.
+pub const AUDIT_HEAD: &[u8] = b"audit-head";
+
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -106,6 +110,21 @@ pub fn verify_chain(store: &dyn Store) -> Result<(u64, String), AuditError> {
         }
         prev = entry.hash;
         count += 1;
+    }
+    // The stored head, written with every batch, must name the last entry: a log cut short
+    // together with its newest entries would otherwise still verify.
+    if let Some(head) = store.get(Table::Meta, AUDIT_HEAD)? {
+        let (seq, hash): (u64, String) =
+            serde_json::from_slice(&head).map_err(|_| AuditError::Broken {
+                seq: count,
+                reason: "unreadable head".into(),
+            })?;
+        if seq != count || hash != prev {
+            return Err(AuditError::Broken {
+                seq: count,
+                reason: format!("the log ends at entry {count} but its stored head says {seq}"),
+            });
+        }
     }
     Ok((count, prev))
 }

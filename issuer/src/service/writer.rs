@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use tokio::sync::{mpsc, oneshot};
 
-use super::audit::{AuditEntry, GENESIS};
+use super::audit::{AuditEntry, AUDIT_HEAD, GENESIS};
 use super::error::ApiError;
 use super::records::{ApiKey, AssessmentRecord, Certifier, ClaimRecord, MarkRecord};
 use super::state::{Metrics, Shared, STATUS_REVOKED, STATUS_SUSPENDED, STATUS_VALID};
@@ -95,9 +95,6 @@ pub(super) struct Writer {
 
 /// Meta key of the next status index of list 1.
 const NEXT_INDEX: &[u8] = b"next-index/1";
-/// Meta key of the audit head.
-const AUDIT_HEAD: &[u8] = b"audit-head";
-
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
