@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
+use trustmark_format::status_list::StatusList;
+
 use super::records::ApiKey;
 
 /// Status values, as in the Token Status List (2 bits per mark).
@@ -14,11 +16,24 @@ pub const STATUS_REVOKED: u8 = 1;
 /// Suspended.
 pub const STATUS_SUSPENDED: u8 = 2;
 
-/// The status of every mark of one status list, 2 bits each, LSB first.
-#[derive(Debug, Default, Clone)]
+/// The status of every mark of one status list: the format crate's 2-bit [`StatusList`]
+/// (entries LSB first), grown as marks are issued.
+#[derive(Debug, Clone)]
 pub struct StatusBits {
-    bytes: Vec<u8>,
+    list: StatusList,
+    /// One past the highest index set.
     len: u32,
+}
+
+impl Default for StatusBits {
+    fn default() -> Self {
+        Self {
+            // safe: 2 bits per entry and an empty list are always accepted.
+            list: StatusList::from_bytes(2, Vec::new())
+                .unwrap_or_else(|_| unreachable!("2 bits is valid")),
+            len: 0,
+        }
+    }
 }
 
 impl StatusBits {
@@ -34,24 +49,28 @@ impl StatusBits {
 
     /// The status of entry `index` (valid beyond the end).
     pub fn get(&self, index: u32) -> u8 {
-        let byte = self.bytes.get(index as usize / 4).copied().unwrap_or(0);
-        (byte >> ((index % 4) * 2)) & 0b11
+        self.list.get(index as usize).unwrap_or(STATUS_VALID)
     }
 
-    /// Sets entry `index`, growing the list.
+    /// Sets entry `index`, growing the list (capacity doubles, so growing stays linear).
     pub fn set(&mut self, index: u32, status: u8) {
-        let at = index as usize / 4;
-        if self.bytes.len() <= at {
-            self.bytes.resize(at + 1, 0);
+        let needed = index as usize / 4 + 1;
+        if self.list.as_bytes().len() < needed {
+            let mut bytes = self.list.as_bytes().to_vec();
+            bytes.resize(needed.max(bytes.len() * 2), 0);
+            if let Ok(list) = StatusList::from_bytes(2, bytes) {
+                self.list = list;
+            }
         }
-        let shift = (index % 4) * 2;
-        self.bytes[at] = (self.bytes[at] & !(0b11 << shift)) | ((status & 0b11) << shift);
+        // Out of range only past the format's size limit, which publishing refuses anyway.
+        let _ = self.list.set(index as usize, status & 0b11);
         self.len = self.len.max(index + 1);
     }
 
-    /// The packed bytes.
+    /// The packed bytes of the entries set so far.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        let used = (self.len as usize).div_ceil(4);
+        &self.list.as_bytes()[..used]
     }
 }
 
