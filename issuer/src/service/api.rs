@@ -11,9 +11,9 @@ use trustmark_format::{qr_text, Assurance, UnixTime};
 
 use super::auth::{key_hash, new_key, Caller};
 use super::error::ApiError;
-use super::records::{AssessmentRecord, Certifier, MarkRecord};
+use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord};
 use super::store::Table;
-use super::writer::{record_of, Command, StatusChange};
+use super::writer::{record_of, Command, SignedMark, StatusChange};
 use super::{now, page, AppState};
 use crate::assessment::{self, ResponsesFormat};
 use crate::{decide_claims, Assessment, IssueRequest};
@@ -295,14 +295,14 @@ fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Dec
     )?))
 }
 
-/// Signs a mark with already decided claims: a status index, the claims, the signature.
-/// Nothing is stored yet.
+/// Signs a mark with already decided claims: a status index, the claims, the signature, and
+/// the encoded registry record. Nothing is stored yet.
 fn sign_mark(
     state: &AppState,
     certifier: &Certifier,
     request: NewMark,
     decided: &[crate::DecidedClaim],
-) -> Result<MarkRecord, ApiError> {
+) -> Result<SignedMark, ApiError> {
     let issue_request = IssueRequest {
         vendor: request.vendor,
         model: request.model,
@@ -332,7 +332,12 @@ fn sign_mark(
         .map(|d| (d.decision.framework.clone(), d.decision.digest.clone()))
         .collect();
     // The registry names the certifier; the trust list names the key holder.
-    Ok(record_of(certifier, &certifier.name, &issued, &digests))
+    Ok(SignedMark::new(record_of(
+        certifier,
+        &certifier.name,
+        &issued,
+        &digests,
+    )?))
 }
 
 impl NewMark {
@@ -351,15 +356,33 @@ fn certifier_of(state: &AppState, caller: &Caller) -> Result<Certifier, ApiError
         .ok_or_else(|| ApiError::internal(format!("certifier {id} has a key but no record")))
 }
 
-fn issued_json(state: &AppState, record: &MarkRecord) -> serde_json::Value {
-    serde_json::json!({
-        "mark_id": record.mark_id,
-        "token": record.token,
-        "url": record.url(&state.base_url),
-        "bytes": record.token_bytes().len(),
-        "status_index": record.status_index,
-        "claims": record.claims,
-    })
+/// The answer for an issued mark.
+#[derive(serde::Serialize)]
+struct Issued<'a> {
+    mark_id: &'a str,
+    token: &'a str,
+    url: String,
+    bytes: usize,
+    status_index: u32,
+    claims: &'a [ClaimRecord],
+}
+
+fn issued_json<'a>(state: &AppState, record: &'a MarkRecord) -> Issued<'a> {
+    let token = record.token_bytes();
+    Issued {
+        mark_id: &record.mark_id,
+        token: &record.token,
+        url: qr_text::mark_url(&state.base_url, &token),
+        bytes: token.len(),
+        status_index: record.status_index,
+        claims: &record.claims,
+    }
+}
+
+/// The answer to a batch.
+#[derive(serde::Serialize)]
+struct IssuedBatch<'a> {
+    marks: Vec<Issued<'a>>,
 }
 
 /// `POST /v1/marks` (certifier): 201 once the mark is durably stored.
@@ -371,11 +394,11 @@ pub(super) async fn create_mark(
     let certifier = certifier_of(&state, &caller)?;
     let request: NewMark = json_body(&body)?;
     let decided = decide(&state, &certifier, &request.assessment_ids())?;
-    let record = sign_mark(&state, &certifier, request, &decided)?;
+    let signed = sign_mark(&state, &certifier, request, &decided)?;
     let certifier_id = certifier.id;
     let mut records = submit(&state, |reply| Command::Issue {
         certifier_id,
-        records: vec![record],
+        marks: vec![signed],
         reply,
     })
     .await?;
@@ -440,22 +463,25 @@ pub(super) async fn create_marks(
     let certifier_id = certifier.id;
     let records = submit(&state, |reply| Command::Issue {
         certifier_id,
-        records: signed,
+        marks: signed,
         reply,
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"marks": records.iter().map(|r| issued_json(&state, r)).collect::<Vec<_>>()})),
-    )
-        .into_response())
+    let answer = IssuedBatch {
+        marks: records.iter().map(|r| issued_json(&state, r)).collect(),
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::not_found("mark"));
     }
-    load(state, Table::Mark, id)?.ok_or_else(|| ApiError::not_found("mark"))
+    let bytes = state
+        .store
+        .get(Table::Mark, id.as_bytes())?
+        .ok_or_else(|| ApiError::not_found("mark"))?;
+    MarkRecord::decode(&bytes).map_err(ApiError::internal)
 }
 
 /// The public registry record (no token internals beyond what the QR shows).

@@ -141,7 +141,7 @@ fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
         .store
         .get(Table::Mark, crate::mark_id(token).as_bytes())
         .ok()??;
-    let record: MarkRecord = serde_json::from_slice(&record).ok()?;
+    let record = MarkRecord::decode(&record).ok()?;
     let certifier = state
         .store
         .get(Table::Certifier, record.certifier_id.as_bytes())

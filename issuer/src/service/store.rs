@@ -47,6 +47,18 @@ impl WriteBatch {
         self.puts.push((key(table, k), value));
     }
 
+    /// The value the batch puts last under `k`, if any: a later command of a commit group
+    /// reads what an earlier one wrote. A linear scan from the end, so meant for rare reads
+    /// (status changes), not for every write.
+    pub fn get(&self, table: Table, k: &[u8]) -> Option<&[u8]> {
+        let wanted = key(table, k);
+        self.puts
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == wanted)
+            .map(|(_, value)| value.as_slice())
+    }
+
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
         self.puts.is_empty()
@@ -75,6 +87,11 @@ pub struct SledStore {
     /// `sync_file_range`, which neither forces the drive's write cache nor records a changed
     /// file size, so a flushed write could still be lost to a power cut (`spec/storage.md`).
     data_file: std::fs::File,
+    /// sled's blob directory: values or nodes over a quarter segment (128 KiB) are written
+    /// there as one file each, which sled never syncs.
+    blobs: std::path::PathBuf,
+    /// The highest blob id synced so far (blob ids are log sequence numbers, so they grow).
+    synced_blob: std::sync::Mutex<u64>,
 }
 
 impl SledStore {
@@ -90,7 +107,51 @@ impl SledStore {
         let data_path = dir.join("db");
         let data_file = std::fs::File::open(&data_path)
             .map_err(|e| StoreError(format!("opening {}: {e}", data_path.display())))?;
-        Ok(Self { db, data_file })
+        Ok(Self {
+            db,
+            data_file,
+            blobs: dir.join("blobs"),
+            synced_blob: std::sync::Mutex::new(0),
+        })
+    }
+
+    /// `fdatasync`s the blob files written since the last call, then the directory that names
+    /// them. A blob removed by sled meanwhile needs no sync.
+    fn sync_new_blobs(&self) -> Result<(), StoreError> {
+        let failed = |e: std::io::Error| StoreError(format!("syncing sled blobs: {e}"));
+        let entries = match std::fs::read_dir(&self.blobs) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(failed(e)),
+        };
+        let mut synced = self.synced_blob.lock().unwrap_or_else(|e| e.into_inner());
+        let mut highest = *synced;
+        for entry in entries {
+            let entry = entry.map_err(failed)?;
+            let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if id <= *synced {
+                continue;
+            }
+            match std::fs::File::open(entry.path()) {
+                Ok(file) => file.sync_data().map_err(failed)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(failed(e)),
+            }
+            highest = highest.max(id);
+        }
+        if highest > *synced {
+            std::fs::File::open(&self.blobs)
+                .and_then(|dir| dir.sync_all())
+                .map_err(failed)?;
+            *synced = highest;
+        }
+        Ok(())
     }
 }
 
@@ -127,8 +188,47 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(sled_error)?;
+        self.sync_new_blobs()?;
         self.data_file
             .sync_data()
             .map_err(|e| StoreError(format!("fdatasync: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_syncs_the_blob_files_sled_leaves_unsynced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::default();
+        batch.put(Table::Assessment, b"big", vec![7; 300 * 1024]);
+        store.apply(batch).unwrap();
+        store.flush().unwrap();
+        let blobs: Vec<u64> = std::fs::read_dir(dir.path().join("blobs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(!blobs.is_empty(), "a 300 KiB value should be a sled blob");
+        assert_eq!(
+            *store.synced_blob.lock().unwrap(),
+            blobs.into_iter().max().unwrap()
+        );
+        assert_eq!(
+            store.get(Table::Assessment, b"big").unwrap().unwrap().len(),
+            300 * 1024
+        );
+    }
+
+    #[test]
+    fn a_batch_reads_its_own_latest_write() {
+        let mut batch = WriteBatch::default();
+        batch.put(Table::Mark, b"m", b"1".to_vec());
+        batch.put(Table::Meta, b"m", b"other table".to_vec());
+        batch.put(Table::Mark, b"m", b"2".to_vec());
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"2"[..]));
+        assert_eq!(batch.get(Table::Mark, b"n"), None);
     }
 }
