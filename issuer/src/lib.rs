@@ -13,6 +13,7 @@ pub mod qr;
 mod request;
 pub mod service;
 pub mod size_report;
+pub mod status_zlib;
 
 pub use assessed::{decide_claims, Assessment, DecidedClaim, SchemePolicy};
 pub use error::IssueError;
