@@ -728,6 +728,18 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
             m.commit_commands.load(Relaxed),
         ),
         (
+            "trustmark_commit_apply_microseconds_total",
+            "counter",
+            "Time the writer spent applying commit groups to the store.",
+            m.commit_apply_micros.load(Relaxed),
+        ),
+        (
+            "trustmark_commit_flush_microseconds_total",
+            "counter",
+            "Time the writer spent making commit groups durable (store flush and fdatasync).",
+            m.commit_flush_micros.load(Relaxed),
+        ),
+        (
             "trustmark_http_responses_2xx_total",
             "counter",
             "2xx responses.",

@@ -87,6 +87,10 @@ pub struct Metrics {
     pub commit_groups: AtomicU64,
     /// Commands in those groups.
     pub commit_commands: AtomicU64,
+    /// Time the writer spent applying those groups to the store, in microseconds.
+    pub commit_apply_micros: AtomicU64,
+    /// Time the writer spent making them durable (the store's flush), in microseconds.
+    pub commit_flush_micros: AtomicU64,
     /// HTTP responses by class (2xx, 4xx, 5xx).
     pub http_2xx: AtomicU64,
     /// 4xx responses.

@@ -254,7 +254,11 @@ impl Writer {
                 serde_json::to_vec(&(self.audit_seq, &self.audit_head)).unwrap_or_default(),
             );
         }
-        let durable = self.store.apply(batch).and_then(|()| self.store.flush());
+        let started = std::time::Instant::now();
+        let applied = self.store.apply(batch);
+        let apply_time = started.elapsed();
+        let durable = applied.and_then(|()| self.store.flush());
+        let flush_time = started.elapsed().saturating_sub(apply_time);
         if let Err(e) = durable {
             (self.next_index, self.audit_seq, self.audit_head) = saved;
             let failure = ApiError::internal(e);
@@ -265,9 +269,13 @@ impl Writer {
         }
         let metrics: &Metrics = &self.shared.metrics;
         Metrics::inc(&metrics.commit_groups);
-        metrics
-            .commit_commands
-            .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+        let add = |counter: &std::sync::atomic::AtomicU64, n: u64| {
+            counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed)
+        };
+        add(&metrics.commit_commands, count as u64);
+        let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        add(&metrics.commit_apply_micros, micros(apply_time));
+        add(&metrics.commit_flush_micros, micros(flush_time));
         for effect in effects {
             match effect {
                 Effect::Status(index, status) => self
