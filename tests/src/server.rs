@@ -132,10 +132,11 @@ impl Server {
                     .read_to_vec()
                     .unwrap_or_default(),
             },
-            Err(_) => Answer {
+            // No HTTP answer: status 0, and the transport error as the body, for the message.
+            Err(e) => Answer {
                 status: 0,
                 content_type: String::new(),
-                body: Vec::new(),
+                body: format!("no answer: {e}").into_bytes(),
             },
         }
     }

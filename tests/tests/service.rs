@@ -509,3 +509,49 @@ fn crash_safety() {
         .unwrap();
     assert!(entries > acknowledged.len(), "{text}");
 }
+
+/// A request with a body that is refused before its body is read (here: a wrong API key) is
+/// answered with `Connection: close`, so a keep-alive client does not reuse a connection the
+/// server is about to drop; a refused request without a body keeps its connection.
+#[test]
+fn early_refusals_close_the_connection() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let head_of = |request: String, body: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).unwrap();
+        // The body, sent after the answer, as a slow client would.
+        let _ = stream.write_all(body);
+        String::from_utf8_lossy(&answer[..n]).to_lowercase()
+    };
+    let body = b"{}";
+    let with_body = head_of(
+        format!(
+            "POST /v1/marks HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer tmk_wrong\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        ),
+        body,
+    );
+    assert!(with_body.starts_with("http/1.1 401"), "{with_body}");
+    assert!(with_body.contains("connection: close"), "{with_body}");
+    let without_body = head_of(
+        format!(
+            "GET /v1/marks/{} HTTP/1.1\r\nhost: {address}\r\n\r\n",
+            "0".repeat(32)
+        ),
+        b"",
+    );
+    assert!(without_body.starts_with("http/1.1 404"), "{without_body}");
+    assert!(
+        !without_body.contains("connection: close"),
+        "{without_body}"
+    );
+}

@@ -95,8 +95,29 @@ fn router(state: AppState) -> Router {
 
 /// Counts responses for `/metrics` and turns the framework's plain-text rejections (oversize
 /// body, wrong method) into the API's JSON errors.
+///
+/// An error answered to a request with a body closes the connection (`Connection: close`): the
+/// body may not have been read (a rejected API key is answered before it is), and the server
+/// then drops the connection, which a client reusing it would only learn from a failed next
+/// request.
 async fn count_and_shape(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let has_body = request.headers().contains_key(header::TRANSFER_ENCODING)
+        || request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let mut response = shape(&state, next.run(request).await);
+    if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// Counts the response and gives a plain-text rejection the API's JSON error shape.
+fn shape(state: &AppState, response: Response) -> Response {
     let m = &state.shared.metrics;
     let status = response.status();
     state::Metrics::inc(match status.as_u16() {
