@@ -13,10 +13,18 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 base="http://127.0.0.1:$port"
 pin=()
 [ -n "${SERVER_CPUS:-}" ] && pin=(taskset -c "$SERVER_CPUS")
-RUST_LOG=warn "${pin[@]}" "$bin" serve --data-dir "$work/data" --listen "127.0.0.1:$port" 2>"$work/server.log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+# Starts the server on the data directory and waits (at most 10 minutes) until it answers.
+start_server() {
+    RUST_LOG=warn "${pin[@]}" "$bin" serve --data-dir "$work/data" --listen "127.0.0.1:$port" 2>>"$work/server.log" &
+    server=$!
+    for _ in $(seq 6000); do curl -sf "$base/healthz" >/dev/null && return 0; sleep 0.1; done
+    echo "the server did not start: $(tail -3 "$work/server.log")" >&2
+    exit 1
+}
+# Stops the server gracefully (SIGTERM) and waits for it.
+stop_server() { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }
+trap 'stop_server; rm -rf "$work"' EXIT
+start_server
 admin=$(cat "$work/data/admin-api-key")
 key=$(curl -sf -XPOST "$base/v1/certifiers" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
     -d '{"name":"Bench Lab","assurance":"third-party"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
@@ -46,7 +54,9 @@ print(f"server CPU per mark: {total:.1f} us ({shown})")
 PY
 }
 
-marks_issued() { curl -sf "$base/metrics" | awk '/^trustmark_marks_issued_total/ {print $2}'; }
+# Marks in the store: the status list's entries (highest committed index + 1), which unlike the
+# issuance counter survive a restart.
+marks_issued() { curl -sf "$base/metrics" | awk '/^trustmark_status_list_entries/ {print $2}'; }
 
 # "groups commands apply_us flush_us" of the writer so far.
 writer_counters() {

@@ -251,10 +251,19 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let certificate = Arc::new(pki.issuer);
     let issuer_key = Arc::new(pki.issuer_key);
 
+    let started = std::time::Instant::now();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir.join("db"))?);
+    let opened = started.elapsed();
     let (chain_len, _) = audit::verify_chain(store.as_ref())?;
+    let verified = started.elapsed();
     let shared = Arc::new(Shared::default());
     let writer = Writer::open(store.clone(), shared.clone())?;
+    tracing::info!(
+        store_open_ms = opened.as_millis(),
+        audit_check_ms = (verified - opened).as_millis(),
+        state_load_ms = (started.elapsed() - verified).as_millis(),
+        "start-up: store opened, audit chain verified, marks and keys loaded"
+    );
     let (tx, rx) = tokio::sync::mpsc::channel(65_536);
     let writer_thread = std::thread::Builder::new()
         .name("trustmark-writer".into())

@@ -263,6 +263,34 @@ impl MarkRecord {
         Ok(record)
     }
 
+    /// The status index and status of a stored record, without reading its token (for the
+    /// start-up scan of every record).
+    pub fn stored_status(bytes: &[u8]) -> Result<(u32, String), RecordError> {
+        if bytes.first() == Some(&b'{') {
+            let record = Self::decode(bytes)?;
+            return Ok((record.status_index, record.status));
+        }
+        use serde::de::IgnoredAny;
+        #[derive(Deserialize)]
+        struct Status(
+            u8,
+            IgnoredAny,
+            IgnoredAny,
+            IgnoredAny,
+            u32,
+            String,
+            IgnoredAny,
+            IgnoredAny,
+            IgnoredAny,
+        );
+        let Status(version, _, _, _, index, status, ..) =
+            ciborium::from_reader(bytes).map_err(|e| RecordError(e.to_string()))?;
+        if version != STORED_MARK_V1 {
+            return Err(RecordError(format!("unknown record version {version}")));
+        }
+        Ok((index, status))
+    }
+
     /// The token bytes.
     pub fn token_bytes(&self) -> Vec<u8> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -319,6 +347,20 @@ mod tests {
             stored.len(),
             json.len()
         );
+    }
+
+    #[test]
+    fn the_start_up_scan_reads_index_and_status() {
+        let mut record = record();
+        record.status = "suspended".into();
+        let expected = (record.status_index, "suspended".to_owned());
+        assert_eq!(
+            MarkRecord::stored_status(&record.encode()).unwrap(),
+            expected
+        );
+        let json = serde_json::to_vec(&record).unwrap();
+        assert_eq!(MarkRecord::stored_status(&json).unwrap(), expected);
+        assert!(MarkRecord::stored_status(&record.encode()[..20]).is_err());
     }
 
     #[test]

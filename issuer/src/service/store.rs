@@ -72,8 +72,22 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 pub trait Store: Send + Sync + 'static {
     /// One value.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Every `(key, value)` of a table, in key order.
-    fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError>;
+    /// Calls `visit` with every `(key, value)` of a table, in key order, without holding the
+    /// table in memory; stops at the first error.
+    fn for_each(
+        &self,
+        table: Table,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// Every `(key, value)` of a table, in key order (for small tables).
+    fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
+        let mut entries = Vec::new();
+        self.for_each(table, &mut |k, v| {
+            entries.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })?;
+        Ok(entries)
+    }
     /// Applies a batch atomically (not yet durable).
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
     /// Returns when everything applied so far is durable.
@@ -168,14 +182,16 @@ impl Store for SledStore {
             .map(|v| v.to_vec()))
     }
 
-    fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
-        self.db
-            .scan_prefix([table as u8])
-            .map(|item| {
-                let (k, v) = item.map_err(sled_error)?;
-                Ok((k[1..].to_vec(), v.to_vec()))
-            })
-            .collect()
+    fn for_each(
+        &self,
+        table: Table,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for item in self.db.scan_prefix([table as u8]) {
+            let (k, v) = item.map_err(sled_error)?;
+            visit(&k[1..], &v)?;
+        }
+        Ok(())
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {

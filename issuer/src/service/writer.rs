@@ -171,10 +171,12 @@ impl Writer {
                 keys.insert(String::from_utf8_lossy(&hash).into_owned(), role);
             }
             let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
-            for (_, value) in store.scan(Table::Mark)? {
-                let mark = MarkRecord::decode(&value).map_err(|_| corrupt("mark"))?;
-                status.set(mark.status_index, status_value(&mark.status));
-            }
+            store.for_each(Table::Mark, &mut |_, value| {
+                let (index, name) =
+                    MarkRecord::stored_status(value).map_err(|_| corrupt("mark"))?;
+                status.set(index, status_value(&name));
+                Ok(())
+            })?;
         }
         // Handlers take indexes from here; an index taken by a request that never committed is
         // never acknowledged to anyone, so handing it out again after a restart is safe.
