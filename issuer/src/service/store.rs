@@ -68,6 +68,9 @@ impl WriteBatch {
 /// A stored `(key, value)`.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// What [`Store::for_each`] calls with each `(key, value)`.
+pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
 /// The storage the service needs.
 pub trait Store: Send + Sync + 'static {
     /// One value.
@@ -77,7 +80,7 @@ pub trait Store: Send + Sync + 'static {
     fn for_each(
         &self,
         table: Table,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+        visit: &mut Visit<'_>,
     ) -> Result<(), StoreError>;
     /// Every `(key, value)` of a table, in key order (for small tables).
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
@@ -185,7 +188,7 @@ impl Store for SledStore {
     fn for_each(
         &self,
         table: Table,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+        visit: &mut Visit<'_>,
     ) -> Result<(), StoreError> {
         for item in self.db.scan_prefix([table as u8]) {
             let (k, v) = item.map_err(sled_error)?;
