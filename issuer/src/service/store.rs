@@ -39,24 +39,33 @@ pub struct StoreError(pub String);
 #[derive(Debug, Default)]
 pub struct WriteBatch {
     puts: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Key -> position of its last put; built by the first [`Self::get`] and kept up to date
+    /// after it, so a batch nobody reads (issuance) never pays for it.
+    index: Option<std::collections::HashMap<Vec<u8>, usize>>,
 }
 
 impl WriteBatch {
     /// Adds a put.
     pub fn put(&mut self, table: Table, k: &[u8], value: Vec<u8>) {
-        self.puts.push((key(table, k), value));
+        let key = key(table, k);
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.puts.len());
+        }
+        self.puts.push((key, value));
     }
 
     /// The value the batch puts last under `k`, if any: a later command of a commit group
-    /// reads what an earlier one wrote. A linear scan from the end, so meant for rare reads
-    /// (status changes), not for every write.
-    pub fn get(&self, table: Table, k: &[u8]) -> Option<&[u8]> {
-        let wanted = key(table, k);
-        self.puts
-            .iter()
-            .rev()
-            .find(|(key, _)| *key == wanted)
-            .map(|(_, value)| value.as_slice())
+    /// reads what an earlier one wrote.
+    pub fn get(&mut self, table: Table, k: &[u8]) -> Option<&[u8]> {
+        let puts = &self.puts;
+        let index = self.index.get_or_insert_with(|| {
+            puts.iter()
+                .enumerate()
+                .map(|(i, (key, _))| (key.clone(), i))
+                .collect()
+        });
+        let at = *index.get(&key(table, k))?;
+        self.puts.get(at).map(|(_, value)| value.as_slice())
     }
 
     /// Whether nothing was added.
@@ -77,11 +86,7 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Calls `visit` with every `(key, value)` of a table, in key order, without holding the
     /// table in memory; stops at the first error.
-    fn for_each(
-        &self,
-        table: Table,
-        visit: &mut Visit<'_>,
-    ) -> Result<(), StoreError>;
+    fn for_each(&self, table: Table, visit: &mut Visit<'_>) -> Result<(), StoreError>;
     /// Every `(key, value)` of a table, in key order (for small tables).
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
         let mut entries = Vec::new();
@@ -185,11 +190,7 @@ impl Store for SledStore {
             .map(|v| v.to_vec()))
     }
 
-    fn for_each(
-        &self,
-        table: Table,
-        visit: &mut Visit<'_>,
-    ) -> Result<(), StoreError> {
+    fn for_each(&self, table: Table, visit: &mut Visit<'_>) -> Result<(), StoreError> {
         for item in self.db.scan_prefix([table as u8]) {
             let (k, v) = item.map_err(sled_error)?;
             visit(&k[1..], &v)?;
@@ -249,5 +250,11 @@ mod tests {
         batch.put(Table::Mark, b"m", b"2".to_vec());
         assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"2"[..]));
         assert_eq!(batch.get(Table::Mark, b"n"), None);
+        // Puts after the first read are seen too.
+        batch.put(Table::Mark, b"m", b"3".to_vec());
+        batch.put(Table::Mark, b"n", b"4".to_vec());
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"3"[..]));
+        assert_eq!(batch.get(Table::Mark, b"n"), Some(&b"4"[..]));
+        assert_eq!(batch.get(Table::Meta, b"m"), Some(&b"other table"[..]));
     }
 }
