@@ -169,6 +169,9 @@ fn zlib_header() -> [u8; 2] {
     [cmf, flg | fcheck]
 }
 
+/// A compressed chunk with its position in the list of chunks to compress.
+type Numbered = (usize, Result<Chunk, CompressError>);
+
 /// Compresses the chunks `which` of `jobs`, in that order, over the available cores.
 fn compress_all(jobs: &[Job<'_>], which: &[usize]) -> Vec<Result<Chunk, CompressError>> {
     let workers = std::thread::available_parallelism()
@@ -179,7 +182,7 @@ fn compress_all(jobs: &[Job<'_>], which: &[usize]) -> Vec<Result<Chunk, Compress
         return which.iter().map(|&i| Chunk::compress(&jobs[i])).collect();
     }
     let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, Result<Chunk, CompressError>)> = std::thread::scope(|scope| {
+    let joined: Result<Vec<Vec<Numbered>>, _> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -193,19 +196,17 @@ fn compress_all(jobs: &[Job<'_>], which: &[usize]) -> Vec<Result<Chunk, Compress
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![(usize::MAX, Err(CompressError("a worker panicked".into())))]
-                })
-            })
-            .collect()
+        handles.into_iter().map(|h| h.join()).collect()
     });
+    let Ok(joined) = joined else {
+        // A worker panicked: its chunks are lost, so none of this call's results are used.
+        return which
+            .iter()
+            .map(|_| Err(CompressError("a compression worker panicked".into())))
+            .collect();
+    };
+    let mut done: Vec<_> = joined.into_iter().flatten().collect();
     done.sort_by_key(|(n, _)| *n);
-    if done.len() != which.len() {
-        return vec![Err(CompressError("a worker panicked".into()))];
-    }
     done.into_iter().map(|(_, chunk)| chunk).collect()
 }
 
