@@ -201,7 +201,7 @@ impl MarkRecord {
         })
     }
 
-    /// The stored form ([`StoredMarkV1`], `spec/storage.md`).
+    /// The stored form (version 1: a CBOR array, `spec/storage.md` 3.2).
     pub fn encode(&self) -> Vec<u8> {
         let digests = self
             .claims
