@@ -492,6 +492,7 @@ fn demo(data_dir: &Path) -> Result<()> {
         .filter_map(|r| Some((r, r.applicability.mandatory_from(0)?)))
         .filter(|(_, from)| *from <= 3)
         .map(|(r, from)| Response {
+            row: 0,
             requirement: r.id.clone(),
             answer: if from == 3 {
                 Answer::PartiallyCompliant

@@ -71,6 +71,10 @@ pub struct Response {
     pub evidence: Option<String>,
     /// Justification or rationale (trimmed; `None` if blank).
     pub justification: Option<String>,
+    /// Where the response is in its file, for errors: the CSV line or the spreadsheet row (the
+    /// header is row 1), or the position in the JSON `responses` array (from 1); 0 if it was not
+    /// read from a file. Not part of the assessment record.
+    pub row: usize,
 }
 
 /// Largest responses file accepted (a spreadsheet of a few hundred rows is far smaller).
@@ -180,6 +184,7 @@ fn from_table(
             ),
         })?;
         out.push(Response {
+            row,
             requirement,
             answer,
             evidence: cols.evidence.and_then(|i| blank_to_none(cell(i))),
@@ -204,7 +209,11 @@ pub fn from_csv(bytes: &[u8]) -> Result<Vec<Response>, AssessmentError> {
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| csv_error(&e, i + 2))?;
-        rows.push((i + 2, record.iter().map(str::to_owned).collect()));
+        // The line the record starts on: blank lines and multi-line fields count.
+        let line = record
+            .position()
+            .map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+        rows.push((line, record.iter().map(str::to_owned).collect()));
     }
     let names = headers.clone();
     from_table(&headers, rows.into_iter(), move |i| {
@@ -328,6 +337,7 @@ pub fn from_json(bytes: &[u8]) -> Result<ResponsesFile, AssessmentError> {
             reason: format!("{:?} is not a response (use C, P, N or NA)", r.response),
         })?;
         responses.push(Response {
+            row: i + 1,
             requirement: r.requirement.trim().to_owned(),
             answer,
             evidence: r.evidence.as_deref().and_then(blank_to_none),
@@ -370,13 +380,13 @@ pub fn parse(bytes: &[u8], format: ResponsesFormat) -> Result<ResponsesFile, Ass
     }
 }
 
-/// Checks responses against a catalogue: every id known and not reserved, none twice.
-/// `row_of(i)` gives the file row of response `i` for errors.
+/// Checks responses against a catalogue: every id known and not reserved, none twice. Errors
+/// name the response's row in its file ([`Response::row`]).
 pub fn check_against(catalogue: &Catalogue, responses: &[Response]) -> Result<(), AssessmentError> {
     let mut seen = HashSet::new();
-    for (i, r) in responses.iter().enumerate() {
+    for r in responses {
         let bad = |reason: String| AssessmentError::Responses {
-            row: i + 2,
+            row: r.row,
             column: "requirement".into(),
             reason,
         };
@@ -440,5 +450,31 @@ mod tests {
             from_csv(no_header),
             Err(AssessmentError::Responses { row: 1, .. })
         ));
+    }
+
+    /// The row of an unknown, reserved or repeated requirement, found only when the responses
+    /// meet the catalogue.
+    fn catalogue_error_row(responses: &[Response]) -> (usize, String) {
+        let catalogue = super::super::find("uk-psti").unwrap();
+        match check_against(&catalogue, responses) {
+            Err(AssessmentError::Responses { row, reason, .. }) => (row, reason),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn catalogue_errors_name_the_row_of_the_file() {
+        // CSV: blank lines and a quoted two-line field still count as lines.
+        let csv = b"requirement,response,evidence\n1,C,\"E1\nsecond line\"\n\n\n2,C,E2\n99,C,E3\n";
+        let (row, reason) = catalogue_error_row(&from_csv(csv).unwrap());
+        assert_eq!(row, 7, "{reason}");
+        assert!(reason.contains("\"99\" is not a requirement"), "{reason}");
+        // JSON: the position in the array, from 1.
+        let json = br#"{"responses": [
+            {"requirement": "1", "response": "C"},
+            {"requirement": "2", "response": "C"},
+            {"requirement": "1", "response": "C"}]}"#;
+        let (row, reason) = catalogue_error_row(&from_json(json).unwrap().responses);
+        assert_eq!((row, reason.as_str()), (3, "1 is answered twice"));
     }
 }

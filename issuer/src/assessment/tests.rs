@@ -63,6 +63,7 @@ confirmed = true
 
 fn compliant(id: &str) -> Response {
     Response {
+        row: 0,
         requirement: id.into(),
         answer: Answer::Compliant,
         evidence: Some(format!("EV-{id}")),
@@ -95,6 +96,7 @@ fn worked_example_unmet_class_3_row_gives_class_2() {
     let responses = with(
         all_met(&c),
         Response {
+            row: 0,
             answer: Answer::NonCompliant,
             evidence: None,
             ..compliant("m3")
@@ -138,6 +140,7 @@ fn worked_example_on_the_real_iotsf_catalogue() {
 fn partially_compliant_never_meets_a_mandatory_row() {
     let c = toy();
     let p = Response {
+        row: 0,
         answer: Answer::PartiallyCompliant,
         justification: Some("most of it".into()),
         ..compliant("m1")
@@ -151,6 +154,7 @@ fn partially_compliant_never_meets_a_mandatory_row() {
 fn not_applicable_needs_a_justification() {
     let c = toy();
     let bare = Response {
+        row: 0,
         answer: Answer::NotApplicable,
         evidence: None,
         justification: None,
@@ -163,6 +167,7 @@ fn not_applicable_needs_a_justification() {
         Some(1)
     );
     let justified = Response {
+        row: 0,
         justification: Some("no radio".into()),
         ..bare
     };
@@ -183,6 +188,7 @@ fn compliant_needs_evidence() {
         &with(
             all_met(&c),
             Response {
+                row: 0,
                 evidence: None,
                 ..compliant("m0")
             },
@@ -209,6 +215,7 @@ fn a_missing_row_is_unmet() {
 fn advisory_without_rationale_is_a_finding() {
     let c = toy();
     let n = Response {
+        row: 0,
         answer: Answer::NonCompliant,
         evidence: None,
         ..compliant("a")
@@ -222,6 +229,7 @@ fn advisory_without_rationale_is_a_finding() {
     assert_eq!(d.findings.len(), 1);
     assert!(d.findings[0].missing_rationale);
     let explained = Response {
+        row: 0,
         justification: Some("planned for v2".into()),
         ..n
     };
@@ -249,6 +257,7 @@ fn etsi_conditional_provisions_and_recommendations() {
         .find(|r| r.applicability == Applicability::Recommended)
         .unwrap();
     let na = |id: &str, why: Option<&str>| Response {
+        row: 0,
         requirement: id.into(),
         answer: Answer::NotApplicable,
         evidence: None,
@@ -283,6 +292,7 @@ fn etsi_conditional_provisions_and_recommendations() {
     assert_eq!(d.blocking[0].reason, Unmet::NotApplicableNotAllowed);
     // An unmet recommendation blocks unless justified.
     let unjustified = Response {
+        row: 0,
         answer: Answer::NonCompliant,
         evidence: None,
         ..compliant(&recommended.id)
@@ -293,6 +303,7 @@ fn etsi_conditional_provisions_and_recommendations() {
         (None, Unmet::UnjustifiedRecommendation)
     );
     let justified = Response {
+        row: 0,
         justification: Some("not feasible on this hardware".into()),
         ..unjustified
     };
@@ -348,6 +359,7 @@ fn responses_for(
         .zip(answers.iter().zip(present))
         .filter(|(_, (_, present))| **present)
         .map(|(row, ((answer, evidence, justification), _))| Response {
+            row: 0,
             requirement: row.id.clone(),
             answer: *answer,
             evidence: evidence.then(|| "EV".to_owned()),
