@@ -1,5 +1,5 @@
-//! The append-only, hash-chained audit log: every issuance, revocation, suspension,
-//! reinstatement, certifier and key event. Entry `n` carries the hash of entry `n - 1`, so
+//! The append-only, hash-chained audit log: every assessment, issuance, revocation, suspension,
+//! reinstatement, certifier and key event (`spec/storage.md` 8.1). Entry `n` carries the hash of entry `n - 1`, so
 //! removing or changing an entry breaks every hash after it.
 
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,8 @@ pub struct AuditEntry {
     pub time: u64,
     /// Who: `admin`, `certifier:<id>` or `system`.
     pub actor: String,
-    /// What: `mark.issued`, `mark.revoked`, `mark.suspended`, `mark.reinstated`,
-    /// `certifier.created`, `service.started`, ...
+    /// What: `assessment.created`, `mark.issued`, `marks.issued`, `mark.revoked`,
+    /// `mark.suspended`, `mark.reinstated`, `certifier.created`, `key.admin_created`.
     pub action: String,
     /// The object acted on (a mark id, a certifier id).
     pub subject: String,

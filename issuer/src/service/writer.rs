@@ -383,6 +383,14 @@ impl Writer {
                     record.id.as_bytes(),
                     serde_json::to_vec(&record).unwrap_or_default(),
                 );
+                let details = serde_json::json!({
+                    "framework": record.framework,
+                    "target_class": record.target_class,
+                    "achieved_class": record.decision.get("achieved_class"),
+                    "digest": record.decision.get("digest"),
+                });
+                let actor = format!("certifier:{}", record.certifier_id);
+                self.audit(batch, &actor, "assessment.created", &record.id, details);
                 effects.push(Effect::Assessment);
                 Pending::Unit(reply, Ok(()))
             }
@@ -595,6 +603,41 @@ mod tests {
             let stored = store.get(Table::Mark, record.mark_id.as_bytes()).unwrap();
             assert_eq!(&MarkRecord::decode(&stored.unwrap()).unwrap(), record);
         }
+    }
+
+    #[test]
+    fn an_assessment_is_audited_with_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut writer, store) = writer(dir.path());
+        let record = AssessmentRecord {
+            id: "a1".into(),
+            certifier_id: "c1".into(),
+            framework: "uk-psti".into(),
+            target_class: 1,
+            decision: serde_json::json!({"achieved_class": 1, "digest": "ab".repeat(32)}),
+            responses: serde_json::json!([]),
+            created_at: 1_795_300_000,
+        };
+        let (reply, mut saved) = oneshot::channel();
+        writer.commit(vec![Command::SaveAssessment {
+            record: Box::new(record),
+            reply,
+        }]);
+        saved.try_recv().unwrap().unwrap();
+        let entries = audit_entries(store.as_ref());
+        assert_eq!(
+            (
+                entries[0].actor.as_str(),
+                entries[0].action.as_str(),
+                entries[0].subject.as_str()
+            ),
+            ("certifier:c1", "assessment.created", "a1")
+        );
+        assert_eq!(
+            entries[0].details,
+            serde_json::json!({"framework": "uk-psti", "target_class": 1, "achieved_class": 1, "digest": "ab".repeat(32)})
+        );
+        assert_eq!(verify_chain(store.as_ref()).unwrap().0, 1);
     }
 
     #[test]
