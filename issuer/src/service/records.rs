@@ -298,11 +298,6 @@ impl MarkRecord {
             .unwrap_or_default()
     }
 
-    /// The token's length in bytes (without decoding it).
-    pub fn token_len(&self) -> usize {
-        self.token.len() * 3 / 4
-    }
-
     /// The QR URL under `base_url`.
     pub fn url(&self, base_url: &str) -> String {
         trustmark_format::qr_text::mark_url(base_url, &self.token_bytes())
