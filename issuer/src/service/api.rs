@@ -8,12 +8,13 @@ use axum::Json;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 use trustmark_format::{qr_text, Assurance, UnixTime};
+use trustmark_keys::Signer;
 
 use super::auth::{key_hash, new_key, Caller};
 use super::error::ApiError;
-use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord};
+use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken};
 use super::store::Table;
-use super::writer::{record_of, Command, SignedMark, StatusChange};
+use super::writer::{Command, SignedMark, StatusChange};
 use super::{now, page, AppState};
 use crate::assessment::{self, ResponsesFormat};
 use crate::{decide_claims, Assessment, IssueRequest};
@@ -296,13 +297,13 @@ fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Dec
 }
 
 /// Signs a mark with already decided claims: a status index, the claims, the signature, and
-/// the encoded registry record. Nothing is stored yet.
+/// the encoded registry record; also its URL, for the answer. Nothing is stored yet.
 fn sign_mark(
     state: &AppState,
     certifier: &Certifier,
     request: NewMark,
     decided: &[crate::DecidedClaim],
-) -> Result<SignedMark, ApiError> {
+) -> Result<(SignedMark, String), ApiError> {
     let issue_request = IssueRequest {
         vendor: request.vendor,
         model: request.model,
@@ -326,18 +327,26 @@ fn sign_mark(
         state.certificate.as_ref(),
         &state.base_url,
     )?;
-    let issued = issuer.issue(claims)?;
+    let crate::IssuedMark {
+        mark_id,
+        token,
+        url,
+        claims,
+    } = issuer.issue(claims)?;
     let digests: Vec<(String, String)> = decided
         .iter()
         .map(|d| (d.decision.framework.clone(), d.decision.digest.clone()))
         .collect();
+    let signed = SignedToken {
+        token: &token,
+        mark_id,
+        kid: state.issuer_key.kid(),
+        claims,
+    };
     // The registry names the certifier; the trust list names the key holder.
-    Ok(SignedMark::new(record_of(
-        certifier,
-        &certifier.name,
-        &issued,
-        &digests,
-    )?))
+    let record = MarkRecord::from_signed(signed, &certifier.id, &certifier.name, &digests);
+    let encoded = record.encode_with_token(&token);
+    Ok((SignedMark { record, encoded }, url))
 }
 
 impl NewMark {
@@ -367,13 +376,13 @@ struct Issued<'a> {
     claims: &'a [ClaimRecord],
 }
 
-fn issued_json<'a>(state: &AppState, record: &'a MarkRecord) -> Issued<'a> {
-    let token = record.token_bytes();
+/// The answer for `record`, whose QR URL is `url` (made when it was signed).
+fn issued_json(record: &MarkRecord, url: String) -> Issued<'_> {
     Issued {
         mark_id: &record.mark_id,
         token: &record.token,
-        url: qr_text::mark_url(&state.base_url, &token),
-        bytes: token.len(),
+        url,
+        bytes: record.token_bytes().len(),
         status_index: record.status_index,
         claims: &record.claims,
     }
@@ -394,7 +403,7 @@ pub(super) async fn create_mark(
     let certifier = certifier_of(&state, &caller)?;
     let request: NewMark = json_body(&body)?;
     let decided = decide(&state, &certifier, &request.assessment_ids())?;
-    let signed = sign_mark(&state, &certifier, request, &decided)?;
+    let (signed, url) = sign_mark(&state, &certifier, request, &decided)?;
     let certifier_id = certifier.id;
     let mut records = submit(&state, |reply| Command::Issue {
         certifier_id,
@@ -405,7 +414,7 @@ pub(super) async fn create_mark(
     let record = records
         .pop()
         .ok_or_else(|| ApiError::internal("no mark issued"))?;
-    Ok((StatusCode::CREATED, Json(issued_json(&state, &record))).into_response())
+    Ok((StatusCode::CREATED, Json(issued_json(&record, url))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -460,6 +469,7 @@ pub(super) async fn create_marks(
     })
     .await
     .map_err(ApiError::internal)??;
+    let (signed, urls): (Vec<SignedMark>, Vec<String>) = signed.into_iter().unzip();
     let certifier_id = certifier.id;
     let records = submit(&state, |reply| Command::Issue {
         certifier_id,
@@ -468,7 +478,11 @@ pub(super) async fn create_marks(
     })
     .await?;
     let answer = IssuedBatch {
-        marks: records.iter().map(|r| issued_json(&state, r)).collect(),
+        marks: records
+            .iter()
+            .zip(urls)
+            .map(|(r, url)| issued_json(r, url))
+            .collect(),
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }

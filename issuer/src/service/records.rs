@@ -109,6 +109,19 @@ pub struct MarkRecord {
     pub token: String,
 }
 
+/// A signed token with what is known of it.
+#[derive(Debug)]
+pub struct SignedToken<'a> {
+    /// The COSE bytes.
+    pub token: &'a [u8],
+    /// Its id ([`crate::mark_id`]).
+    pub mark_id: String,
+    /// The kid it was signed under.
+    pub kid: &'a [u8],
+    /// Its claims.
+    pub claims: trustmark_format::MarkClaims,
+}
+
 /// Why a stored mark record cannot be read.
 #[derive(Debug, thiserror::Error)]
 #[error("unreadable mark record: {0}")]
@@ -154,20 +167,43 @@ impl MarkRecord {
     ) -> Result<Self, RecordError> {
         let bad = |e: trustmark_format::FormatError| RecordError(format!("token: {e}"));
         let parsed = trustmark_format::mark::parse(token).map_err(bad)?;
-        let c = trustmark_format::MarkClaims::from_cbor(parsed.payload()).map_err(bad)?;
-        if c.status_index != status_index {
+        let claims = trustmark_format::MarkClaims::from_cbor(parsed.payload()).map_err(bad)?;
+        if claims.status_index != status_index {
             return Err(RecordError(format!(
                 "status index {status_index} but the token says {}",
-                c.status_index
+                claims.status_index
             )));
         }
-        Ok(Self {
+        let signed = SignedToken {
+            token,
             mark_id: crate::mark_id(token),
+            kid: parsed.kid(),
+            claims,
+        };
+        Ok(Self::from_signed(signed, certifier_id, issuer, digests))
+    }
+
+    /// The record of a token whose claims, id and kid are already known (the issuer's own, just
+    /// signed: nothing to parse again).
+    pub fn from_signed(
+        signed: SignedToken<'_>,
+        certifier_id: &str,
+        issuer: &str,
+        digests: &[(String, String)],
+    ) -> Self {
+        let SignedToken {
+            token,
+            mark_id,
+            kid,
+            claims: c,
+        } = signed;
+        Self {
+            mark_id,
             certifier_id: certifier_id.to_owned(),
             issuer: issuer.to_owned(),
-            kid: hex::encode(parsed.kid()),
+            kid: hex::encode(kid),
             status_list: 1,
-            status_index,
+            status_index: c.status_index,
             status: "valid".into(),
             status_reason: None,
             vendor: c.vendor,
@@ -198,11 +234,17 @@ impl MarkRecord {
             expires_at: c.expires_at.0,
             support_until: crate::format_day(c.support_until),
             token: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token),
-        })
+        }
     }
 
     /// The stored form (version 1: a CBOR array, `spec/storage.md` 3.2).
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_with_token(&self.token_bytes())
+    }
+
+    /// [`Self::encode`] given the record's token bytes, which the caller already has (the
+    /// record keeps its token as base64url).
+    pub fn encode_with_token(&self, token: &[u8]) -> Vec<u8> {
         let digests = self
             .claims
             .iter()
@@ -219,7 +261,7 @@ impl MarkRecord {
             self.status.clone(),
             self.status_reason.clone(),
             digests,
-            serde_bytes::ByteBuf::from(self.token_bytes()),
+            serde_bytes::ByteBuf::from(token),
         );
         let mut out = Vec::with_capacity(320);
         // Writing strings, integers and byte strings into a Vec cannot fail.
@@ -356,6 +398,23 @@ mod tests {
         let json = serde_json::to_vec(&record).unwrap();
         assert_eq!(MarkRecord::stored_status(&json).unwrap(), expected);
         assert!(MarkRecord::stored_status(&record.encode()[..20]).is_err());
+    }
+
+    #[test]
+    fn the_issuers_record_equals_the_one_read_from_its_token() {
+        let record = record();
+        let token = record.token_bytes();
+        let parsed = trustmark_format::mark::parse(&token).unwrap();
+        let signed = SignedToken {
+            token: &token,
+            mark_id: crate::mark_id(&token),
+            kid: parsed.kid(),
+            claims: trustmark_format::MarkClaims::from_cbor(parsed.payload()).unwrap(),
+        };
+        let digests = [(record.claims[0].framework.clone(), "ab".repeat(32))];
+        let issued = MarkRecord::from_signed(signed, "c1", "Lab", &digests);
+        assert_eq!(issued, record);
+        assert_eq!(issued.encode_with_token(&token), record.encode());
     }
 
     #[test]

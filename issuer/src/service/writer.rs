@@ -95,6 +95,7 @@ pub(super) struct SignedMark {
     pub encoded: Vec<u8>,
 }
 
+#[cfg(test)]
 impl SignedMark {
     /// Encodes `record`.
     pub(super) fn new(record: MarkRecord) -> Self {
@@ -511,23 +512,6 @@ pub(super) fn status_value(status: &str) -> u8 {
         "suspended" => STATUS_SUSPENDED,
         _ => STATUS_VALID,
     }
-}
-
-/// The registry record of a freshly signed mark.
-pub(super) fn record_of(
-    certifier: &Certifier,
-    issuer: &str,
-    issued: &crate::IssuedMark,
-    digests: &[(String, String)],
-) -> Result<MarkRecord, ApiError> {
-    MarkRecord::from_token(
-        &issued.token,
-        &certifier.id,
-        issuer,
-        issued.claims.status_index,
-        digests,
-    )
-    .map_err(ApiError::internal)
 }
 
 #[cfg(test)]
