@@ -68,7 +68,7 @@ impl Assessment {
             path: path.to_path_buf(),
             source,
         })?;
-        let file = assessment::parse(&bytes, format)
+        let file = assessment::parse(&bytes, format, &assessment::UploadBudget::default())
             .map_err(|e| IssueError::invalid("assessment", format!("{name}: {e}")))?;
         let framework = file.framework.as_deref().or(framework).ok_or_else(|| {
             IssueError::invalid(
@@ -130,10 +130,14 @@ pub fn decide_claims(
                 ));
             }
         }
-        let top = catalogue.levels.last().copied().unwrap_or_default();
         // The saved assessment's own target first, so the record digest in the registry is the
-        // one `assess --save` printed.
-        let target = assessment.target_class.or(claim.class).unwrap_or(top);
+        // one `assess --save` printed; else the class asked for; else the highest class the
+        // catalogue can certify (a catalogue with none is refused by `assess`).
+        let target = assessment
+            .target_class
+            .or(claim.class)
+            .or_else(|| catalogue.highest_certifiable_level())
+            .unwrap_or(catalogue.first_level());
         let decision = assessment::assess(catalogue, target, &assessment.responses)
             .map_err(|e| IssueError::invalid("assessment", e.to_string()))?;
         let policy_max = match assurance {

@@ -8,6 +8,7 @@ pub mod assessed;
 pub mod assessment;
 mod error;
 mod issue;
+mod mark_status;
 pub mod offline;
 pub mod qr;
 mod request;
@@ -18,6 +19,7 @@ pub mod status_zlib;
 pub use assessed::{decide_claims, Assessment, DecidedClaim, SchemePolicy};
 pub use error::IssueError;
 pub use issue::{mark_id, IssuedMark, MarkIssuer};
+pub use mark_status::{MarkStatus, StatusChange, TransitionError};
 pub use request::{
     format_day, parse_day, ClaimRequest, FirmwareRequest, IssueRequest, MAX_VALID_DAYS,
 };

@@ -308,6 +308,19 @@ impl Catalogue {
         self.levels[0]
     }
 
+    /// The highest level any row is mandatory at or below: a level above it has nothing to
+    /// check, so it cannot be certified (`spec/assessment.md` 3.2). `None` when no row is
+    /// mandatory.
+    pub fn highest_certifiable_level(&self) -> Option<u8> {
+        let first = self.first_level();
+        let top = self
+            .requirements
+            .iter()
+            .filter_map(|r| r.applicability.mandatory_from(first))
+            .max()?;
+        self.levels.iter().copied().filter(|l| *l <= top).max()
+    }
+
     /// The row with this id.
     pub fn requirement(&self, id: &str) -> Option<&Requirement> {
         self.index.get(id).and_then(|i| self.requirements.get(*i))

@@ -11,12 +11,12 @@
 //! - Advisory and recommended rows answered P or N become **findings**; without a rationale the
 //!   finding says so, and for ETSI EN 303 645 an unjustified unmet recommendation blocks.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{record, Answer, Applicability, Catalogue, Requirement, Response};
 
 /// Why a row is not met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unmet {
     /// No response.
@@ -37,7 +37,8 @@ pub enum Unmet {
 }
 
 /// A row that keeps a class from being achieved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Blocker {
     /// Requirement id.
     pub id: String,
@@ -50,14 +51,15 @@ pub struct Blocker {
 }
 
 /// An advisory or recommended row answered P or N.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Finding {
     /// Requirement id.
     pub id: String,
     /// Its title.
     pub title: String,
-    /// The answer (`P` or `N`, or `C` without evidence).
-    pub response: &'static str,
+    /// The answer (`P` or `N`, or `C` without evidence, or `NA` without justification).
+    pub response: Answer,
     /// The rationale given, if any.
     pub rationale: Option<String>,
     /// True when no rationale was given.
@@ -65,7 +67,8 @@ pub struct Finding {
 }
 
 /// The outcome of an assessment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Decision {
     /// Framework id.
     pub framework: String,
@@ -135,7 +138,6 @@ pub fn decide(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -
             }
         } else if row.applicability.is_advisory() {
             let Some(answer) = answer else { continue };
-            let code = answer.answer.code();
             let unmet = matches!(
                 answer.answer,
                 Answer::PartiallyCompliant | Answer::NonCompliant
@@ -149,7 +151,7 @@ pub fn decide(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -
                 findings.push(Finding {
                     id: row.id.clone(),
                     title: row.title.clone(),
-                    response: code,
+                    response: answer.answer,
                     rationale: answer.justification.clone(),
                     missing_rationale,
                 });

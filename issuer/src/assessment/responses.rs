@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use super::budget::{self, Limit, OverBudget, SparseTable, UploadBudget};
 use super::{AssessmentError, Catalogue};
 
 /// An answer to one requirement.
@@ -49,6 +50,18 @@ impl Answer {
         }
     }
 
+    /// The answer of a short code (`C`, `P`, `N`, `NA`, exactly), as stored.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Self::Compliant,
+            Self::PartiallyCompliant,
+            Self::NonCompliant,
+            Self::NotApplicable,
+        ]
+        .into_iter()
+        .find(|a| a.code() == code)
+    }
+
     /// Value in the canonical record: 1 C, 2 P, 3 N, 4 NA.
     pub fn record_value(self) -> u64 {
         match self {
@@ -57,6 +70,22 @@ impl Answer {
             Self::NonCompliant => 3,
             Self::NotApplicable => 4,
         }
+    }
+}
+
+/// Stored and answered as its short code (`C`, `P`, `N`, `NA`); reading accepts only those.
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Answer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::from_code(&code).ok_or_else(|| {
+            serde::de::Error::custom(format!("{code:?} is not an answer code (C, P, N, NA)"))
+        })
     }
 }
 
@@ -76,9 +105,6 @@ pub struct Response {
     /// read from a file. Not part of the assessment record.
     pub row: usize,
 }
-
-/// Largest responses file accepted (a spreadsheet of a few hundred rows is far smaller).
-pub const MAX_RESPONSES_BYTES: usize = 8 * 1024 * 1024;
 
 /// Which file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,8 +220,9 @@ fn from_table(
     Ok(out)
 }
 
-/// Parses CSV responses.
-pub fn from_csv(bytes: &[u8]) -> Result<Vec<Response>, AssessmentError> {
+/// Parses CSV responses under `budget`.
+pub fn from_csv(bytes: &[u8], budget: &UploadBudget) -> Result<Vec<Response>, AssessmentError> {
+    budget.check(Limit::FileBytes, bytes.len() as u64, || "file".into())?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -206,14 +233,21 @@ pub fn from_csv(bytes: &[u8]) -> Result<Vec<Response>, AssessmentError> {
         .iter()
         .map(str::to_owned)
         .collect();
+    check_row(budget, 1, &headers)?;
     let mut rows = Vec::new();
+    let mut cells = headers.iter().filter(|c| !c.is_empty()).count() as u64;
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| csv_error(&e, i + 2))?;
         // The line the record starts on: blank lines and multi-line fields count.
         let line = record
             .position()
             .map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
-        rows.push((line, record.iter().map(str::to_owned).collect()));
+        budget.check(Limit::Rows, line as u64, || format!("line {line}"))?;
+        let row: Vec<String> = record.iter().map(str::to_owned).collect();
+        check_row(budget, line, &row)?;
+        cells += row.iter().filter(|c| !c.is_empty()).count() as u64;
+        budget.check(Limit::Cells, cells, || format!("line {line}"))?;
+        rows.push((line, row));
     }
     let names = headers.clone();
     from_table(&headers, rows.into_iter(), move |i| {
@@ -222,6 +256,15 @@ pub fn from_csv(bytes: &[u8]) -> Result<Vec<Response>, AssessmentError> {
             .cloned()
             .unwrap_or_else(|| format!("column {}", i + 1))
     })
+}
+
+/// The column and cell-length budgets of one CSV row.
+fn check_row(budget: &UploadBudget, line: usize, row: &[String]) -> Result<(), OverBudget> {
+    budget.check(Limit::Columns, row.len() as u64, || format!("line {line}"))?;
+    for (i, cell) in row.iter().enumerate() {
+        budget.check_cell(cell, || format!("line {line}, column {}", i + 1))?;
+    }
+    Ok(())
 }
 
 fn csv_error(e: &csv::Error, row: usize) -> AssessmentError {
@@ -246,58 +289,63 @@ fn column_letters(mut index: usize) -> String {
     String::from_utf8(letters).unwrap_or_default()
 }
 
-/// Parses the first sheet of an XLSX workbook.
-pub fn from_xlsx(bytes: &[u8]) -> Result<Vec<Response>, AssessmentError> {
+/// Parses the first sheet of an XLSX workbook under `budget`: the archive is checked part by
+/// part before it is opened ([`budget::check_archive`]), and the sheet is read cell by cell
+/// into a sparse table, so neither a zip bomb nor a cell at row 1 048 576 costs more than the
+/// budget.
+pub fn from_xlsx(bytes: &[u8], budget: &UploadBudget) -> Result<Vec<Response>, AssessmentError> {
     use calamine::{Data, Reader as _};
     let unreadable = |reason: String| AssessmentError::Responses {
         row: 0,
         column: "-".into(),
         reason,
     };
+    budget.check(Limit::FileBytes, bytes.len() as u64, || "file".into())?;
+    budget::check_archive(bytes, budget).map_err(|e| match e {
+        budget::ArchiveRefused::OverBudget(e) => AssessmentError::OverBudget(e),
+        budget::ArchiveRefused::Unreadable(reason) => {
+            unreadable(format!("not a readable XLSX workbook: {reason}"))
+        }
+    })?;
     let mut workbook: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
             .map_err(|e| unreadable(format!("not a readable XLSX workbook: {e}")))?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| unreadable("the workbook has no sheet".into()))?
+    let sheet = workbook
+        .sheet_names()
+        .into_iter()
+        .next()
+        .ok_or_else(|| unreadable("the workbook has no sheet".into()))?;
+    let mut cells = workbook
+        .worksheet_cells_reader(&sheet)
         .map_err(|e| unreadable(format!("first sheet unreadable: {e}")))?;
-    let text = |cell: &Data| match cell {
+    let text = |cell: Data| match cell {
         Data::Empty => String::new(),
         Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
         other => other.to_string(),
     };
-    let (first_row, _) = range.start().unwrap_or((0, 0));
-    let mut rows = range.rows();
-    let headers: Vec<String> = rows
-        .next()
-        .map(|r| r.iter().map(text).collect())
-        .unwrap_or_default();
-    let data = rows
-        .enumerate()
-        .map(|(i, r)| (first_row as usize + i + 2, r.iter().map(text).collect()));
-    from_table(&headers, data, column_letters)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonResponse {
-    requirement: String,
-    response: String,
-    #[serde(default)]
-    evidence: Option<String>,
-    #[serde(default)]
-    justification: Option<String>,
-}
-
-/// A responses document in JSON; a saved assessment also names its framework and target.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonResponses {
-    #[serde(default)]
-    framework: Option<String>,
-    #[serde(default)]
-    target_class: Option<u8>,
-    responses: Vec<JsonResponse>,
+    let mut table = SparseTable::default();
+    while let Some(cell) = cells
+        .next_cell()
+        .map_err(|e| unreadable(format!("first sheet unreadable: {e}")))?
+    {
+        let (row, column) = cell.get_position();
+        let at = || {
+            format!(
+                "cell {}{}",
+                column_letters(column as usize),
+                u64::from(row) + 1
+            )
+        };
+        table.add(
+            budget,
+            (row, column),
+            text(cell.get_value().clone().into()),
+            at,
+        )?;
+    }
+    let mut rows = table.into_rows();
+    let headers = rows.next().map(|(_, cells)| cells).unwrap_or_default();
+    from_table(&headers, rows, column_letters)
 }
 
 /// Responses read from a file, with the framework and target class if the file names them (a
@@ -312,32 +360,30 @@ pub struct ResponsesFile {
     pub responses: Vec<Response>,
 }
 
-/// Parses JSON responses.
-pub fn from_json(bytes: &[u8]) -> Result<ResponsesFile, AssessmentError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| AssessmentError::Responses {
-            row: e.line(),
-            column: e.column().to_string(),
-            reason: format!("not valid JSON: {e}"),
-        })?;
-    let doc: JsonResponses = if value.is_array() {
-        JsonResponses {
-            framework: None,
-            target_class: None,
-            responses: serde_json::from_value(value).map_err(json_shape)?,
-        }
-    } else {
-        serde_json::from_value(value).map_err(json_shape)?
-    };
+/// Parses JSON responses under `budget` (`spec/assessment.md` 2.5).
+pub fn from_json(bytes: &[u8], budget: &UploadBudget) -> Result<ResponsesFile, AssessmentError> {
+    budget.check(Limit::FileBytes, bytes.len() as u64, || "file".into())?;
+    let doc = super::json::read(bytes, budget)?;
     let mut responses = Vec::with_capacity(doc.responses.len());
     for (i, r) in doc.responses.into_iter().enumerate() {
+        let row = i + 1;
+        for (column, text) in [
+            ("requirement", Some(&r.requirement)),
+            ("response", Some(&r.response)),
+            ("evidence", r.evidence.as_ref()),
+            ("justification", r.justification.as_ref()),
+        ] {
+            if let Some(text) = text {
+                budget.check_cell(text, || format!("responses[{i}].{column}"))?;
+            }
+        }
         let answer = Answer::parse(&r.response).ok_or_else(|| AssessmentError::Responses {
-            row: i + 1,
+            row,
             column: "response".into(),
             reason: format!("{:?} is not a response (use C, P, N or NA)", r.response),
         })?;
         responses.push(Response {
-            row: i + 1,
+            row,
             requirement: r.requirement.trim().to_owned(),
             answer,
             evidence: r.evidence.as_deref().and_then(blank_to_none),
@@ -351,32 +397,21 @@ pub fn from_json(bytes: &[u8]) -> Result<ResponsesFile, AssessmentError> {
     })
 }
 
-fn json_shape(e: serde_json::Error) -> AssessmentError {
-    AssessmentError::Responses {
-        row: 0,
-        column: "-".into(),
-        reason: format!("expected {{\"responses\": [{{\"requirement\", \"response\", \"evidence\", \"justification\"}}]}}: {e}"),
-    }
-}
-
-/// Parses a responses file in the given format.
-pub fn parse(bytes: &[u8], format: ResponsesFormat) -> Result<ResponsesFile, AssessmentError> {
-    if bytes.len() > MAX_RESPONSES_BYTES {
-        return Err(AssessmentError::Responses {
-            row: 0,
-            column: "-".into(),
-            reason: format!("file is larger than {MAX_RESPONSES_BYTES} bytes"),
-        });
-    }
+/// Parses a responses file in the given format, under `budget`.
+pub fn parse(
+    bytes: &[u8],
+    format: ResponsesFormat,
+    budget: &UploadBudget,
+) -> Result<ResponsesFile, AssessmentError> {
     let table = |responses| ResponsesFile {
         framework: None,
         target_class: None,
         responses,
     };
     match format {
-        ResponsesFormat::Csv => from_csv(bytes).map(table),
-        ResponsesFormat::Xlsx => from_xlsx(bytes).map(table),
-        ResponsesFormat::Json => from_json(bytes),
+        ResponsesFormat::Csv => from_csv(bytes, budget).map(table),
+        ResponsesFormat::Xlsx => from_xlsx(bytes, budget).map(table),
+        ResponsesFormat::Json => from_json(bytes, budget),
     }
 }
 
@@ -439,7 +474,7 @@ mod tests {
     fn csv_errors_name_row_and_column() {
         let csv =
             b"Requirement,Response,Evidence,Justification\n2.4.3.1,C,EV-1,\n2.4.3.2,maybe,,\n";
-        match from_csv(csv) {
+        match from_csv(csv, &UploadBudget::default()) {
             Err(AssessmentError::Responses { row, column, .. }) => {
                 assert_eq!((row, column.as_str()), (3, "Response"));
             }
@@ -447,7 +482,7 @@ mod tests {
         }
         let no_header = b"2.4.3.1,C\n";
         assert!(matches!(
-            from_csv(no_header),
+            from_csv(no_header, &UploadBudget::default()),
             Err(AssessmentError::Responses { row: 1, .. })
         ));
     }
@@ -466,7 +501,7 @@ mod tests {
     fn catalogue_errors_name_the_row_of_the_file() {
         // CSV: blank lines and a quoted two-line field still count as lines.
         let csv = b"requirement,response,evidence\n1,C,\"E1\nsecond line\"\n\n\n2,C,E2\n99,C,E3\n";
-        let (row, reason) = catalogue_error_row(&from_csv(csv).unwrap());
+        let (row, reason) = catalogue_error_row(&from_csv(csv, &UploadBudget::default()).unwrap());
         assert_eq!(row, 7, "{reason}");
         assert!(reason.contains("\"99\" is not a requirement"), "{reason}");
         // JSON: the position in the array, from 1.
@@ -474,7 +509,8 @@ mod tests {
             {"requirement": "1", "response": "C"},
             {"requirement": "2", "response": "C"},
             {"requirement": "1", "response": "C"}]}"#;
-        let (row, reason) = catalogue_error_row(&from_json(json).unwrap().responses);
+        let (row, reason) =
+            catalogue_error_row(&from_json(json, &UploadBudget::default()).unwrap().responses);
         assert_eq!((row, reason.as_str()), (3, "1 is answered twice"));
     }
 }

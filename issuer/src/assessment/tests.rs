@@ -127,13 +127,35 @@ fn worked_example_on_the_real_iotsf_catalogue() {
         .into_iter()
         .filter(|r| r.requirement != class3_row)
         .collect();
-    let d = assess(&c, 4, &responses).unwrap();
+    let d = assess(&c, 3, &responses).unwrap();
     assert_eq!(d.achieved_class, Some(2));
     assert!(d
         .blocking
         .iter()
         .any(|b| b.id == class3_row && b.reason == Unmet::NoResponse));
     assert!(d.blocking.iter().all(|b| b.mandatory_from == 3));
+}
+
+/// Issue 10: every row met with target class 4 answered "achieved 3, target not met, nothing
+/// blocking". No IoTSF row is mandatory from class 4, so class 4 cannot be certified: the target
+/// is refused up front, saying why, and class 3 is the top.
+#[test]
+fn a_class_no_row_defines_is_refused_as_a_target() {
+    let c = find("iotsf-icaf").unwrap();
+    assert_eq!(c.highest_certifiable_level(), Some(3));
+    let all = all_met(&c);
+    match assess(&c, 4, &all) {
+        Err(e @ AssessmentError::ClassNotCertifiable { .. }) => assert_eq!(
+            e.to_string(),
+            "target class 4 of iotsf-icaf cannot be certified: no requirement of the catalogue \
+             is mandatory from class 4, so nothing defines it (the highest class that can be \
+             certified is 3)"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let d = assess(&c, 3, &all).unwrap();
+    assert_eq!((d.achieved_class, d.meets_target), (Some(3), true));
+    assert!(d.blocking.is_empty() && d.blocking_for_target.is_empty());
 }
 
 #[test]
@@ -508,9 +530,24 @@ fn csv_xlsx_and_json_give_the_same_digest() {
     }
     let xlsx = workbook.save_to_buffer().unwrap();
     let digests: Vec<String> = [
-        parse(csv.as_bytes(), ResponsesFormat::Csv).unwrap(),
-        parse(xlsx.as_slice(), ResponsesFormat::Xlsx).unwrap(),
-        parse(json.to_string().as_bytes(), ResponsesFormat::Json).unwrap(),
+        parse(
+            csv.as_bytes(),
+            ResponsesFormat::Csv,
+            &UploadBudget::default(),
+        )
+        .unwrap(),
+        parse(
+            xlsx.as_slice(),
+            ResponsesFormat::Xlsx,
+            &UploadBudget::default(),
+        )
+        .unwrap(),
+        parse(
+            json.to_string().as_bytes(),
+            ResponsesFormat::Json,
+            &UploadBudget::default(),
+        )
+        .unwrap(),
     ]
     .iter()
     .map(|file| assess(&c, 2, &file.responses).unwrap().digest)
@@ -521,6 +558,7 @@ fn csv_xlsx_and_json_give_the_same_digest() {
     let other = parse(
         csv.replace("Compliant,EV-001", "N,EV-001").as_bytes(),
         ResponsesFormat::Csv,
+        &UploadBudget::default(),
     )
     .unwrap();
     assert_ne!(assess(&c, 2, &other.responses).unwrap().digest, digests[0]);
@@ -535,14 +573,18 @@ fn xlsx_errors_name_the_cell() {
     sheet.write_string(1, 0, "2.4.3.1").unwrap();
     sheet.write_string(1, 1, "perhaps").unwrap();
     let xlsx = workbook.save_to_buffer().unwrap();
-    match parse(&xlsx, ResponsesFormat::Xlsx) {
+    match parse(&xlsx, ResponsesFormat::Xlsx, &UploadBudget::default()) {
         Err(AssessmentError::Responses { row, column, .. }) => {
             assert_eq!((row, column.as_str()), (2, "B"))
         }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        parse(b"not a zip", ResponsesFormat::Xlsx),
+        parse(
+            b"not a zip",
+            ResponsesFormat::Xlsx,
+            &UploadBudget::default()
+        ),
         Err(AssessmentError::Responses { row: 0, .. })
     ));
 }
@@ -562,4 +604,213 @@ fn a_class_without_requirements_is_not_certified() {
         .filter_map(|r| r.applicability.mandatory_from(0))
         .max();
     assert_eq!(decide(&iotsf, 4, &all_met(&iotsf)).achieved_class, top);
+}
+
+/// A workbook with a header row and `rows` PSTI-style data rows.
+fn workbook(rows: u32) -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (col, header) in ["requirement", "response", "evidence"].iter().enumerate() {
+        sheet.write_string(0, col as u16, *header).unwrap();
+    }
+    for row in 1..=rows {
+        sheet.write_string(row, 0, row.to_string()).unwrap();
+        sheet.write_string(row, 1, "C").unwrap();
+        sheet.write_string(row, 2, format!("EV-{row}")).unwrap();
+    }
+    workbook.save_to_buffer().unwrap()
+}
+
+/// The budget an upload exceeded, with where.
+fn over_budget(result: Result<ResponsesFile, AssessmentError>) -> (Limit, String) {
+    match result {
+        Err(AssessmentError::OverBudget(over)) => (over.limit, over.at),
+        other => panic!("expected an over-budget error, got {other:?}"),
+    }
+}
+
+#[test]
+fn xlsx_parts_are_inflated_under_a_budget_before_the_reader_sees_them() {
+    let xlsx = workbook(3);
+    assert_eq!(
+        parse(&xlsx, ResponsesFormat::Xlsx, &UploadBudget::default())
+            .unwrap()
+            .responses
+            .len(),
+        3
+    );
+    let small = |budget: UploadBudget| parse(&xlsx, ResponsesFormat::Xlsx, &budget);
+    let (limit, _) = over_budget(small(UploadBudget {
+        part_bytes: 200,
+        ..UploadBudget::default()
+    }));
+    assert_eq!(limit, Limit::PartBytes);
+    let (limit, at) = over_budget(small(UploadBudget {
+        total_bytes: 2000,
+        ..UploadBudget::default()
+    }));
+    assert_eq!(limit, Limit::TotalBytes, "{at}");
+    let (limit, at) = over_budget(small(UploadBudget {
+        zip_entries: 3,
+        ..UploadBudget::default()
+    }));
+    assert_eq!((limit, at.as_str()), (Limit::ZipEntries, "archive"));
+    // The shared strings declare 3 + 3 + 3 strings (and 10 unique ones).
+    let (limit, at) = over_budget(small(UploadBudget {
+        cells: 5,
+        ..UploadBudget::default()
+    }));
+    assert_eq!(
+        (limit, at.as_str()),
+        (Limit::Cells, "xl/sharedStrings.xml (declared string count)")
+    );
+}
+
+#[test]
+fn xlsx_rows_columns_and_cells_are_counted_where_they_are() {
+    let far = |row: u32, col: u16| {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.write_string(0, 0, "requirement").unwrap();
+        sheet.write_number(row, col, 1.0).unwrap();
+        workbook.save_to_buffer().unwrap()
+    };
+    let budget = UploadBudget::default();
+    // One cell at the last row of a sheet: refused at that cell, nothing dense is built.
+    let (limit, at) = over_budget(parse(&far(1_048_575, 0), ResponsesFormat::Xlsx, &budget));
+    assert_eq!((limit, at.as_str()), (Limit::Rows, "cell A1048576"));
+    let (limit, at) = over_budget(parse(&far(1, 16_383), ResponsesFormat::Xlsx, &budget));
+    assert_eq!((limit, at.as_str()), (Limit::Columns, "cell XFD2"));
+    // Numbers and one repeated string: the shared strings declare 23, under the budget.
+    let mut numbers = rust_xlsxwriter::Workbook::new();
+    let sheet = numbers.add_worksheet();
+    for (col, header) in ["requirement", "response", "evidence"].iter().enumerate() {
+        sheet.write_string(0, col as u16, *header).unwrap();
+    }
+    for row in 1..=20 {
+        sheet.write_number(row, 0, f64::from(row)).unwrap();
+        sheet.write_string(row, 1, "C").unwrap();
+        sheet.write_number(row, 2, 7.0).unwrap();
+    }
+    let (limit, at) = over_budget(parse(
+        &numbers.save_to_buffer().unwrap(),
+        ResponsesFormat::Xlsx,
+        &UploadBudget {
+            cells: 40,
+            ..budget
+        },
+    ));
+    assert_eq!((limit, at.as_str()), (Limit::Cells, "cell B14"));
+    let mut long = rust_xlsxwriter::Workbook::new();
+    long.add_worksheet()
+        .write_string(0, 0, "x".repeat(5000))
+        .unwrap();
+    let (limit, at) = over_budget(parse(
+        &long.save_to_buffer().unwrap(),
+        ResponsesFormat::Xlsx,
+        &budget,
+    ));
+    assert_eq!((limit, at.as_str()), (Limit::CellBytes, "cell A1"));
+}
+
+#[test]
+fn csv_and_json_are_read_under_the_same_budgets() {
+    let budget = UploadBudget {
+        rows: 5,
+        columns: 4,
+        cells: 12,
+        cell_bytes: 16,
+        ..UploadBudget::default()
+    };
+    let csv = |text: &str| parse(text.as_bytes(), ResponsesFormat::Csv, &budget);
+    assert_eq!(
+        csv("requirement,response\n1,C\n2,C\n3,C\n4,C\n")
+            .unwrap()
+            .responses
+            .len(),
+        4
+    );
+    let cases = [
+        (
+            "requirement,response\n1,C\n2,C\n3,C\n4,C\n5,C\n",
+            Limit::Rows,
+            "line 6",
+        ),
+        ("requirement,response,a,b,c\n", Limit::Columns, "line 1"),
+        (
+            "requirement,response\n1,C,x\n2,C,x\n3,C,x\n4,C,x\n",
+            Limit::Cells,
+            "line 5",
+        ),
+        (
+            "requirement,response\n1,0123456789abcdefg\n",
+            Limit::CellBytes,
+            "line 2, column 2",
+        ),
+    ];
+    for (text, limit, at) in cases {
+        assert_eq!(over_budget(csv(text)), (limit, at.to_owned()), "{text}");
+    }
+    let response = r#"{"requirement":"1","response":"C"}"#;
+    let array = |n: usize| format!("[{}]", vec![response; n].join(","));
+    let json = |text: &str| parse(text.as_bytes(), ResponsesFormat::Json, &budget);
+    assert_eq!(json(&array(5)).unwrap().responses.len(), 5);
+    assert_eq!(
+        over_budget(json(&array(6))),
+        (Limit::Rows, "responses[5]".to_owned())
+    );
+    assert_eq!(
+        over_budget(json(&format!(r#"{{"responses": {}}}"#, array(6)))),
+        (Limit::Rows, "responses[5]".to_owned())
+    );
+    assert_eq!(
+        over_budget(json(
+            r#"[{"requirement":"1","response":"C","evidence":"0123456789abcdefg"}]"#
+        )),
+        (Limit::CellBytes, "responses[0].evidence".to_owned())
+    );
+    assert_eq!(
+        over_budget(parse(
+            &[b' '; 100],
+            ResponsesFormat::Json,
+            &UploadBudget {
+                file_bytes: 99,
+                ..budget
+            }
+        )),
+        (Limit::FileBytes, "file".to_owned())
+    );
+}
+
+#[test]
+fn json_is_read_typed_so_deep_nesting_and_unknown_fields_stop_at_once() {
+    let budget = UploadBudget::default();
+    let refused = |text: String| match parse(text.as_bytes(), ResponsesFormat::Json, &budget) {
+        Err(AssessmentError::Responses { reason, .. }) => reason,
+        other => panic!("{other:?}"),
+    };
+    // A value of the wrong type is refused where it starts: 100 000 levels are never walked.
+    let deep = format!(
+        r#"[{{"requirement": {}1{}, "response": "C"}}]"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(refused(deep).contains("invalid type: sequence, expected a string"));
+    assert!(
+        refused(r#"{"responses": [], "extra": {"a": [[[]]]}}"#.into())
+            .contains("unknown field `extra`")
+    );
+    assert!(refused(r#"{"responses": [], "responses": []}"#.into())
+        .contains("duplicate field `responses`"));
+    assert!(refused(r#"[] []"#.into()).contains("not valid JSON"));
+    let saved = r#"{"framework": "uk-psti", "target_class": 1, "responses": [{"requirement": "1", "response": "C", "evidence": "E"}]}"#;
+    let file = parse(saved.as_bytes(), ResponsesFormat::Json, &budget).unwrap();
+    assert_eq!(
+        (
+            file.framework.as_deref(),
+            file.target_class,
+            file.responses.len()
+        ),
+        (Some("uk-psti"), Some(1), 1)
+    );
 }

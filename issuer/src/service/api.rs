@@ -12,12 +12,15 @@ use trustmark_keys::Signer;
 
 use super::auth::{key_hash, new_key, Caller};
 use super::error::ApiError;
-use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken};
-use super::store::Table;
-use super::writer::{Command, SignedMark, StatusChange};
+use super::records::{
+    AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken, StoredResponse,
+};
+use super::state::Metrics;
+use super::store::{StoreError, Table};
+use super::writer::{Command, SignedMark};
 use super::{now, page, AppState};
 use crate::assessment::{self, ResponsesFormat};
-use crate::{decide_claims, Assessment, IssueRequest};
+use crate::{decide_claims, Assessment, IssueRequest, MarkStatus, StatusChange};
 
 /// Sends a command to the writer and waits for its durable answer.
 async fn submit<T>(
@@ -52,9 +55,9 @@ fn load<T: serde::de::DeserializeOwned>(
     id: &str,
 ) -> Result<Option<T>, ApiError> {
     match state.store.get(table, id.as_bytes())? {
-        Some(bytes) => Ok(Some(
-            serde_json::from_slice(&bytes).map_err(ApiError::internal)?,
-        )),
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::internal(StoreError::corrupt(table, id.as_bytes(), e))
+        })?)),
         None => Ok(None),
     }
 }
@@ -165,37 +168,29 @@ pub(super) async fn create_assessment(
             "send application/json, text/csv or an XLSX workbook",
         ));
     };
-    let file = assessment::parse(&body, format).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let file = assessment::parse(&body, format, &state.config.upload)?;
     let framework = file.framework.clone().or(query.framework).ok_or_else(|| {
         ApiError::invalid("framework: give it in the JSON body or as ?framework=")
     })?;
     let target_class = file.target_class.or(query.target_class).ok_or_else(|| {
         ApiError::invalid("target_class: give it in the JSON body or as ?target_class=")
     })?;
-    let catalogue = assessment::find(&framework).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let decision = assessment::assess(&catalogue, target_class, &file.responses)
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let catalogue = assessment::find(&framework)?;
+    let decision = assessment::assess(&catalogue, target_class, &file.responses)?;
+    let mut answer = serde_json::to_value(&decision).map_err(ApiError::internal)?;
     let record = AssessmentRecord {
         id: new_id()?,
         certifier_id,
         framework: catalogue.id.clone(),
         target_class,
-        decision: serde_json::to_value(&decision).map_err(ApiError::internal)?,
-        responses: serde_json::to_value(
-            file.responses
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "requirement": r.requirement, "response": r.answer.code(),
-                        "evidence": r.evidence, "justification": r.justification,
-                    })
-                })
-                .collect::<Vec<_>>(),
-        )
-        .map_err(ApiError::internal)?,
+        decision,
+        responses: file
+            .responses
+            .iter()
+            .map(StoredResponse::from_response)
+            .collect(),
         created_at: now(),
     };
-    let mut answer = serde_json::to_value(&decision).map_err(ApiError::internal)?;
     answer["assessment_id"] = serde_json::Value::String(record.id.clone());
     submit(&state, |reply| Command::SaveAssessment {
         record: Box::new(record),
@@ -220,7 +215,7 @@ pub(super) async fn get_assessment(
             ));
         }
     }
-    Ok(Json(serde_json::to_value(&record).map_err(ApiError::internal)?).into_response())
+    Ok(Json(record).into_response())
 }
 
 #[derive(Deserialize)]
@@ -266,13 +261,12 @@ fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Dec
             )));
         }
         let catalogue = assessment::find(&record.framework).map_err(ApiError::internal)?;
-        let responses = assessment::from_json(
-            serde_json::json!({"responses": record.responses})
-                .to_string()
-                .as_bytes(),
-        )
-        .map_err(ApiError::internal)?
-        .responses;
+        let responses = record
+            .responses
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.to_response(i + 1))
+            .collect();
         claims.push(crate::ClaimRequest {
             framework: record.framework.clone(),
             version: None,
@@ -317,10 +311,9 @@ fn sign_mark(
         support_until: request.support_until,
         valid_days: request.valid_days,
     };
-    let index = state
-        .shared
-        .next_index
-        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let index = state.shared.indexes.take().inspect_err(|_| {
+        Metrics::inc(&state.shared.metrics.status_list_full);
+    })?;
     let claims = issue_request.to_claims(UnixTime(now()), index, decided)?;
     let issuer = crate::MarkIssuer::new(
         state.issuer_key.as_ref(),
@@ -344,8 +337,11 @@ fn sign_mark(
         claims,
     };
     // The registry names the certifier; the trust list names the key holder.
-    let record = MarkRecord::from_signed(signed, &certifier.id, &certifier.name, &digests);
-    let encoded = record.encode_with_token(&token);
+    let record = MarkRecord::from_signed(signed, &certifier.id, &certifier.name, &digests)
+        .map_err(ApiError::internal)?;
+    let encoded = record
+        .encode_with_token(&token)
+        .map_err(ApiError::internal)?;
     Ok((SignedMark { record, encoded }, url))
 }
 
@@ -382,7 +378,8 @@ fn issued_json(record: &MarkRecord, url: String) -> Issued<'_> {
         mark_id: &record.mark_id,
         token: &record.token,
         url,
-        bytes: record.token_bytes().len(),
+        // Unpadded base64url: n bytes are ceil(4n / 3) characters.
+        bytes: record.token.len() * 3 / 4,
         status_index: record.status_index,
         claims: &record.claims,
     }
@@ -495,15 +492,20 @@ fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {
         .store
         .get(Table::Mark, id.as_bytes())?
         .ok_or_else(|| ApiError::not_found("mark"))?;
-    MarkRecord::decode(&bytes).map_err(ApiError::internal)
+    MarkRecord::decode(&bytes)
+        .map_err(|e| ApiError::internal(StoreError::corrupt(Table::Mark, id.as_bytes(), e)))
 }
 
 /// The public registry record (no token internals beyond what the QR shows).
-pub(super) fn public_record(state: &AppState, record: &MarkRecord) -> serde_json::Value {
+pub(super) fn public_record(
+    state: &AppState,
+    record: &MarkRecord,
+) -> Result<serde_json::Value, ApiError> {
     let expired = now() >= record.expires_at;
-    serde_json::json!({
+    let url = record.url(&state.base_url).map_err(ApiError::internal)?;
+    Ok(serde_json::json!({
         "mark_id": record.mark_id,
-        "status": if expired && record.status == "valid" { "expired" } else { record.status.as_str() },
+        "status": if expired && record.status == MarkStatus::Valid { "expired" } else { record.status.name() },
         "status_reason": record.status_reason,
         "issuer": record.issuer,
         "kid": record.kid,
@@ -517,8 +519,8 @@ pub(super) fn public_record(state: &AppState, record: &MarkRecord) -> serde_json
         "support_until": record.support_until,
         "status_list": format!("{}/v1/status-lists/{}", state.base_url, record.status_list),
         "status_index": record.status_index,
-        "url": record.url(&state.base_url),
-    })
+        "url": url,
+    }))
 }
 
 /// `GET /v1/marks/{id}`: JSON, or the verification page for browsers.
@@ -540,7 +542,7 @@ pub(super) async fn get_mark(
         .map_err(ApiError::internal)?;
         return Ok(page::verification_page(&state, &token));
     }
-    Ok(Json(public_record(&state, &record)).into_response())
+    Ok(Json(public_record(&state, &record)?).into_response())
 }
 
 /// `GET /v1/marks/{id}/qr.svg`.
@@ -549,7 +551,8 @@ pub(super) async fn qr_svg(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = mark(&state, &id)?;
-    let code = crate::qr::qr_code(&record.url(&state.base_url), crate::qr::PRINT_EC_LEVEL)?;
+    let url = record.url(&state.base_url).map_err(ApiError::internal)?;
+    let code = crate::qr::qr_code(&url, crate::qr::PRINT_EC_LEVEL)?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(256, 256)
@@ -563,7 +566,8 @@ pub(super) async fn qr_png(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = mark(&state, &id)?;
-    let code = crate::qr::qr_code(&record.url(&state.base_url), crate::qr::PRINT_EC_LEVEL)?;
+    let url = record.url(&state.base_url).map_err(ApiError::internal)?;
+    let code = crate::qr::qr_code(&url, crate::qr::PRINT_EC_LEVEL)?;
     let image = code
         .render::<image::Luma<u8>>()
         .module_dimensions(4, 4)
@@ -608,7 +612,7 @@ async fn change_status(
         reply,
     })
     .await?;
-    Ok(Json(public_record(&state, &updated)).into_response())
+    Ok(Json(public_record(&state, &updated)?).into_response())
 }
 
 /// `POST /v1/marks/{id}/revoke`.
@@ -778,10 +782,22 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
             m.rate_limited.load(Relaxed),
         ),
         (
+            "trustmark_status_list_full_total",
+            "counter",
+            "Issuance refused because status list 1 is full.",
+            m.status_list_full.load(Relaxed),
+        ),
+        (
             "trustmark_status_list_entries",
             "gauge",
             "Entries in status list 1.",
             u64::from(status),
+        ),
+        (
+            "trustmark_status_list_capacity",
+            "gauge",
+            "Most entries status list 1 takes.",
+            u64::from(state.shared.indexes.capacity()),
         ),
     ];
     let mut text = String::new();

@@ -45,7 +45,7 @@ impl AuditEntry {
         subject: &str,
         details: serde_json::Value,
         prev_hash: &str,
-    ) -> Self {
+    ) -> Result<Self, serde_json::Error> {
         let mut entry = Self {
             seq,
             time,
@@ -56,20 +56,23 @@ impl AuditEntry {
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
-        entry.hash = entry.compute_hash();
-        entry
+        entry.hash = entry.compute_hash()?;
+        Ok(entry)
     }
 
     /// The hash this entry must carry: SHA-256 over the JSON of every field but `hash` (serde
     /// writes struct fields in declaration order and `serde_json::Value` maps sorted, so the
     /// bytes are stable).
-    pub fn compute_hash(&self) -> String {
+    pub fn compute_hash(&self) -> Result<String, serde_json::Error> {
         let unhashed = Self {
             hash: String::new(),
             ..self.clone()
         };
-        let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
-        hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes))
+        let bytes = serde_json::to_vec(&unhashed)?;
+        Ok(hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            &bytes,
+        )))
     }
 }
 
@@ -104,7 +107,7 @@ pub fn verify_chain(store: &dyn Store) -> Result<(u64, String), AuditError> {
             if entry.prev_hash != prev {
                 return Err("does not follow the previous entry");
             }
-            if entry.compute_hash() != entry.hash {
+            if entry.compute_hash().ok().as_ref() != Some(&entry.hash) {
                 return Err("altered (hash mismatch)");
             }
             Ok(entry.hash)
@@ -168,7 +171,8 @@ mod tests {
                 "m",
                 details,
                 prev,
-            );
+            )
+            .unwrap();
             batch.put(
                 Table::Audit,
                 &seq.to_be_bytes(),
@@ -222,7 +226,8 @@ mod tests {
             "m",
             serde_json::json!({}),
             &entries[1].hash,
-        );
+        )
+        .unwrap();
         put(
             &store,
             Table::Audit,

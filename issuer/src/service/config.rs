@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::assessment::UploadBudget;
 use crate::SchemePolicy;
 
 /// The configuration of `trustmark-issuer serve`.
@@ -31,8 +32,13 @@ pub struct ServiceConfig {
     pub status_list_exp_seconds: u64,
     /// Status list tokens: `ttl` (how long a verifier may cache one), seconds.
     pub status_list_ttl_seconds: u64,
+    /// Most marks status list 1 takes (1 to the format's limit, 4 194 304); issuance past it
+    /// is refused with `503 status_list_full`.
+    pub status_list_capacity: u32,
     /// The scheme policy.
     pub policy: SchemePolicy,
+    /// What one responses upload may cost (`spec/assessment.md` 2.8).
+    pub upload: UploadBudget,
 }
 
 impl Default for ServiceConfig {
@@ -47,7 +53,9 @@ impl Default for ServiceConfig {
             max_batch: 1000,
             status_list_exp_seconds: 86_400,
             status_list_ttl_seconds: 300,
+            status_list_capacity: super::state::STATUS_LIST_CAPACITY,
             policy: SchemePolicy::default(),
+            upload: UploadBudget::default(),
         }
     }
 }
@@ -97,6 +105,12 @@ impl ServiceConfig {
         }
         if config.max_batch == 0 || config.max_body_bytes < 1024 {
             return Err("max_batch must be at least 1 and max_body_bytes at least 1024".into());
+        }
+        let capacity = super::state::STATUS_LIST_CAPACITY;
+        if !(1..=capacity).contains(&config.status_list_capacity) {
+            return Err(format!(
+                "status_list_capacity must be 1 to {capacity} (the status list format's limit)"
+            ));
         }
         Ok(config)
     }

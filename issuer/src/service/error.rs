@@ -81,6 +81,46 @@ impl From<crate::IssueError> for ApiError {
     }
 }
 
+impl From<crate::assessment::AssessmentError> for ApiError {
+    fn from(e: crate::assessment::AssessmentError) -> Self {
+        use crate::assessment::AssessmentError as E;
+        match &e {
+            E::OverBudget(over) => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                over.limit.code(),
+                e.to_string(),
+            ),
+            E::ClassNotCertifiable { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "class_not_certifiable",
+                e.to_string(),
+            ),
+            E::Catalogue { .. } => Self::internal(e),
+            _ => Self::invalid(e.to_string()),
+        }
+    }
+}
+
+impl From<super::state::StatusListFull> for ApiError {
+    fn from(e: super::state::StatusListFull) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "status_list_full",
+            format!("{e}; no more marks can be issued until the scheme adds a status list (nothing was stored)"),
+        )
+    }
+}
+
+impl From<crate::TransitionError> for ApiError {
+    fn from(e: crate::TransitionError) -> Self {
+        let code = match e {
+            crate::TransitionError::AlreadyRevoked => "already_revoked",
+            crate::TransitionError::NotApplicable { .. } => "invalid_transition",
+        };
+        Self::new(StatusCode::CONFLICT, code, e.to_string())
+    }
+}
+
 impl From<super::store::StoreError> for ApiError {
     fn from(e: super::store::StoreError) -> Self {
         Self::internal(e)

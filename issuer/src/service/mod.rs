@@ -256,7 +256,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let opened = started.elapsed();
     let (chain_len, _) = audit::verify_chain(store.as_ref())?;
     let verified = started.elapsed();
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared::new(config.status_list_capacity));
     let writer = Writer::open(store.clone(), shared.clone())?;
     tracing::info!(
         store_open_ms = opened.as_millis(),

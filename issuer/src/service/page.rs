@@ -9,9 +9,8 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use trustmark_format::{mark, qr_text, MarkClaims, UnixTime};
 use trustmark_verifier::{verify, Policy, VerifyError};
 
-use super::state::{STATUS_REVOKED, STATUS_SUSPENDED};
 use super::{now, AppState};
-use crate::format_day;
+use crate::{format_day, MarkStatus};
 
 /// What a check of a mark concluded.
 #[derive(Debug)]
@@ -101,16 +100,16 @@ pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) 
                     .shared
                     .status
                     .read()
-                    .map(|s| s.get(verified.claims().status_index))
-                    .unwrap_or(0)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(verified.claims().status_index)
             } else {
-                0
+                MarkStatus::Valid
             };
             let claims = verified.claims().clone();
             match status {
-                STATUS_REVOKED => Outcome::Revoked(claims, issuer),
-                STATUS_SUSPENDED => Outcome::Suspended(claims, issuer),
-                _ => Outcome::Valid(claims, issuer),
+                MarkStatus::Revoked => Outcome::Revoked(claims, issuer),
+                MarkStatus::Suspended => Outcome::Suspended(claims, issuer),
+                MarkStatus::Valid => Outcome::Valid(claims, issuer),
             }
         }
         Err(e) => match (&e, genuine_claims(state, token)) {

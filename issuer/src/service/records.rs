@@ -4,6 +4,9 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use crate::assessment::{Answer, Decision, Response};
+use crate::MarkStatus;
+
 /// A certifier: an organisation that issues marks under an issuer key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Certifier {
@@ -33,7 +36,8 @@ pub enum ApiKey {
 }
 
 /// A stored assessment and its decision.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct AssessmentRecord {
     /// Id.
     pub id: String,
@@ -43,12 +47,49 @@ pub struct AssessmentRecord {
     pub framework: String,
     /// Target class.
     pub target_class: u8,
-    /// The decision (JSON of `assessment::Decision`).
-    pub decision: serde_json::Value,
-    /// The responses as submitted, normalised (JSON).
-    pub responses: serde_json::Value,
+    /// The decision.
+    pub decision: Decision,
+    /// The responses as submitted, normalised.
+    pub responses: Vec<StoredResponse>,
     /// Created at.
     pub created_at: u64,
+}
+
+/// A response as stored: the answer as its code, blank texts `null`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoredResponse {
+    /// Requirement id.
+    pub requirement: String,
+    /// The answer (`C`, `P`, `N`, `NA`).
+    pub response: Answer,
+    /// Evidence reference.
+    pub evidence: Option<String>,
+    /// Justification.
+    pub justification: Option<String>,
+}
+
+impl StoredResponse {
+    /// The stored form of a response.
+    pub fn from_response(r: &Response) -> Self {
+        Self {
+            requirement: r.requirement.clone(),
+            response: r.answer,
+            evidence: r.evidence.clone(),
+            justification: r.justification.clone(),
+        }
+    }
+
+    /// The response again; `row` is its position in the record, from 1.
+    pub fn to_response(&self, row: usize) -> Response {
+        Response {
+            requirement: self.requirement.clone(),
+            answer: self.response,
+            evidence: self.evidence.clone(),
+            justification: self.justification.clone(),
+            row,
+        }
+    }
 }
 
 /// A framework claim of a stored mark.
@@ -81,8 +122,8 @@ pub struct MarkRecord {
     pub status_list: u32,
     /// Index in the status list.
     pub status_index: u32,
-    /// `valid`, `revoked` or `suspended`.
-    pub status: String,
+    /// Its status.
+    pub status: MarkStatus,
     /// Why the status last changed.
     #[serde(default)]
     pub status_reason: Option<String>,
@@ -143,11 +184,11 @@ struct StoredMarkV1(
     u32,
     /// Index in the status list.
     u32,
-    /// Status name.
-    String,
+    /// Status name (`valid`, `revoked`, `suspended`; any other refuses to decode).
+    MarkStatus,
     /// Why the status last changed.
     Option<String>,
-    /// Assessment digests (32 bytes, or empty), in the order of the token's framework claims.
+    /// Assessment digests (32 bytes each), in the order of the token's framework claims.
     Vec<serde_bytes::ByteBuf>,
     /// The token.
     serde_bytes::ByteBuf,
@@ -156,8 +197,12 @@ struct StoredMarkV1(
 /// Version of [`StoredMarkV1`].
 const STORED_MARK_V1: u8 = 1;
 
+/// Length of an assessment digest (SHA-256).
+const DIGEST_LEN: usize = 32;
+
 impl MarkRecord {
     /// The record of a signed token: the token's claims plus what the registry adds.
+    /// `digests` gives each framework claim's assessment digest (hex) by framework id.
     pub fn from_token(
         token: &[u8],
         certifier_id: &str,
@@ -165,31 +210,42 @@ impl MarkRecord {
         status_index: u32,
         digests: &[(String, String)],
     ) -> Result<Self, RecordError> {
-        let bad = |e: trustmark_format::FormatError| RecordError(format!("token: {e}"));
-        let parsed = trustmark_format::mark::parse(token).map_err(bad)?;
-        let claims = trustmark_format::MarkClaims::from_cbor(parsed.payload()).map_err(bad)?;
-        if claims.status_index != status_index {
-            return Err(RecordError(format!(
-                "status index {status_index} but the token says {}",
-                claims.status_index
-            )));
-        }
-        let signed = SignedToken {
-            token,
-            mark_id: crate::mark_id(token),
-            kid: parsed.kid(),
-            claims,
-        };
-        Ok(Self::from_signed(signed, certifier_id, issuer, digests))
+        let signed = parse_signed(token, status_index)?;
+        Self::from_signed(signed, certifier_id, issuer, digests)
     }
 
     /// The record of a token whose claims, id and kid are already known (the issuer's own, just
-    /// signed: nothing to parse again).
+    /// signed: nothing to parse again). Every framework claim needs its digest in `digests`.
     pub fn from_signed(
         signed: SignedToken<'_>,
         certifier_id: &str,
         issuer: &str,
         digests: &[(String, String)],
+    ) -> Result<Self, RecordError> {
+        let ordered = signed
+            .claims
+            .frameworks
+            .iter()
+            .map(|f| {
+                let framework = f.framework.to_string();
+                let digest = digests
+                    .iter()
+                    .find(|(id, _)| *id == framework)
+                    .map(|(_, d)| d.clone())
+                    .ok_or_else(|| RecordError(format!("no assessment digest for {framework}")))?;
+                check_digest(&digest)?;
+                Ok(digest)
+            })
+            .collect::<Result<Vec<_>, RecordError>>()?;
+        Ok(Self::from_parts(signed, certifier_id, issuer, ordered))
+    }
+
+    /// The record of `signed` with `digests` in the order of its framework claims (as many).
+    fn from_parts(
+        signed: SignedToken<'_>,
+        certifier_id: &str,
+        issuer: &str,
+        digests: Vec<String>,
     ) -> Self {
         let SignedToken {
             token,
@@ -204,7 +260,7 @@ impl MarkRecord {
             kid: hex::encode(kid),
             status_list: 1,
             status_index: c.status_index,
-            status: "valid".into(),
+            status: MarkStatus::Valid,
             status_reason: None,
             vendor: c.vendor,
             model: c.model,
@@ -214,20 +270,13 @@ impl MarkRecord {
             claims: c
                 .frameworks
                 .iter()
-                .map(|f| {
-                    let framework = f.framework.to_string();
-                    let assessment_digest = digests
-                        .iter()
-                        .find(|(id, _)| *id == framework)
-                        .map(|(_, d)| d.clone())
-                        .unwrap_or_default();
-                    ClaimRecord {
-                        framework,
-                        version: f.version.clone(),
-                        class: f.class,
-                        assurance: f.assurance.name().to_owned(),
-                        assessment_digest,
-                    }
+                .zip(digests)
+                .map(|(f, assessment_digest)| ClaimRecord {
+                    framework: f.framework.to_string(),
+                    version: f.version.clone(),
+                    class: f.class,
+                    assurance: f.assurance.name().to_owned(),
+                    assessment_digest,
                 })
                 .collect(),
             issued_at: c.issued_at.0,
@@ -238,41 +287,48 @@ impl MarkRecord {
     }
 
     /// The stored form (version 1: a CBOR array, `spec/storage.md` 3.2).
-    pub fn encode(&self) -> Vec<u8> {
-        self.encode_with_token(&self.token_bytes())
+    pub fn encode(&self) -> Result<Vec<u8>, RecordError> {
+        self.encode_with_token(&self.token_bytes()?)
     }
 
     /// [`Self::encode`] given the record's token bytes, which the caller already has (the
-    /// record keeps its token as base64url).
-    pub fn encode_with_token(&self, token: &[u8]) -> Vec<u8> {
+    /// record keeps its token as base64url). Refuses a record whose digests are not 64 hex
+    /// digits each: nothing is written that would not read back.
+    pub fn encode_with_token(&self, token: &[u8]) -> Result<Vec<u8>, RecordError> {
         let digests = self
             .claims
             .iter()
-            .map(|c| {
-                serde_bytes::ByteBuf::from(hex::decode(&c.assessment_digest).unwrap_or_default())
-            })
-            .collect();
+            .map(|c| check_digest(&c.assessment_digest).map(serde_bytes::ByteBuf::from))
+            .collect::<Result<_, _>>()?;
         let stored = StoredMarkV1(
             STORED_MARK_V1,
             self.certifier_id.clone(),
             self.issuer.clone(),
             self.status_list,
             self.status_index,
-            self.status.clone(),
+            self.status,
             self.status_reason.clone(),
             digests,
             serde_bytes::ByteBuf::from(token),
         );
         let mut out = Vec::with_capacity(320);
-        // Writing strings, integers and byte strings into a Vec cannot fail.
-        drop(ciborium::into_writer(&stored, &mut out));
-        out
+        ciborium::into_writer(&stored, &mut out)
+            .map_err(|e| RecordError(format!("encoding: {e}")))?;
+        Ok(out)
     }
 
-    /// Reads the stored form, or the JSON records of earlier versions.
+    /// Reads the stored form, or the JSON records of earlier versions. Anything that does not
+    /// decode into a whole, consistent record (a status name nobody knows, a digest of the
+    /// wrong length, a token that does not parse or disagrees with the record) is an error.
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
         if bytes.first() == Some(&b'{') {
-            return serde_json::from_slice(bytes).map_err(|e| RecordError(e.to_string()));
+            let record: Self =
+                serde_json::from_slice(bytes).map_err(|e| RecordError(e.to_string()))?;
+            for claim in &record.claims {
+                check_digest(&claim.assessment_digest)?;
+            }
+            record.token_bytes()?;
+            return Ok(record);
         }
         let StoredMarkV1(
             version,
@@ -288,17 +344,22 @@ impl MarkRecord {
         if version != STORED_MARK_V1 {
             return Err(RecordError(format!("unknown record version {version}")));
         }
-        let mut record = Self::from_token(&token, &certifier_id, &issuer, status_index, &[])?;
-        if digests.len() != record.claims.len() {
+        let signed = parse_signed(&token, status_index)?;
+        if digests.len() != signed.claims.frameworks.len() {
             return Err(RecordError(format!(
                 "{} assessment digests for {} claims",
                 digests.len(),
-                record.claims.len()
+                signed.claims.frameworks.len()
             )));
         }
-        for (claim, digest) in record.claims.iter_mut().zip(digests) {
-            claim.assessment_digest = hex::encode(digest);
+        if let Some(bad) = digests.iter().find(|d| d.len() != DIGEST_LEN) {
+            return Err(RecordError(format!(
+                "an assessment digest of {} bytes",
+                bad.len()
+            )));
         }
+        let digests = digests.iter().map(hex::encode).collect();
+        let mut record = Self::from_parts(signed, &certifier_id, &issuer, digests);
         record.status_list = status_list;
         record.status = status;
         record.status_reason = reason;
@@ -307,7 +368,7 @@ impl MarkRecord {
 
     /// The status index and status of a stored record, without reading its token (for the
     /// start-up scan of every record).
-    pub fn stored_status(bytes: &[u8]) -> Result<(u32, String), RecordError> {
+    pub fn stored_status(bytes: &[u8]) -> Result<(u32, MarkStatus), RecordError> {
         if bytes.first() == Some(&b'{') {
             let record = Self::decode(bytes)?;
             return Ok((record.status_index, record.status));
@@ -320,7 +381,7 @@ impl MarkRecord {
             IgnoredAny,
             IgnoredAny,
             u32,
-            String,
+            MarkStatus,
             IgnoredAny,
             IgnoredAny,
             IgnoredAny,
@@ -334,16 +395,47 @@ impl MarkRecord {
     }
 
     /// The token bytes.
-    pub fn token_bytes(&self) -> Vec<u8> {
+    pub fn token_bytes(&self) -> Result<Vec<u8>, RecordError> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&self.token)
-            .unwrap_or_default()
+            .map_err(|e| RecordError(format!("token: {e}")))
     }
 
     /// The QR URL under `base_url`.
-    pub fn url(&self, base_url: &str) -> String {
-        trustmark_format::qr_text::mark_url(base_url, &self.token_bytes())
+    pub fn url(&self, base_url: &str) -> Result<String, RecordError> {
+        Ok(trustmark_format::qr_text::mark_url(
+            base_url,
+            &self.token_bytes()?,
+        ))
     }
+}
+
+/// Parses a stored token far enough to build its record (the signature is not checked: the
+/// store is trusted), and checks that it carries `status_index`.
+fn parse_signed(token: &[u8], status_index: u32) -> Result<SignedToken<'_>, RecordError> {
+    let bad = |e: trustmark_format::FormatError| RecordError(format!("token: {e}"));
+    let parsed = trustmark_format::mark::parse(token).map_err(bad)?;
+    let claims = trustmark_format::MarkClaims::from_cbor(parsed.payload()).map_err(bad)?;
+    if claims.status_index != status_index {
+        return Err(RecordError(format!(
+            "status index {status_index} but the token says {}",
+            claims.status_index
+        )));
+    }
+    Ok(SignedToken {
+        token,
+        mark_id: crate::mark_id(token),
+        kid: parsed.kid(),
+        claims,
+    })
+}
+
+/// The bytes of a hex assessment digest, which must be 32 bytes.
+fn check_digest(digest: &str) -> Result<Vec<u8>, RecordError> {
+    hex::decode(digest)
+        .ok()
+        .filter(|d| d.len() == DIGEST_LEN)
+        .ok_or_else(|| RecordError(format!("assessment digest {digest:?}: not 64 hex digits")))
 }
 
 /// A record of a well-formed (not validly signed) typical mark with status index `index`.
@@ -373,9 +465,9 @@ mod tests {
     #[test]
     fn stored_form_round_trips_and_is_compact() {
         let mut record = record();
-        record.status = "revoked".into();
+        record.status = MarkStatus::Revoked;
         record.status_reason = Some("key compromise".into());
-        let stored = record.encode();
+        let stored = record.encode().unwrap();
         assert_eq!(MarkRecord::decode(&stored).unwrap(), record);
         let json = serde_json::to_vec(&record).unwrap();
         assert!(
@@ -389,32 +481,40 @@ mod tests {
     #[test]
     fn the_start_up_scan_reads_index_and_status() {
         let mut record = record();
-        record.status = "suspended".into();
-        let expected = (record.status_index, "suspended".to_owned());
-        assert_eq!(
-            MarkRecord::stored_status(&record.encode()).unwrap(),
-            expected
-        );
+        record.status = MarkStatus::Suspended;
+        let expected = (record.status_index, MarkStatus::Suspended);
+        let stored = record.encode().unwrap();
+        assert_eq!(MarkRecord::stored_status(&stored).unwrap(), expected);
         let json = serde_json::to_vec(&record).unwrap();
         assert_eq!(MarkRecord::stored_status(&json).unwrap(), expected);
-        assert!(MarkRecord::stored_status(&record.encode()[..20]).is_err());
+        assert!(MarkRecord::stored_status(&stored[..20]).is_err());
     }
 
     #[test]
     fn the_issuers_record_equals_the_one_read_from_its_token() {
         let record = record();
-        let token = record.token_bytes();
+        let token = record.token_bytes().unwrap();
         let parsed = trustmark_format::mark::parse(&token).unwrap();
-        let signed = SignedToken {
+        let signed = || SignedToken {
             token: &token,
             mark_id: crate::mark_id(&token),
             kid: parsed.kid(),
             claims: trustmark_format::MarkClaims::from_cbor(parsed.payload()).unwrap(),
         };
         let digests = [(record.claims[0].framework.clone(), "ab".repeat(32))];
-        let issued = MarkRecord::from_signed(signed, "c1", "Lab", &digests);
+        let issued = MarkRecord::from_signed(signed(), "c1", "Lab", &digests).unwrap();
         assert_eq!(issued, record);
-        assert_eq!(issued.encode_with_token(&token), record.encode());
+        assert_eq!(
+            issued.encode_with_token(&token).unwrap(),
+            record.encode().unwrap()
+        );
+        // A claim without its assessment digest is refused, not stored with an empty one.
+        assert_eq!(
+            MarkRecord::from_signed(signed(), "c1", "Lab", &[])
+                .unwrap_err()
+                .to_string(),
+            "unreadable mark record: no assessment digest for iotsf-icaf"
+        );
     }
 
     #[test]
@@ -424,9 +524,19 @@ mod tests {
         assert_eq!(MarkRecord::decode(&json).unwrap(), record);
     }
 
+    /// The stored form of `record` with its status name replaced by `name` (same length).
+    fn with_status_name(record: &MarkRecord, name: &str) -> Vec<u8> {
+        let stored = record.encode().unwrap();
+        let from = record.status.name().as_bytes();
+        let at = stored.windows(from.len()).position(|w| w == from).unwrap();
+        let mut changed = stored.clone();
+        changed[at..at + from.len()].copy_from_slice(name.as_bytes());
+        changed
+    }
+
     #[test]
     fn damaged_records_are_refused() {
-        let stored = record().encode();
+        let stored = record().encode().unwrap();
         assert!(MarkRecord::decode(&stored[..stored.len() - 1]).is_err());
         let mut wrong_version = stored.clone();
         wrong_version[1] = 2;
@@ -435,5 +545,41 @@ mod tests {
             "unreadable mark record: unknown record version 2"
         );
         assert!(MarkRecord::decode(b"").is_err());
+    }
+
+    #[test]
+    fn an_unknown_status_name_is_refused_not_read_as_valid() {
+        let mut record = record();
+        record.status = MarkStatus::Revoked;
+        // "revoked" -> "expired": a future or damaged status name, CBOR still well formed.
+        let stored = with_status_name(&record, "expired");
+        for error in [
+            MarkRecord::decode(&stored).unwrap_err(),
+            MarkRecord::stored_status(&stored).unwrap_err(),
+        ] {
+            assert!(
+                error.to_string().contains("unknown variant `expired`"),
+                "{error}"
+            );
+        }
+        let json = serde_json::to_string(&record)
+            .unwrap()
+            .replace("\"revoked\"", "\"withdrawn\"");
+        assert!(MarkRecord::decode(json.as_bytes()).is_err());
+        assert!(MarkRecord::stored_status(json.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_bad_digest_is_neither_written_nor_read() {
+        let mut record = record();
+        record.claims[0].assessment_digest = "not hex".into();
+        assert_eq!(
+            record.encode().unwrap_err().to_string(),
+            "unreadable mark record: assessment digest \"not hex\": not 64 hex digits"
+        );
+        let json = serde_json::to_vec(&record).unwrap();
+        assert!(MarkRecord::decode(&json).is_err());
+        record.token = "%%%".into();
+        assert!(record.token_bytes().is_err());
     }
 }

@@ -2,41 +2,60 @@
 //! counters for `/metrics`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use trustmark_format::status_list::StatusList;
+use trustmark_format::status_list::{StatusList, MAX_LIST_BYTES};
 
 use super::records::ApiKey;
+use crate::MarkStatus;
 
-/// Status values, as in the Token Status List (2 bits per mark).
-pub const STATUS_VALID: u8 = 0;
-/// Revoked (the draft's INVALID).
-pub const STATUS_REVOKED: u8 = 1;
-/// Suspended.
-pub const STATUS_SUSPENDED: u8 = 2;
+/// The most entries one status list can hold: the format's size limit
+/// ([`MAX_LIST_BYTES`], 1 MiB of packed bits) at 2 bits per entry, 4 194 304 marks.
+pub const STATUS_LIST_CAPACITY: u32 = (MAX_LIST_BYTES * 4) as u32;
+
+/// Status list 1 has no room for another mark (`spec/api.md` 6.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("status list 1 is full: it holds {capacity} marks")]
+pub struct StatusListFull {
+    /// Its capacity.
+    pub capacity: u32,
+}
 
 /// The status of every mark of one status list: the format crate's 2-bit [`StatusList`]
-/// (entries LSB first), grown as marks are issued.
+/// (entries LSB first), grown as marks are issued, up to a capacity.
 #[derive(Debug, Clone)]
 pub struct StatusBits {
     list: StatusList,
     /// One past the highest index set.
     len: u32,
+    /// The most entries it takes (at most [`STATUS_LIST_CAPACITY`]).
+    capacity: u32,
 }
 
 impl Default for StatusBits {
     fn default() -> Self {
+        Self::with_capacity(STATUS_LIST_CAPACITY)
+    }
+}
+
+impl StatusBits {
+    /// An empty list that takes up to `capacity` entries (capped at [`STATUS_LIST_CAPACITY`]).
+    pub fn with_capacity(capacity: u32) -> Self {
         Self {
             // safe: 2 bits per entry and an empty list are always accepted.
             list: StatusList::from_bytes(2, Vec::new())
                 .unwrap_or_else(|_| unreachable!("2 bits is valid")),
             len: 0,
+            capacity: capacity.min(STATUS_LIST_CAPACITY),
         }
     }
-}
 
-impl StatusBits {
+    /// The most entries it takes.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
     /// Number of entries.
     pub fn len(&self) -> u32 {
         self.len
@@ -47,24 +66,39 @@ impl StatusBits {
         self.len == 0
     }
 
-    /// The status of entry `index` (valid beyond the end).
-    pub fn get(&self, index: u32) -> u8 {
-        self.list.get(index as usize).unwrap_or(STATUS_VALID)
+    /// The status of entry `index` (valid beyond the end: no mark has that index).
+    pub fn get(&self, index: u32) -> MarkStatus {
+        match self.list.get(index as usize).unwrap_or(0) {
+            0 => MarkStatus::Valid,
+            2 => MarkStatus::Suspended,
+            // 1, and 3, which only `set` could write and never does: fail closed.
+            _ => MarkStatus::Revoked,
+        }
     }
 
-    /// Sets entry `index`, growing the list (capacity doubles, so growing stays linear).
-    pub fn set(&mut self, index: u32, status: u8) {
+    /// Sets entry `index`, growing the list (its buffer doubles, so growing stays linear); an
+    /// index at or past the capacity is refused and changes nothing.
+    pub fn set(&mut self, index: u32, status: MarkStatus) -> Result<(), StatusListFull> {
+        let full = StatusListFull {
+            capacity: self.capacity,
+        };
+        if index >= self.capacity {
+            return Err(full);
+        }
         let needed = index as usize / 4 + 1;
         if self.list.as_bytes().len() < needed {
             let mut bytes = self.list.as_bytes().to_vec();
-            bytes.resize(needed.max(bytes.len() * 2), 0);
-            if let Ok(list) = StatusList::from_bytes(2, bytes) {
-                self.list = list;
-            }
+            let grown = needed
+                .max(bytes.len() * 2)
+                .min(self.capacity.div_ceil(4) as usize);
+            bytes.resize(grown, 0);
+            self.list = StatusList::from_bytes(2, bytes).map_err(|_| full)?;
         }
-        // Out of range only past the format's size limit, which publishing refuses anyway.
-        let _ = self.list.set(index as usize, status & 0b11);
+        self.list
+            .set(index as usize, status.list_value())
+            .map_err(|_| full)?;
         self.len = self.len.max(index + 1);
+        Ok(())
     }
 
     /// The packed bytes of the entries set so far.
@@ -99,6 +133,8 @@ pub struct Metrics {
     pub http_5xx: AtomicU64,
     /// Requests refused by the rate limit.
     pub rate_limited: AtomicU64,
+    /// Issuance refused because status list 1 is full.
+    pub status_list_full: AtomicU64,
 }
 
 impl Metrics {
@@ -143,44 +179,132 @@ impl RateLimiter {
     }
 }
 
+/// The status indexes of list 1 handed to handlers: unique within the process, and never at or
+/// past the list's capacity (`spec/storage.md` section 5).
+#[derive(Debug)]
+pub struct StatusIndexes {
+    next: AtomicU32,
+    capacity: u32,
+}
+
+impl StatusIndexes {
+    /// Indexes from `next` up to `capacity` (exclusive).
+    pub fn new(next: u32, capacity: u32) -> Self {
+        Self {
+            next: AtomicU32::new(next),
+            capacity,
+        }
+    }
+
+    /// Takes the next index, or refuses when the list is full (the counter then stays at the
+    /// capacity: it never wraps).
+    pub fn take(&self) -> Result<u32, StatusListFull> {
+        self.next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                // `then`, not `then_some`: `n + 1` must not be computed at the capacity.
+                (n < self.capacity).then(|| n + 1)
+            })
+            .map_err(|_| StatusListFull {
+                capacity: self.capacity,
+            })
+    }
+
+    /// Sets the next index (start-up).
+    pub fn restart_at(&self, next: u32) {
+        self.next.store(next, Ordering::SeqCst);
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+}
+
 /// Everything shared.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Shared {
     /// API key hash (hex) -> role.
     pub api_keys: RwLock<HashMap<String, ApiKey>>,
     /// Status of status list 1.
     pub status: RwLock<StatusBits>,
     /// The next status index to hand out (list 1).
-    pub next_index: std::sync::atomic::AtomicU32,
+    pub indexes: StatusIndexes,
     /// Incremented on every status change, so the status-list cache knows to rebuild.
     pub status_version: AtomicU64,
     /// Counters.
     pub metrics: Metrics,
 }
 
+impl Shared {
+    /// Empty state for a status list of `capacity` entries (at most [`STATUS_LIST_CAPACITY`]).
+    pub fn new(capacity: u32) -> Self {
+        let capacity = capacity.min(STATUS_LIST_CAPACITY);
+        Self {
+            api_keys: RwLock::default(),
+            status: RwLock::new(StatusBits::with_capacity(capacity)),
+            indexes: StatusIndexes::new(0, capacity),
+            status_version: AtomicU64::default(),
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self::new(STATUS_LIST_CAPACITY)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use MarkStatus::{Revoked, Suspended, Valid};
 
     #[test]
     fn status_bits_pack_lsb_first() {
         let mut bits = StatusBits::default();
-        bits.set(0, STATUS_REVOKED);
-        bits.set(1, STATUS_SUSPENDED);
-        bits.set(5, STATUS_REVOKED);
+        bits.set(0, Revoked).unwrap();
+        bits.set(1, Suspended).unwrap();
+        bits.set(5, Revoked).unwrap();
         assert_eq!(bits.bytes(), &[0b1001, 0b0100]);
         assert_eq!(
-            (
-                bits.get(0),
-                bits.get(1),
-                bits.get(2),
-                bits.get(5),
-                bits.get(99)
-            ),
-            (1, 2, 0, 1, 0)
+            [0, 1, 2, 5, 99].map(|i| bits.get(i)),
+            [Revoked, Suspended, Valid, Revoked, Valid]
         );
-        bits.set(0, STATUS_VALID);
-        assert_eq!(bits.get(0), STATUS_VALID);
+        bits.set(0, Valid).unwrap();
+        assert_eq!(bits.get(0), Valid);
         assert_eq!(bits.len(), 6);
+    }
+
+    #[test]
+    fn status_bits_refuse_an_index_past_the_capacity() {
+        let mut bits = StatusBits::with_capacity(6);
+        bits.set(5, Revoked).unwrap();
+        assert_eq!(bits.set(6, Revoked), Err(StatusListFull { capacity: 6 }));
+        assert_eq!((bits.len(), bits.get(6)), (6, Valid));
+        // The format's own limit, whatever capacity is asked for.
+        let mut bits = StatusBits::with_capacity(u32::MAX);
+        assert_eq!(bits.capacity(), STATUS_LIST_CAPACITY);
+        bits.set(STATUS_LIST_CAPACITY - 1, Suspended).unwrap();
+        assert_eq!(bits.get(STATUS_LIST_CAPACITY - 1), Suspended);
+        assert_eq!(
+            bits.set(STATUS_LIST_CAPACITY, Revoked),
+            Err(StatusListFull {
+                capacity: STATUS_LIST_CAPACITY
+            })
+        );
+        assert_eq!(bits.bytes().len(), MAX_LIST_BYTES);
+    }
+
+    #[test]
+    fn indexes_stop_at_the_capacity_and_never_wrap() {
+        let indexes = StatusIndexes::new(0, 2);
+        assert_eq!((indexes.take(), indexes.take()), (Ok(0), Ok(1)));
+        for _ in 0..3 {
+            assert_eq!(indexes.take(), Err(StatusListFull { capacity: 2 }));
+        }
+        let indexes = StatusIndexes::new(u32::MAX - 1, u32::MAX);
+        assert_eq!(indexes.take(), Ok(u32::MAX - 1));
+        assert!(indexes.take().is_err());
     }
 }

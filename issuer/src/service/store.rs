@@ -72,6 +72,46 @@ impl WriteBatch {
     pub fn is_empty(&self) -> bool {
         self.puts.is_empty()
     }
+
+    /// A point to [`Self::rollback`] to: the puts made so far.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint(self.puts.len())
+    }
+
+    /// Drops every put made after `savepoint`, so a command refused half-way leaves nothing in
+    /// the batch of its commit group.
+    pub fn rollback(&mut self, savepoint: Savepoint) {
+        if savepoint.0 >= self.puts.len() {
+            return;
+        }
+        self.puts.truncate(savepoint.0);
+        // The index would point past the end or at overwritten puts: rebuild it when next read.
+        self.index = None;
+    }
+}
+
+/// A position in a [`WriteBatch`] (see [`WriteBatch::savepoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Savepoint(usize);
+
+/// A stored key for messages: the text if it is printable ASCII, else hex.
+pub fn printable_key(key: &[u8]) -> String {
+    if key.iter().all(|b| b.is_ascii_graphic()) {
+        String::from_utf8_lossy(key).into_owned()
+    } else {
+        format!("0x{}", hex::encode(key))
+    }
+}
+
+impl StoreError {
+    /// A stored value that does not decode: names its table and key, so the operator can find
+    /// it.
+    pub fn corrupt(table: Table, key: &[u8], reason: impl std::fmt::Display) -> Self {
+        Self(format!(
+            "table {table:?}, key {}: stored value does not decode: {reason}",
+            printable_key(key)
+        ))
+    }
 }
 
 /// A stored `(key, value)`.
@@ -256,5 +296,23 @@ mod tests {
         assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"3"[..]));
         assert_eq!(batch.get(Table::Mark, b"n"), Some(&b"4"[..]));
         assert_eq!(batch.get(Table::Meta, b"m"), Some(&b"other table"[..]));
+    }
+
+    #[test]
+    fn a_rollback_drops_the_puts_after_its_savepoint() {
+        let mut batch = WriteBatch::default();
+        batch.put(Table::Mark, b"m", b"1".to_vec());
+        let savepoint = batch.savepoint();
+        batch.put(Table::Mark, b"m", b"2".to_vec());
+        batch.put(Table::Mark, b"n", b"3".to_vec());
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"2"[..]));
+        batch.rollback(savepoint);
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"1"[..]));
+        assert_eq!(batch.get(Table::Mark, b"n"), None);
+        assert_eq!(
+            StoreError::corrupt(Table::Mark, b"m1", "bad").to_string(),
+            "storage: table Mark, key m1: stored value does not decode: bad"
+        );
+        assert_eq!(printable_key(&[0, 1]), "0x0001");
     }
 }

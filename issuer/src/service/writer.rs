@@ -5,14 +5,15 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit::{AuditEntry, AUDIT_HEAD, GENESIS};
 use super::error::ApiError;
+use super::now;
 use super::records::{ApiKey, AssessmentRecord, Certifier, MarkRecord};
-use super::state::{Metrics, Shared, STATUS_REVOKED, STATUS_SUSPENDED, STATUS_VALID};
-use super::store::{Store, StoreError, Table, WriteBatch};
+use super::state::{Metrics, Shared, StatusListFull};
+use super::store::{printable_key, Store, StoreError, Table, WriteBatch};
+use crate::{MarkStatus, StatusChange};
 
 /// Most commands in one commit group: bounds the latency a group adds.
 const MAX_GROUP: usize = 4096;
@@ -22,23 +23,12 @@ const MAX_GROUP: usize = 4096;
 /// marks costs 32 audit entries instead of 1,000.
 const AUDIT_MARKS_PER_ENTRY: usize = 32;
 
-/// A status change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum StatusChange {
-    /// Revoke (final).
-    Revoke,
-    /// Suspend.
-    Suspend,
-    /// Reinstate a suspended mark.
-    Reinstate,
-}
-
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
 /// What the writer does.
 #[derive(Debug)]
 pub(super) enum Command {
-    /// Store marks signed by a handler (with status indexes from [`Shared::next_index`]).
+    /// Store marks signed by a handler (with status indexes from [`Shared::indexes`]).
     Issue {
         /// The owner.
         certifier_id: String,
@@ -99,7 +89,7 @@ pub(super) struct SignedMark {
 impl SignedMark {
     /// Encodes `record`.
     pub(super) fn new(record: MarkRecord) -> Self {
-        let encoded = record.encode();
+        let encoded = record.encode().unwrap();
         Self { record, encoded }
     }
 }
@@ -116,16 +106,10 @@ pub(super) struct Writer {
 
 /// Meta key of the next status index of list 1.
 const NEXT_INDEX: &[u8] = b"next-index/1";
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
 
 /// A change computed for one command, applied to the shared state only after the flush.
 enum Effect {
-    Status(u32, u8),
+    Status(u32, MarkStatus),
     ApiKey(String, ApiKey),
     Issued(usize),
     StatusChanged,
@@ -140,6 +124,15 @@ enum Pending {
 }
 
 impl Pending {
+    /// Whether the command was refused (and must leave nothing in the batch).
+    fn is_refusal(&self) -> bool {
+        match self {
+            Self::Marks(_, r) => r.is_err(),
+            Self::Mark(_, r) => r.is_err(),
+            Self::Unit(_, r) => r.is_err(),
+        }
+    }
+
     fn send(self, failure: Option<&ApiError>) {
         // A client that went away does not need its answer.
         match self {
@@ -151,39 +144,55 @@ impl Pending {
 }
 
 impl Writer {
-    /// Loads the counters and heads from the store and rebuilds the shared state.
+    /// Loads the counters and heads from the store and rebuilds the shared state. Fails closed:
+    /// a stored value that does not decode stops the start with an error naming its table and
+    /// key; nothing is skipped or read as a default.
     pub(super) fn open(store: Arc<dyn Store>, shared: Arc<Shared>) -> Result<Self, StoreError> {
-        let corrupt = |what: &str| StoreError(format!("corrupt {what}"));
         let next_index = match store.get(Table::Meta, NEXT_INDEX)? {
-            Some(v) => u32::from_be_bytes(v.try_into().map_err(|_| corrupt("next index"))?),
+            Some(v) => u32::from_be_bytes(
+                v.try_into()
+                    .map_err(|_| StoreError::corrupt(Table::Meta, NEXT_INDEX, "not 4 bytes"))?,
+            ),
             None => 0,
         };
+        let capacity = shared.indexes.capacity();
+        if next_index > capacity {
+            return Err(StoreError(format!(
+                "the store holds status indexes up to {next_index}, past the configured status list capacity {capacity}"
+            )));
+        }
         let (audit_seq, audit_head) = match store.get(Table::Meta, AUDIT_HEAD)? {
-            Some(v) => {
-                serde_json::from_slice::<(u64, String)>(&v).map_err(|_| corrupt("audit head"))?
-            }
+            Some(v) => serde_json::from_slice::<(u64, String)>(&v)
+                .map_err(|e| StoreError::corrupt(Table::Meta, AUDIT_HEAD, e))?,
             None => (0, GENESIS.to_owned()),
         };
         {
             let mut keys = shared.api_keys.write().unwrap_or_else(|e| e.into_inner());
-            for (hash, value) in store.scan(Table::ApiKey)? {
-                let role: ApiKey =
-                    serde_json::from_slice(&value).map_err(|_| corrupt("api key"))?;
-                keys.insert(String::from_utf8_lossy(&hash).into_owned(), role);
-            }
-            let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
-            store.for_each(Table::Mark, &mut |_, value| {
-                let (index, name) =
-                    MarkRecord::stored_status(value).map_err(|_| corrupt("mark"))?;
-                status.set(index, status_value(&name));
+            store.for_each(Table::ApiKey, &mut |hash, value| {
+                let role: ApiKey = serde_json::from_slice(value)
+                    .map_err(|e| StoreError::corrupt(Table::ApiKey, hash, e))?;
+                keys.insert(printable_key(hash), role);
                 Ok(())
+            })?;
+            let mut status = shared.status.write().unwrap_or_else(|e| e.into_inner());
+            store.for_each(Table::Mark, &mut |id, value| {
+                let (index, mark_status) = MarkRecord::stored_status(value)
+                    .map_err(|e| StoreError::corrupt(Table::Mark, id, e))?;
+                if index >= next_index {
+                    return Err(StoreError::corrupt(
+                        Table::Mark,
+                        id,
+                        format!("status index {index} at or past next-index/1 = {next_index}"),
+                    ));
+                }
+                status
+                    .set(index, mark_status)
+                    .map_err(|e| StoreError::corrupt(Table::Mark, id, e))
             })?;
         }
         // Handlers take indexes from here; an index taken by a request that never committed is
         // never acknowledged to anyone, so handing it out again after a restart is safe.
-        shared
-            .next_index
-            .store(next_index, std::sync::atomic::Ordering::SeqCst);
+        shared.indexes.restart_at(next_index);
         Ok(Self {
             store,
             shared,
@@ -214,7 +223,7 @@ impl Writer {
         action: &str,
         subject: &str,
         details: serde_json::Value,
-    ) {
+    ) -> Result<(), ApiError> {
         let entry = AuditEntry::new(
             self.audit_seq,
             now(),
@@ -223,14 +232,12 @@ impl Writer {
             subject,
             details,
             &self.audit_head,
-        );
-        batch.put(
-            Table::Audit,
-            &self.audit_seq.to_be_bytes(),
-            serde_json::to_vec(&entry).unwrap_or_default(),
-        );
+        )
+        .map_err(ApiError::internal)?;
+        batch.put(Table::Audit, &self.audit_seq.to_be_bytes(), json(&entry)?);
         self.audit_seq += 1;
         self.audit_head = entry.hash;
+        Ok(())
     }
 
     /// Processes one group: computes every write, applies them atomically, flushes, then
@@ -245,26 +252,16 @@ impl Writer {
         for command in group {
             answers.push(self.apply(command, &mut batch, &mut effects));
         }
-        if !batch.is_empty() {
-            batch.put(
-                Table::Meta,
-                NEXT_INDEX,
-                self.next_index.to_be_bytes().to_vec(),
-            );
-            batch.put(
-                Table::Meta,
-                AUDIT_HEAD,
-                serde_json::to_vec(&(self.audit_seq, &self.audit_head)).unwrap_or_default(),
-            );
-        }
         let started = std::time::Instant::now();
-        let applied = self.store.apply(batch);
+        let durable = self
+            .close_batch(&mut batch)
+            .map_err(ApiError::internal)
+            .and_then(|()| self.store.apply(batch).map_err(ApiError::internal));
         let apply_time = started.elapsed();
-        let durable = applied.and_then(|()| self.store.flush());
+        let durable = durable.and_then(|()| self.store.flush().map_err(ApiError::internal));
         let flush_time = started.elapsed().saturating_sub(apply_time);
-        if let Err(e) = durable {
+        if let Err(failure) = durable {
             (self.next_index, self.audit_seq, self.audit_head) = saved;
-            let failure = ApiError::internal(e);
             for answer in answers {
                 answer.send(Some(&failure));
             }
@@ -280,53 +277,84 @@ impl Writer {
         add(&metrics.commit_apply_micros, micros(apply_time));
         add(&metrics.commit_flush_micros, micros(flush_time));
         for effect in effects {
-            match effect {
-                Effect::Status(index, status) => self
-                    .shared
-                    .status
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .set(index, status),
-                Effect::ApiKey(hash, role) => {
-                    self.shared
-                        .api_keys
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(hash, role);
-                }
-                Effect::Issued(n) => {
-                    metrics
-                        .marks_issued
-                        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-                }
-                Effect::StatusChanged => {
-                    Metrics::inc(&metrics.status_changes);
-                    self.shared
-                        .status_version
-                        .fetch_add(1, std::sync::atomic::Ordering::Release);
-                }
-                Effect::Assessment => Metrics::inc(&metrics.assessments),
-            }
+            self.take_effect(effect);
         }
         for answer in answers {
             answer.send(None);
         }
     }
 
+    /// Adds the counters to a batch that changes anything.
+    fn close_batch(&self, batch: &mut WriteBatch) -> Result<(), serde_json::Error> {
+        if !batch.is_empty() {
+            batch.put(
+                Table::Meta,
+                NEXT_INDEX,
+                self.next_index.to_be_bytes().to_vec(),
+            );
+            let head = serde_json::to_vec(&(self.audit_seq, &self.audit_head))?;
+            batch.put(Table::Meta, AUDIT_HEAD, head);
+        }
+        Ok(())
+    }
+
+    /// Makes a durable change visible in shared memory.
+    fn take_effect(&self, effect: Effect) {
+        let metrics = &self.shared.metrics;
+        match effect {
+            Effect::Status(index, status) => {
+                let set = self
+                    .shared
+                    .status
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .set(index, status);
+                // The writer refused any index past the capacity before it was stored.
+                if let Err(e) = set {
+                    tracing::error!("status index {index}: {e}");
+                }
+            }
+            Effect::ApiKey(hash, role) => {
+                self.shared
+                    .api_keys
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(hash, role);
+            }
+            Effect::Issued(n) => {
+                metrics
+                    .marks_issued
+                    .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            Effect::StatusChanged => {
+                Metrics::inc(&metrics.status_changes);
+                self.shared
+                    .status_version
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
+            }
+            Effect::Assessment => Metrics::inc(&metrics.assessments),
+        }
+    }
+
+    /// Computes one command's writes into the group's batch. A command refused half-way
+    /// leaves nothing behind: its puts, effects and counters are rolled back.
     fn apply(
         &mut self,
         command: Command,
         batch: &mut WriteBatch,
         effects: &mut Vec<Effect>,
     ) -> Pending {
-        match command {
+        let savepoint = batch.savepoint();
+        let effects_before = effects.len();
+        let counters = (self.next_index, self.audit_seq, self.audit_head.clone());
+        let pending = match command {
             Command::Issue {
                 certifier_id,
                 marks,
                 reply,
             } => {
                 let records = self.store_marks(&certifier_id, marks, batch, effects);
-                Pending::Marks(reply, Ok(records))
+                Pending::Marks(reply, records)
             }
             Command::SetStatus {
                 mark_id,
@@ -343,59 +371,76 @@ impl Writer {
                 key_hash,
                 reply,
             } => {
-                let role = ApiKey::Certifier {
-                    certifier_id: certifier.id.clone(),
-                };
-                batch.put(
-                    Table::Certifier,
-                    certifier.id.as_bytes(),
-                    serde_json::to_vec(&certifier).unwrap_or_default(),
-                );
-                batch.put(
-                    Table::ApiKey,
-                    key_hash.as_bytes(),
-                    serde_json::to_vec(&role).unwrap_or_default(),
-                );
-                self.audit(batch, "admin", "certifier.created", &certifier.id, serde_json::json!({
-                    "name": certifier.name, "assurance": certifier.assurance, "kid": certifier.kid,
-                }));
-                effects.push(Effect::ApiKey(key_hash, role));
-                Pending::Unit(reply, Ok(()))
+                let result = self.create_certifier(&certifier, key_hash, batch, effects);
+                Pending::Unit(reply, result)
             }
             Command::CreateAdminKey { key_hash, reply } => {
-                batch.put(
-                    Table::ApiKey,
-                    key_hash.as_bytes(),
-                    serde_json::to_vec(&ApiKey::Admin).unwrap_or_default(),
-                );
-                self.audit(
-                    batch,
-                    "system",
-                    "key.admin_created",
-                    "admin",
-                    serde_json::json!({}),
-                );
-                effects.push(Effect::ApiKey(key_hash, ApiKey::Admin));
-                Pending::Unit(reply, Ok(()))
+                let result = self.create_admin_key(key_hash, batch, effects);
+                Pending::Unit(reply, result)
             }
             Command::SaveAssessment { record, reply } => {
-                batch.put(
-                    Table::Assessment,
-                    record.id.as_bytes(),
-                    serde_json::to_vec(&record).unwrap_or_default(),
-                );
-                let details = serde_json::json!({
-                    "framework": record.framework,
-                    "target_class": record.target_class,
-                    "achieved_class": record.decision.get("achieved_class"),
-                    "digest": record.decision.get("digest"),
-                });
-                let actor = format!("certifier:{}", record.certifier_id);
-                self.audit(batch, &actor, "assessment.created", &record.id, details);
-                effects.push(Effect::Assessment);
-                Pending::Unit(reply, Ok(()))
+                let result = self.save_assessment(&record, batch, effects);
+                Pending::Unit(reply, result)
             }
+        };
+        if pending.is_refusal() {
+            batch.rollback(savepoint);
+            effects.truncate(effects_before);
+            (self.next_index, self.audit_seq, self.audit_head) = counters;
         }
+        pending
+    }
+
+    fn create_certifier(
+        &mut self,
+        certifier: &Certifier,
+        key_hash: String,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        let role = ApiKey::Certifier {
+            certifier_id: certifier.id.clone(),
+        };
+        batch.put(Table::Certifier, certifier.id.as_bytes(), json(certifier)?);
+        batch.put(Table::ApiKey, key_hash.as_bytes(), json(&role)?);
+        let details = serde_json::json!({
+            "name": certifier.name, "assurance": certifier.assurance, "kid": certifier.kid,
+        });
+        self.audit(batch, "admin", "certifier.created", &certifier.id, details)?;
+        effects.push(Effect::ApiKey(key_hash, role));
+        Ok(())
+    }
+
+    fn create_admin_key(
+        &mut self,
+        key_hash: String,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        batch.put(Table::ApiKey, key_hash.as_bytes(), json(&ApiKey::Admin)?);
+        let details = serde_json::json!({});
+        self.audit(batch, "system", "key.admin_created", "admin", details)?;
+        effects.push(Effect::ApiKey(key_hash, ApiKey::Admin));
+        Ok(())
+    }
+
+    fn save_assessment(
+        &mut self,
+        record: &AssessmentRecord,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        batch.put(Table::Assessment, record.id.as_bytes(), json(record)?);
+        let details = serde_json::json!({
+            "framework": record.framework,
+            "target_class": record.target_class,
+            "achieved_class": record.decision.achieved_class,
+            "digest": record.decision.digest,
+        });
+        let actor = format!("certifier:{}", record.certifier_id);
+        self.audit(batch, &actor, "assessment.created", &record.id, details)?;
+        effects.push(Effect::Assessment);
+        Ok(())
     }
 
     /// Stores signed marks with one audit entry per command: `mark.issued` for one mark,
@@ -406,7 +451,16 @@ impl Writer {
         marks: Vec<SignedMark>,
         batch: &mut WriteBatch,
         effects: &mut Vec<Effect>,
-    ) -> Vec<MarkRecord> {
+    ) -> Result<Vec<MarkRecord>, ApiError> {
+        let capacity = self.shared.indexes.capacity();
+        if let Some(past) = marks.iter().find(|m| m.record.status_index >= capacity) {
+            // Handlers take indexes below the capacity; this is the last line of defence.
+            tracing::error!(
+                index = past.record.status_index,
+                "a mark past the status list's capacity"
+            );
+            return Err(StatusListFull { capacity }.into());
+        }
         let issued = |record: &MarkRecord| {
             serde_json::json!({
                 "status_index": record.status_index,
@@ -416,7 +470,7 @@ impl Writer {
         let actor = format!("certifier:{certifier_id}");
         if let [one] = marks.as_slice() {
             let details = issued(&one.record);
-            self.audit(batch, &actor, "mark.issued", &one.record.mark_id, details);
+            self.audit(batch, &actor, "mark.issued", &one.record.mark_id, details)?;
         } else {
             for (n, chunk) in marks.chunks(AUDIT_MARKS_PER_ENTRY).enumerate() {
                 let listed = chunk
@@ -434,18 +488,18 @@ impl Writer {
                     marks.len()
                 );
                 let details = serde_json::json!({ "marks": listed });
-                self.audit(batch, &actor, "marks.issued", &subject, details);
+                self.audit(batch, &actor, "marks.issued", &subject, details)?;
             }
         }
         let mut records = Vec::with_capacity(marks.len());
         for SignedMark { record, encoded } in marks {
             batch.put(Table::Mark, record.mark_id.as_bytes(), encoded);
             self.next_index = self.next_index.max(record.status_index.saturating_add(1));
-            effects.push(Effect::Status(record.status_index, STATUS_VALID));
+            effects.push(Effect::Status(record.status_index, MarkStatus::Valid));
             records.push(record);
         }
         effects.push(Effect::Issued(records.len()));
-        records
+        Ok(records)
     }
 
     fn set_status(
@@ -462,62 +516,35 @@ impl Writer {
             Some(pending) => Some(pending.to_vec()),
             None => self.store.get(Table::Mark, mark_id.as_bytes())?,
         };
-        let mut record = MarkRecord::decode(&stored.ok_or_else(|| ApiError::not_found("mark"))?)
-            .map_err(ApiError::internal)?;
-        let (new_status, action) = match (record.status.as_str(), change) {
-            ("revoked", _) => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "already_revoked",
-                    "the mark is revoked; revocation is final",
-                ))
-            }
-            ("valid", StatusChange::Revoke) | ("suspended", StatusChange::Revoke) => {
-                ("revoked", "mark.revoked")
-            }
-            ("valid", StatusChange::Suspend) => ("suspended", "mark.suspended"),
-            ("suspended", StatusChange::Reinstate) => ("valid", "mark.reinstated"),
-            (current, _) => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "invalid_transition",
-                    format!("the mark is {current}; that change does not apply"),
-                ))
-            }
-        };
-        let old = record.status.clone();
-        record.status = new_status.to_owned();
+        let stored = stored.ok_or_else(|| ApiError::not_found("mark"))?;
+        let mut record = MarkRecord::decode(&stored).map_err(|e| {
+            ApiError::internal(StoreError::corrupt(Table::Mark, mark_id.as_bytes(), e))
+        })?;
+        let old = record.status;
+        record.status = old.apply(change)?;
         record.status_reason = Some(reason.to_owned());
-        batch.put(Table::Mark, mark_id.as_bytes(), record.encode());
-        self.audit(
-            batch,
-            actor,
-            action,
-            mark_id,
-            serde_json::json!({"from": old, "to": new_status, "reason": reason}),
+        batch.put(
+            Table::Mark,
+            mark_id.as_bytes(),
+            record.encode().map_err(ApiError::internal)?,
         );
-        effects.push(Effect::Status(
-            record.status_index,
-            status_value(new_status),
-        ));
+        let details = serde_json::json!({"from": old, "to": record.status, "reason": reason});
+        self.audit(batch, actor, change.audit_action(), mark_id, details)?;
+        effects.push(Effect::Status(record.status_index, record.status));
         effects.push(Effect::StatusChanged);
         Ok(record)
     }
 }
 
-/// The 2-bit value of a status name.
-pub(super) fn status_value(status: &str) -> u8 {
-    match status {
-        "revoked" => STATUS_REVOKED,
-        "suspended" => STATUS_SUSPENDED,
-        _ => STATUS_VALID,
-    }
+/// The compact JSON of a value to store.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(ApiError::internal)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::audit::verify_chain;
-    use super::super::records::sample_record;
+    use super::super::records::{sample_record, StoredResponse};
     use super::super::store::SledStore;
     use super::*;
 
@@ -593,13 +620,24 @@ mod tests {
     fn an_assessment_is_audited_with_its_digest() {
         let dir = tempfile::tempdir().unwrap();
         let (mut writer, store) = writer(dir.path());
+        let catalogue = crate::assessment::find("uk-psti").unwrap();
+        let responses = crate::assessment::from_csv(
+            b"requirement,response,evidence\n1,C,E1\n2,C,E2\n3,C,E3\n",
+            &crate::assessment::UploadBudget::default(),
+        )
+        .unwrap();
+        let decision = crate::assessment::assess(&catalogue, 1, &responses).unwrap();
+        let digest = decision.digest.clone();
         let record = AssessmentRecord {
             id: "a1".into(),
             certifier_id: "c1".into(),
             framework: "uk-psti".into(),
             target_class: 1,
-            decision: serde_json::json!({"achieved_class": 1, "digest": "ab".repeat(32)}),
-            responses: serde_json::json!([]),
+            decision,
+            responses: responses
+                .iter()
+                .map(StoredResponse::from_response)
+                .collect(),
             created_at: 1_795_300_000,
         };
         let (reply, mut saved) = oneshot::channel();
@@ -619,7 +657,7 @@ mod tests {
         );
         assert_eq!(
             entries[0].details,
-            serde_json::json!({"framework": "uk-psti", "target_class": 1, "achieved_class": 1, "digest": "ab".repeat(32)})
+            serde_json::json!({"framework": "uk-psti", "target_class": 1, "achieved_class": 1, "digest": digest})
         );
         assert_eq!(verify_chain(store.as_ref()).unwrap().0, 1);
     }
@@ -639,18 +677,24 @@ mod tests {
             reply,
         };
         writer.commit(vec![command, revoke]);
-        assert_eq!(revoked.try_recv().unwrap().unwrap().status, "revoked");
+        assert_eq!(
+            revoked.try_recv().unwrap().unwrap().status,
+            MarkStatus::Revoked
+        );
         let stored = store.get(Table::Mark, record.mark_id.as_bytes()).unwrap();
         let stored = MarkRecord::decode(&stored.unwrap()).unwrap();
         assert_eq!(
-            (stored.status.as_str(), stored.status_reason.as_deref()),
-            ("revoked", Some("key compromise"))
+            (stored.status, stored.status_reason.as_deref()),
+            (MarkStatus::Revoked, Some("key compromise"))
         );
         let actions: Vec<String> = audit_entries(store.as_ref())
             .into_iter()
             .map(|e| e.action)
             .collect();
         assert_eq!(actions, ["mark.issued", "mark.revoked"]);
-        assert_eq!(writer.shared.status.read().unwrap().get(7), STATUS_REVOKED);
+        assert_eq!(
+            writer.shared.status.read().unwrap().get(7),
+            MarkStatus::Revoked
+        );
     }
 }
