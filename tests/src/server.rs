@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Configuration lifting the per-client limit of the public routes, for tests that verify many
+/// marks from one address.
+pub const NO_PUBLIC_LIMIT: &str =
+    "public_rate_limit_per_second = 1e9\npublic_rate_limit_burst = 1e9\n";
+
 /// A running service.
 pub struct Server {
     child: Child,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use trustmark_e2e::server::{binary, Server};
+use trustmark_e2e::server::{binary, Server, NO_PUBLIC_LIMIT};
 
 const FIRMWARE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -476,7 +476,7 @@ fn crash_safety() {
         acknowledged.len()
     );
 
-    let server = Server::start(&data);
+    let server = Server::start_with_config(&data, Some(NO_PUBLIC_LIMIT));
     let mut indexes = HashSet::new();
     for mark in &acknowledged {
         let id = mark["mark_id"].as_str().unwrap();

@@ -1,135 +1,31 @@
-//! The JSON API under `/v1` (see `spec/api.md`).
+//! The JSON API under `/v1` for assessments, marks and verification (see `spec/api.md`); the
+//! administration routes are in `admin.rs`.
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
-use tokio::sync::oneshot;
-use trustmark_format::{qr_text, Assurance, UnixTime};
+use trustmark_format::{qr_text, UnixTime};
 use trustmark_keys::Signer;
 
-use super::auth::{key_hash, new_key, Caller};
+use super::auth::Caller;
+use super::body::RequestBody;
 use super::error::ApiError;
+pub(super) use super::handler::submit;
+use super::handler::{is_id, json_body, load, new_id, Rendered};
+use super::idempotency::Claim;
 use super::records::{
     AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken, StoredResponse,
 };
 use super::state::Metrics;
 use super::store::{StoreError, Table};
-use super::writer::{Command, SignedMark};
+use super::writer::{Command, Remember, SignedMark};
 use super::{now, page, AppState};
 use crate::assessment::{self, ResponsesFormat};
 use crate::{decide_claims, Assessment, IssueRequest, MarkStatus, StatusChange};
-
-/// Sends a command to the writer and waits for its durable answer.
-async fn submit<T>(
-    state: &AppState,
-    make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
-) -> Result<T, ApiError> {
-    let (tx, rx) = oneshot::channel();
-    state.writer.send(make(tx)).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the service is shutting down",
-        )
-    })?;
-    rx.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the service is shutting down",
-        )
-    })?
-}
-
-/// Parses a JSON body into `T` with a message that says where it is wrong.
-fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))
-}
-
-fn load<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    table: Table,
-    id: &str,
-) -> Result<Option<T>, ApiError> {
-    match state.store.get(table, id.as_bytes())? {
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::internal(StoreError::corrupt(table, id.as_bytes(), e))
-        })?)),
-        None => Ok(None),
-    }
-}
-
-/// A random id: 16 bytes, hex.
-fn new_id() -> Result<String, ApiError> {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ApiError::internal("no randomness"))?;
-    Ok(hex::encode(bytes))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewCertifier {
-    name: String,
-    assurance: String,
-}
-
-/// `POST /v1/certifiers` (admin): a certifier signing with the service's issuer key. Its API
-/// key is in the answer, once.
-pub(super) async fn create_certifier(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    caller.admin()?;
-    let request: NewCertifier = json_body(&body)?;
-    let name = request.name.trim();
-    if name.is_empty() || name.len() > 128 {
-        return Err(ApiError::invalid("name: 1 to 128 characters"));
-    }
-    let assurance = Assurance::from_name(&request.assurance)
-        .ok_or_else(|| ApiError::invalid("assurance: \"third-party\" or \"self\""))?;
-    if !state.certificate.scope.assurances.contains(&assurance) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not_accredited",
-            format!("the issuer key is not accredited for {assurance} assurance"),
-        ));
-    }
-    let certifier = Certifier {
-        id: new_id()?,
-        name: name.to_owned(),
-        assurance: assurance.name().to_owned(),
-        kid: hex::encode(&state.certificate.info.kid),
-        created_at: now(),
-    };
-    let api_key = new_key()?;
-    let key_hash = key_hash(&api_key);
-    let created = certifier.clone();
-    submit(&state, |reply| Command::CreateCertifier {
-        certifier,
-        key_hash,
-        reply,
-    })
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({
-            "certifier_id": created.id,
-            "name": created.name,
-            "assurance": created.assurance,
-            "kid": created.kid,
-            "api_key": api_key,
-            "note": "store the API key now: it is not shown again",
-        })),
-    )
-        .into_response())
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,9 +39,10 @@ pub(super) struct AssessmentQuery {
 pub(super) async fn create_assessment(
     State(state): State<AppState>,
     caller: Caller,
+    claim: Option<Extension<Claim>>,
     Query(query): Query<AssessmentQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let certifier_id = caller.certifier()?.to_owned();
     let content_type = headers
@@ -192,12 +89,14 @@ pub(super) async fn create_assessment(
         created_at: now(),
     };
     answer["assessment_id"] = serde_json::Value::String(record.id.clone());
-    submit(&state, |reply| Command::SaveAssessment {
+    let answer = Rendered::json(StatusCode::CREATED, &answer)?;
+    let remember = answer.remember(claim.as_deref())?;
+    submit(&state, remember, |reply| Command::SaveAssessment {
         record: Box::new(record),
         reply,
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    Ok(answer.into_response())
 }
 
 /// `GET /v1/assessments/{id}` (the owning certifier or admin).
@@ -206,15 +105,12 @@ pub(super) async fn get_assessment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if !is_id(&id) {
+        return Err(ApiError::not_found("assessment"));
+    }
     let record: AssessmentRecord =
         load(&state, Table::Assessment, &id)?.ok_or_else(|| ApiError::not_found("assessment"))?;
-    if let Caller::Certifier(me) = &caller {
-        if *me != record.certifier_id {
-            return Err(ApiError::forbidden(
-                "the assessment belongs to another certifier",
-            ));
-        }
-    }
+    caller.owns(&record.certifier_id, "assessment")?;
     Ok(Json(record).into_response())
 }
 
@@ -253,6 +149,11 @@ fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Dec
     let mut assessments = Vec::with_capacity(ids.len());
     let mut claims = Vec::with_capacity(ids.len());
     for id in ids {
+        if !is_id(id) {
+            return Err(ApiError::invalid(format!(
+                "assessment_id {id:?}: not an id (32 lowercase hex digits)"
+            )));
+        }
         let record: AssessmentRecord = load(state, Table::Assessment, id)?
             .ok_or_else(|| ApiError::invalid(format!("assessment_id {id}: no such assessment")))?;
         if record.certifier_id != certifier.id {
@@ -395,23 +296,23 @@ struct IssuedBatch<'a> {
 pub(super) async fn create_mark(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    claim: Option<Extension<Claim>>,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let certifier = certifier_of(&state, &caller)?;
     let request: NewMark = json_body(&body)?;
     let decided = decide(&state, &certifier, &request.assessment_ids())?;
     let (signed, url) = sign_mark(&state, &certifier, request, &decided)?;
+    let answer = Rendered::json(StatusCode::CREATED, &issued_json(&signed.record, url))?;
+    let remember = answer.remember(claim.as_deref())?;
     let certifier_id = certifier.id;
-    let mut records = submit(&state, |reply| Command::Issue {
+    submit(&state, remember, |reply| Command::Issue {
         certifier_id,
         marks: vec![signed],
         reply,
     })
     .await?;
-    let record = records
-        .pop()
-        .ok_or_else(|| ApiError::internal("no mark issued"))?;
-    Ok((StatusCode::CREATED, Json(issued_json(&record, url))).into_response())
+    Ok(answer.into_response())
 }
 
 #[derive(Deserialize)]
@@ -424,7 +325,8 @@ pub(super) struct NewMarks {
 pub(super) async fn create_marks(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    claim: Option<Extension<Claim>>,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let certifier = certifier_of(&state, &caller)?;
     let request: NewMarks = json_body(&body)?;
@@ -467,25 +369,27 @@ pub(super) async fn create_marks(
     .await
     .map_err(ApiError::internal)??;
     let (signed, urls): (Vec<SignedMark>, Vec<String>) = signed.into_iter().unzip();
+    let answer = IssuedBatch {
+        marks: signed
+            .iter()
+            .zip(urls)
+            .map(|(m, url)| issued_json(&m.record, url))
+            .collect(),
+    };
+    let answer = Rendered::json(StatusCode::CREATED, &answer)?;
+    let remember = answer.remember(claim.as_deref())?;
     let certifier_id = certifier.id;
-    let records = submit(&state, |reply| Command::Issue {
+    submit(&state, remember, |reply| Command::Issue {
         certifier_id,
         marks: signed,
         reply,
     })
     .await?;
-    let answer = IssuedBatch {
-        marks: records
-            .iter()
-            .zip(urls)
-            .map(|(r, url)| issued_json(r, url))
-            .collect(),
-    };
-    Ok((StatusCode::CREATED, Json(answer)).into_response())
+    Ok(answer.into_response())
 }
 
 fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_id(id) {
         return Err(ApiError::not_found("mark"));
     }
     let bytes = state
@@ -527,6 +431,7 @@ pub(super) fn public_record(
 pub(super) async fn get_mark(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let record = mark(&state, &id)?;
@@ -535,6 +440,8 @@ pub(super) async fn get_mark(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html {
+        // The page verifies the mark: the public routes' per-client limit applies.
+        super::limits::take_public(&state, &headers, peer.map(|p| p.0 .0))?;
         let token = base64::Engine::decode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
             &record.token,
@@ -588,23 +495,31 @@ pub(super) struct StatusBody {
 async fn change_status(
     state: AppState,
     caller: Caller,
+    claim: Option<Extension<Claim>>,
     id: String,
-    body: Bytes,
+    body: axum::body::Bytes,
     change: StatusChange,
 ) -> Result<Response, ApiError> {
     let record = mark(&state, &id)?;
-    if let Caller::Certifier(me) = &caller {
-        if *me != record.certifier_id {
-            return Err(ApiError::forbidden("the mark belongs to another certifier"));
-        }
-    }
+    caller.owns(&record.certifier_id, "mark")?;
     let request: StatusBody = json_body(&body)?;
     let reason = request.reason.trim().to_owned();
-    if reason.is_empty() || reason.len() > 512 {
-        return Err(ApiError::invalid("reason: 1 to 512 characters"));
+    if reason.is_empty() || reason.len() > 512 || reason.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "reason: 1 to 512 characters, no control characters",
+        ));
     }
     let actor = caller.actor();
-    let updated = submit(&state, |reply| Command::SetStatus {
+    let remember = claim.map(|Extension(claim)| {
+        let state = state.clone();
+        Remember::OfMark {
+            claim,
+            render: Box::new(move |record: &MarkRecord| {
+                serde_json::to_vec(&public_record(&state, record)?).map_err(ApiError::internal)
+            }),
+        }
+    });
+    let updated = submit(&state, remember, |reply| Command::SetStatus {
         mark_id: id,
         change,
         reason,
@@ -619,30 +534,33 @@ async fn change_status(
 pub(super) async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
+    claim: Option<Extension<Claim>>,
     Path(id): Path<String>,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
-    change_status(state, caller, id, body, StatusChange::Revoke).await
+    change_status(state, caller, claim, id, body, StatusChange::Revoke).await
 }
 
 /// `POST /v1/marks/{id}/suspend`.
 pub(super) async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
+    claim: Option<Extension<Claim>>,
     Path(id): Path<String>,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
-    change_status(state, caller, id, body, StatusChange::Suspend).await
+    change_status(state, caller, claim, id, body, StatusChange::Suspend).await
 }
 
 /// `POST /v1/marks/{id}/reinstate`.
 pub(super) async fn reinstate(
     State(state): State<AppState>,
     caller: Caller,
+    claim: Option<Extension<Claim>>,
     Path(id): Path<String>,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
-    change_status(state, caller, id, body, StatusChange::Reinstate).await
+    change_status(state, caller, claim, id, body, StatusChange::Reinstate).await
 }
 
 /// `GET /v1/trust-list`.
@@ -676,7 +594,7 @@ pub(super) struct VerifyBody {
 /// status.
 pub(super) async fn verify(
     State(state): State<AppState>,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let request: VerifyBody = json_body(&body)?;
     let token = match qr_text::parse_scanned(&request.mark) {

@@ -1,73 +1,61 @@
-//! API keys: `tmk_` and 43 base64url characters (32 random bytes). Only their SHA-256 is stored;
-//! a key is shown once, when it is made. `Authorization: Bearer <key>`.
+//! Authentication: `Authorization: Bearer <API key>`, looked up by hash among the keys that
+//! are active now (`spec/api.md` 2).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use base64::Engine;
-use ring::rand::SecureRandom;
 
 use super::error::ApiError;
-use super::records::ApiKey;
+use super::keys::{key_hash, KeyHolder, KeyState};
 use super::state::Metrics;
-use super::AppState;
-
-/// A new random API key.
-pub(super) fn new_key() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ApiError::internal("no randomness"))?;
-    Ok(format!(
-        "tmk_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    ))
-}
-
-/// The stored form of a key.
-pub(super) fn key_hash(key: &str) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()))
-}
+use super::{now, AppState};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Caller {
-    /// The scheme operator.
-    Admin,
-    /// A certifier, by id.
-    Certifier(String),
+pub(super) struct Caller {
+    /// Who holds the key.
+    pub holder: KeyHolder,
+    /// The hash of the key used (the scope of its idempotency keys and rate limit).
+    pub key_hash: String,
 }
 
 impl Caller {
     /// The audit actor name.
     pub(super) fn actor(&self) -> String {
-        match self {
-            Self::Admin => "admin".into(),
-            Self::Certifier(id) => format!("certifier:{id}"),
+        match &self.holder {
+            KeyHolder::Admin => "admin".into(),
+            KeyHolder::Certifier(id) => format!("certifier:{id}"),
         }
     }
 
     /// The certifier id, or 403 for the admin.
     pub(super) fn certifier(&self) -> Result<&str, ApiError> {
-        match self {
-            Self::Certifier(id) => Ok(id),
-            Self::Admin => Err(ApiError::forbidden("this needs a certifier's API key")),
+        match &self.holder {
+            KeyHolder::Certifier(id) => Ok(id),
+            KeyHolder::Admin => Err(ApiError::forbidden("this needs a certifier's API key")),
         }
     }
 
     /// 403 unless the admin.
     pub(super) fn admin(&self) -> Result<(), ApiError> {
-        match self {
-            Self::Admin => Ok(()),
-            Self::Certifier(_) => Err(ApiError::forbidden("this needs the admin API key")),
+        match &self.holder {
+            KeyHolder::Admin => Ok(()),
+            KeyHolder::Certifier(_) => Err(ApiError::forbidden("this needs the admin API key")),
         }
     }
-}
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+    /// 403 unless the admin or the certifier `owner`.
+    pub(super) fn owns(&self, owner: &str, what: &str) -> Result<(), ApiError> {
+        match &self.holder {
+            KeyHolder::Certifier(me) if me != owner => Err(ApiError::forbidden(format!(
+                "the {what} belongs to another certifier"
+            ))),
+            _ => Ok(()),
+        }
+    }
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    /// The active key presented in `parts`, without taking a rate-limit token.
+    pub(super) fn of_request(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         let unauthorized =
             |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
         let header = parts
@@ -81,7 +69,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .ok_or_else(|| unauthorized("the Authorization header must be 'Bearer <API key>'"))?;
         let hash = key_hash(key);
-        let role = state
+        let record = state
             .shared
             .api_keys
             .read()
@@ -89,17 +77,29 @@ impl FromRequestParts<AppState> for Caller {
             .get(&hash)
             .cloned()
             .ok_or_else(|| unauthorized("unknown API key"))?;
-        if !state.limiter.allow(&hash) {
+        match record.state(now()) {
+            KeyState::Active => Ok(Self {
+                holder: record.holder,
+                key_hash: hash,
+            }),
+            KeyState::Revoked => Err(unauthorized("the API key is revoked")),
+            KeyState::Expired => Err(unauthorized("the API key has expired")),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Self::of_request(parts, state)?;
+        if let Err(wait) = state.limiter.take(&caller.key_hash) {
             Metrics::inc(&state.shared.metrics.rate_limited);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+            return Err(ApiError::rate_limited(
                 "too many requests for this API key; slow down",
+                wait,
             ));
         }
-        Ok(match role {
-            ApiKey::Admin => Self::Admin,
-            ApiKey::Certifier { certifier_id } => Self::Certifier(certifier_id),
-        })
+        Ok(caller)
     }
 }

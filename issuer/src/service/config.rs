@@ -22,10 +22,33 @@ pub struct ServiceConfig {
     pub public_base_url: Option<String>,
     /// Largest request body, in bytes (XLSX uploads included).
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a whole request body (408 `body_timeout` after).
+    pub body_read_timeout_seconds: u64,
+    /// Seconds a client has to send a request's headers; also how long a keep-alive
+    /// connection may stay idle.
+    pub header_read_timeout_seconds: u64,
+    /// Most headers in one request (431 past it).
+    pub max_headers: usize,
+    /// Most open connections; more wait in the listen backlog.
+    pub max_connections: usize,
     /// Sustained requests per second per API key.
     pub rate_limit_per_second: f64,
     /// Burst size per API key.
     pub rate_limit_burst: f64,
+    /// Sustained requests per second per client address on the public routes that verify or
+    /// draw (the verification page, `POST /v1/verify`, QR images).
+    pub public_rate_limit_per_second: f64,
+    /// Burst size per client address on those routes.
+    pub public_rate_limit_burst: f64,
+    /// A header a trusted reverse proxy sets to the client's address (e.g.
+    /// `x-forwarded-for`); honoured only on connections from `trusted_proxies`.
+    pub trusted_proxy_header: Option<String>,
+    /// The addresses of the trusted reverse proxies.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Most verified signatures remembered (`spec/api.md` 6.13); 0 turns the cache off.
+    pub verify_cache_entries: usize,
+    /// How long an answer stays stored under its idempotency key, in seconds.
+    pub idempotency_ttl_seconds: u64,
     /// Most marks in one batch request.
     pub max_batch: usize,
     /// Status list tokens: seconds until `exp`.
@@ -48,8 +71,18 @@ impl Default for ServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_base_url: None,
             max_body_bytes: 4 * 1024 * 1024,
+            body_read_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            max_headers: 64,
+            max_connections: 4096,
             rate_limit_per_second: 20_000.0,
             rate_limit_burst: 40_000.0,
+            public_rate_limit_per_second: 20.0,
+            public_rate_limit_burst: 100.0,
+            trusted_proxy_header: None,
+            trusted_proxies: Vec::new(),
+            verify_cache_entries: 65_536,
+            idempotency_ttl_seconds: 86_400,
             max_batch: 1000,
             status_list_exp_seconds: 86_400,
             status_list_ttl_seconds: 300,
@@ -106,6 +139,7 @@ impl ServiceConfig {
         if config.max_batch == 0 || config.max_body_bytes < 1024 {
             return Err("max_batch must be at least 1 and max_body_bytes at least 1024".into());
         }
+        config.check_limits()?;
         let capacity = super::state::STATUS_LIST_CAPACITY;
         if !(1..=capacity).contains(&config.status_list_capacity) {
             return Err(format!(
@@ -113,6 +147,46 @@ impl ServiceConfig {
             ));
         }
         Ok(config)
+    }
+
+    /// Every limit must let some work through.
+    fn check_limits(&self) -> Result<(), String> {
+        let rates = [
+            ("rate_limit_per_second", self.rate_limit_per_second),
+            ("rate_limit_burst", self.rate_limit_burst),
+            (
+                "public_rate_limit_per_second",
+                self.public_rate_limit_per_second,
+            ),
+            ("public_rate_limit_burst", self.public_rate_limit_burst),
+        ];
+        if let Some((name, _)) = rates.iter().find(|(_, v)| !(v.is_finite() && *v >= 1.0)) {
+            return Err(format!("{name} must be a number of at least 1"));
+        }
+        let counts = [
+            ("body_read_timeout_seconds", self.body_read_timeout_seconds),
+            (
+                "header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+            ),
+            ("max_headers", self.max_headers as u64),
+            ("max_connections", self.max_connections as u64),
+            ("idempotency_ttl_seconds", self.idempotency_ttl_seconds),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{name} must be at least 1"));
+        }
+        if self.max_connections > 1 << 20 {
+            return Err("max_connections must be at most 1048576".into());
+        }
+        if self
+            .trusted_proxy_header
+            .as_deref()
+            .is_some_and(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).is_err())
+        {
+            return Err("trusted_proxy_header must be a header name".into());
+        }
+        Ok(())
     }
 
     /// The base URL of QR links.

@@ -1,21 +1,29 @@
 //! `trustmark-issuer serve`: the HTTP service on its embedded sled store.
 
+mod admin;
 mod api;
 pub mod audit;
 mod auth;
+mod body;
 pub mod config;
 mod error;
+mod handler;
+pub mod idempotency;
+pub mod keys;
+pub mod limits;
 mod page;
 pub mod records;
+mod server;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod verify_cache;
 mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -31,9 +39,10 @@ use trustmark_verifier::{SignatureVerifier, TrustAnchor, TrustStore, RING};
 pub use config::{Overrides, ServiceConfig};
 pub use error::ApiError;
 
-use state::{RateLimiter, Shared};
+use limits::{ClientKey, RateLimiter};
+use state::Shared;
 use store::{SledStore, Store};
-use writer::{Command, Writer};
+use writer::{Command, Write, Writer};
 
 /// Seconds since 1970 (the service's clock; verification takes it as an argument).
 pub(crate) fn now() -> u64 {
@@ -48,7 +57,7 @@ pub(crate) fn now() -> u64 {
 pub struct AppState {
     store: Arc<dyn Store>,
     shared: Arc<Shared>,
-    writer: tokio::sync::mpsc::Sender<Command>,
+    writer: tokio::sync::mpsc::Sender<Write>,
     config: Arc<ServiceConfig>,
     base_url: Arc<str>,
     certificate: Arc<IssuerCertificate>,
@@ -56,40 +65,63 @@ pub struct AppState {
     trust: Arc<TrustStore<'static>>,
     trust_list: Arc<Vec<u8>>,
     root_pem: Arc<String>,
-    limiter: Arc<RateLimiter>,
+    limiter: Arc<RateLimiter<String>>,
+    public_limiter: Arc<RateLimiter<ClientKey>>,
+    in_flight: Arc<idempotency::InFlight>,
     status_cache: Arc<status::StatusListCache>,
     crypto: &'static dyn SignatureVerifier,
 }
 
 /// The routes.
 fn router(state: AppState) -> Router {
-    let limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
-        .route("/v1/certifiers", post(api::create_certifier))
+    // The writes, behind the idempotency layer (`spec/api.md` 5.4).
+    let writes = Router::new()
+        .route("/v1/certifiers", post(admin::create_certifier))
+        .route(
+            "/v1/certifiers/{id}/api-keys",
+            post(admin::create_certifier_key),
+        )
+        .route("/v1/admin/api-keys", post(admin::create_admin_key))
+        .route("/v1/api-keys/{key_id}/revoke", post(admin::revoke_key))
         .route("/v1/assessments", post(api::create_assessment))
-        .route("/v1/assessments/{id}", get(api::get_assessment))
         .route("/v1/marks", post(api::create_mark))
         .route("/v1/marks:batch", post(api::create_marks))
-        .route("/v1/marks/{id}", get(api::get_mark))
-        .route("/v1/marks/{id}/qr.svg", get(api::qr_svg))
-        .route("/v1/marks/{id}/qr.png", get(api::qr_png))
         .route("/v1/marks/{id}/revoke", post(api::revoke))
         .route("/v1/marks/{id}/suspend", post(api::suspend))
         .route("/v1/marks/{id}/reinstate", post(api::reinstate))
-        .route("/v1/status-lists/{n}", get(status::status_list))
-        .route("/v1/trust-list", get(api::trust_list))
-        .route("/v1/pki/root.pem", get(api::root_pem))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ));
+    // Public routes that verify a signature or draw an image, behind the per-client limit.
+    let public_compute = Router::new()
+        .route("/v1/marks/{id}/qr.svg", get(api::qr_svg))
+        .route("/v1/marks/{id}/qr.png", get(api::qr_png))
         .route("/v1/verify", post(api::verify))
         .route("/V/{text}", get(page::scanned))
         .route("/v/{text}", get(page::scanned))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::public_compute,
+        ));
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/v1/certifiers", get(admin::list_certifiers))
+        .route("/v1/certifiers/{id}", get(admin::get_certifier))
+        .route("/v1/admin/api-keys", get(admin::list_admin_keys))
+        .route("/v1/assessments/{id}", get(api::get_assessment))
+        .route("/v1/marks/{id}", get(api::get_mark))
+        .route("/v1/status-lists/{n}", get(status::status_list))
+        .route("/v1/trust-list", get(api::trust_list))
+        .route("/v1/pki/root.pem", get(api::root_pem))
+        .merge(writes)
+        .merge(public_compute)
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_and_shape,
         ))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
@@ -188,24 +220,24 @@ fn publish_trust_list(
 
 /// Reads the admin key file, or makes the bootstrap admin key on first start.
 async fn bootstrap_admin(data_dir: &Path, state: &AppState) -> anyhow::Result<()> {
-    use std::io::Write;
+    use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
     let path = data_dir.join("admin-api-key");
     if path.exists() {
         return Ok(());
     }
-    let key = auth::new_key().map_err(|e| anyhow::anyhow!(e.message))?;
-    let key_hash = auth::key_hash(&key);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    state
-        .writer
-        .send(Command::CreateAdminKey {
-            key_hash,
-            reply: tx,
-        })
-        .await
-        .map_err(|_| anyhow::anyhow!("writer stopped"))?;
-    rx.await?.map_err(|e| anyhow::anyhow!(e.message))?;
+    let key = keys::new_key().map_err(|e| anyhow::anyhow!(e.message))?;
+    let new = writer::NewKey {
+        hash: keys::key_hash(&key),
+        record: keys::ApiKeyRecord::new(keys::KeyHolder::Admin, now(), None),
+    };
+    api::submit(state, None, |reply| Command::CreateApiKey {
+        key: new,
+        actor: "system".into(),
+        reply,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -218,6 +250,39 @@ async fn bootstrap_admin(data_dir: &Path, state: &AppState) -> anyhow::Result<()
         path.display()
     );
     Ok(())
+}
+
+/// How often expired idempotency records are deleted, and how many at most each time.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+const SWEEP_LIMIT: usize = 10_000;
+
+/// Deletes expired idempotency records now and then, until the service stops (it holds only
+/// a weak sender, so it never keeps the writer alive).
+async fn sweep_idempotency(writer: tokio::sync::mpsc::WeakSender<Write>) {
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        let (reply, done) = tokio::sync::oneshot::channel();
+        let write = Write {
+            command: Command::SweepIdempotency {
+                now: now(),
+                limit: SWEEP_LIMIT,
+                reply,
+            },
+            remember: None,
+        };
+        if writer.send(write).await.is_err() {
+            return;
+        }
+        drop(writer);
+        match done.await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(deleted = n, "expired idempotency records"),
+            Ok(Err(e)) => tracing::warn!("idempotency sweep: {}", e.message),
+            _ => {}
+        }
+    }
 }
 
 /// Runs the service until SIGINT or SIGTERM.
@@ -246,7 +311,11 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         alg: pki.root.alg,
         public_key: pki.root.public_key.clone(),
     };
-    let trust = TrustStore::from_signed(&trust_list, &anchor, UnixTime(now()), &RING)?;
+    // Made once per process and kept for its life: the trust store borrows it.
+    let crypto: &'static verify_cache::CachingVerifier = Box::leak(Box::new(
+        verify_cache::CachingVerifier::new(&RING, config.verify_cache_entries),
+    ));
+    let trust = TrustStore::from_signed(&trust_list, &anchor, UnixTime(now()), crypto)?;
     let root_pem = pki.root.to_pem();
     let certificate = Arc::new(pki.issuer);
     let issuer_key = Arc::new(pki.issuer_key);
@@ -277,6 +346,11 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
             config.rate_limit_per_second,
             config.rate_limit_burst,
         )),
+        public_limiter: Arc::new(RateLimiter::new(
+            config.public_rate_limit_per_second,
+            config.public_rate_limit_burst,
+        )),
+        in_flight: Arc::default(),
         status_cache: Arc::new(status::StatusListCache::default()),
         config: Arc::new(config),
         base_url: base_url.clone().into(),
@@ -285,15 +359,15 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         trust: Arc::new(trust),
         trust_list: Arc::new(trust_list),
         root_pem: Arc::new(root_pem),
-        crypto: &RING,
+        crypto,
     };
     bootstrap_admin(&data_dir, &state).await?;
     tracing::info!(%bound, %base_url, audit_entries = chain_len, "trustmark issuer listening");
     eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");
 
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tokio::spawn(sweep_idempotency(state.writer.downgrade()));
+    let config = state.config.clone();
+    server::serve(listener, router(state), &config, shutdown_signal()).await;
     // The router (and with it every sender) is gone: the writer drains its queue and stops.
     writer_thread
         .join()

@@ -22,19 +22,6 @@ pub struct Certifier {
     pub created_at: u64,
 }
 
-/// Who an API key belongs to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum ApiKey {
-    /// The scheme operator.
-    Admin,
-    /// A certifier.
-    Certifier {
-        /// The certifier's id.
-        certifier_id: String,
-    },
-}
-
 /// A stored assessment and its decision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

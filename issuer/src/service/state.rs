@@ -1,13 +1,13 @@
-//! State shared between the HTTP handlers and the writer: API keys, per-mark status bits, and
-//! counters for `/metrics`.
+//! State shared between the HTTP handlers and the writer: API keys, per-mark status bits, status
+//! indexes, and counters for `/metrics`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 
 use trustmark_format::status_list::{StatusList, MAX_LIST_BYTES};
 
-use super::records::ApiKey;
+use super::keys::ApiKeyRecord;
 use crate::MarkStatus;
 
 /// The most entries one status list can hold: the format's size limit
@@ -131,8 +131,10 @@ pub struct Metrics {
     pub http_4xx: AtomicU64,
     /// 5xx responses.
     pub http_5xx: AtomicU64,
-    /// Requests refused by the rate limit.
+    /// Requests refused by the per-API-key rate limit.
     pub rate_limited: AtomicU64,
+    /// Requests refused by the per-client rate limit of the public routes.
+    pub public_rate_limited: AtomicU64,
     /// Issuance refused because status list 1 is full.
     pub status_list_full: AtomicU64,
 }
@@ -141,41 +143,6 @@ impl Metrics {
     /// Adds one to a counter.
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// A token bucket per API key.
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_second: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, (f64, std::time::Instant)>>,
-}
-
-impl RateLimiter {
-    /// `per_second` sustained, up to `burst` at once.
-    pub fn new(per_second: f64, burst: f64) -> Self {
-        Self {
-            per_second,
-            burst,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one token for `key`; false when the bucket is empty.
-    pub fn allow(&self, key: &str) -> bool {
-        let now = std::time::Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 
@@ -224,7 +191,7 @@ impl StatusIndexes {
 #[derive(Debug)]
 pub struct Shared {
     /// API key hash (hex) -> role.
-    pub api_keys: RwLock<HashMap<String, ApiKey>>,
+    pub api_keys: RwLock<HashMap<String, ApiKeyRecord>>,
     /// Status of status list 1.
     pub status: RwLock<StatusBits>,
     /// The next status index to hand out (list 1).

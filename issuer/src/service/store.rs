@@ -11,7 +11,7 @@ use std::path::Path;
 pub enum Table {
     /// certifier id -> [`super::records::Certifier`]
     Certifier = 1,
-    /// SHA-256 of an API key -> [`super::records::ApiKey`]
+    /// SHA-256 of an API key -> [`super::keys::ApiKeyRecord`]
     ApiKey = 2,
     /// assessment id -> [`super::records::AssessmentRecord`]
     Assessment = 3,
@@ -21,6 +21,8 @@ pub enum Table {
     Audit = 5,
     /// counters and heads (`next-index/<list>`, `audit-head`)
     Meta = 6,
+    /// API key hash `/` idempotency key -> [`super::idempotency::StoredAnswer`]
+    Idempotency = 7,
 }
 
 fn key(table: Table, key: &[u8]) -> Vec<u8> {
@@ -35,10 +37,10 @@ fn key(table: Table, key: &[u8]) -> Vec<u8> {
 #[error("storage: {0}")]
 pub struct StoreError(pub String);
 
-/// Writes applied together or not at all.
+/// Writes applied together or not at all: puts, and deletes (a `None` value).
 #[derive(Debug, Default)]
 pub struct WriteBatch {
-    puts: Vec<(Vec<u8>, Vec<u8>)>,
+    puts: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// Key -> position of its last put; built by the first [`Self::get`] and kept up to date
     /// after it, so a batch nobody reads (issuance) never pays for it.
     index: Option<std::collections::HashMap<Vec<u8>, usize>>,
@@ -47,6 +49,15 @@ pub struct WriteBatch {
 impl WriteBatch {
     /// Adds a put.
     pub fn put(&mut self, table: Table, k: &[u8], value: Vec<u8>) {
+        self.write(table, k, Some(value));
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, table: Table, k: &[u8]) {
+        self.write(table, k, None);
+    }
+
+    fn write(&mut self, table: Table, k: &[u8], value: Option<Vec<u8>>) {
         let key = key(table, k);
         if let Some(index) = &mut self.index {
             index.insert(key.clone(), self.puts.len());
@@ -54,9 +65,9 @@ impl WriteBatch {
         self.puts.push((key, value));
     }
 
-    /// The value the batch puts last under `k`, if any: a later command of a commit group
-    /// reads what an earlier one wrote.
-    pub fn get(&mut self, table: Table, k: &[u8]) -> Option<&[u8]> {
+    /// What the batch last does to `k`, if anything (`Some(None)`: deletes it): a later command
+    /// of a commit group reads what an earlier one wrote.
+    pub fn get(&mut self, table: Table, k: &[u8]) -> Option<Option<&[u8]>> {
         let puts = &self.puts;
         let index = self.index.get_or_insert_with(|| {
             puts.iter()
@@ -65,7 +76,7 @@ impl WriteBatch {
                 .collect()
         });
         let at = *index.get(&key(table, k))?;
-        self.puts.get(at).map(|(_, value)| value.as_slice())
+        self.puts.get(at).map(|(_, value)| value.as_deref())
     }
 
     /// Whether nothing was added.
@@ -241,7 +252,10 @@ impl Store for SledStore {
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         for (k, v) in batch.puts {
-            b.insert(k, v);
+            match v {
+                Some(v) => b.insert(k, v),
+                None => b.remove(k),
+            }
         }
         self.db.apply_batch(b).map_err(sled_error)
     }
@@ -288,14 +302,19 @@ mod tests {
         batch.put(Table::Mark, b"m", b"1".to_vec());
         batch.put(Table::Meta, b"m", b"other table".to_vec());
         batch.put(Table::Mark, b"m", b"2".to_vec());
-        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"2"[..]));
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(Some(&b"2"[..])));
         assert_eq!(batch.get(Table::Mark, b"n"), None);
-        // Puts after the first read are seen too.
+        // Puts after the first read are seen too, and deletes.
         batch.put(Table::Mark, b"m", b"3".to_vec());
         batch.put(Table::Mark, b"n", b"4".to_vec());
-        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"3"[..]));
-        assert_eq!(batch.get(Table::Mark, b"n"), Some(&b"4"[..]));
-        assert_eq!(batch.get(Table::Meta, b"m"), Some(&b"other table"[..]));
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(Some(&b"3"[..])));
+        assert_eq!(batch.get(Table::Mark, b"n"), Some(Some(&b"4"[..])));
+        assert_eq!(
+            batch.get(Table::Meta, b"m"),
+            Some(Some(&b"other table"[..]))
+        );
+        batch.delete(Table::Mark, b"n");
+        assert_eq!(batch.get(Table::Mark, b"n"), Some(None));
     }
 
     #[test]
@@ -305,9 +324,9 @@ mod tests {
         let savepoint = batch.savepoint();
         batch.put(Table::Mark, b"m", b"2".to_vec());
         batch.put(Table::Mark, b"n", b"3".to_vec());
-        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"2"[..]));
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(Some(&b"2"[..])));
         batch.rollback(savepoint);
-        assert_eq!(batch.get(Table::Mark, b"m"), Some(&b"1"[..]));
+        assert_eq!(batch.get(Table::Mark, b"m"), Some(Some(&b"1"[..])));
         assert_eq!(batch.get(Table::Mark, b"n"), None);
         assert_eq!(
             StoreError::corrupt(Table::Mark, b"m1", "bad").to_string(),

@@ -1,0 +1,136 @@
+//! What every handler uses: the writer round trip, JSON bodies, stored records, ids, and
+//! answers rendered before their commit so that they can be remembered under an idempotency
+//! key in it.
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::error::ApiError;
+use super::idempotency::{withhold_secret, Claim};
+use super::store::{StoreError, Table};
+use super::writer::{Command, Remember, Write};
+use super::AppState;
+
+/// Sends a command to the writer and waits for its durable answer.
+pub(super) async fn submit<T>(
+    state: &AppState,
+    remember: Option<Remember>,
+    make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
+) -> Result<T, ApiError> {
+    let shutting_down = || {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is shutting down",
+        );
+        e.retry_after = Some(1);
+        e
+    };
+    let (tx, rx) = oneshot::channel();
+    let write = Write {
+        command: make(tx),
+        remember,
+    };
+    state
+        .writer
+        .send(write)
+        .await
+        .map_err(|_| shutting_down())?;
+    rx.await.map_err(|_| shutting_down())?
+}
+
+/// Parses a JSON body into `T` with a message that says where it is wrong.
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))
+}
+
+/// A stored JSON record; one that does not decode is a 500 naming its table and key in the
+/// log.
+pub(super) fn load<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    table: Table,
+    id: &str,
+) -> Result<Option<T>, ApiError> {
+    match state.store.get(table, id.as_bytes())? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::internal(StoreError::corrupt(table, id.as_bytes(), e))
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// A random id: 16 bytes, hex.
+pub(super) fn new_id() -> Result<String, ApiError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::internal("no randomness"))?;
+    Ok(hex::encode(bytes))
+}
+
+/// Whether `id` has the form of an id: 32 lowercase hex digits. Anything else is not looked
+/// up (no path traversal, control characters or oversized keys reach the store).
+pub(super) fn is_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A JSON answer made before its commit.
+pub(super) struct Rendered {
+    status: StatusCode,
+    body: Vec<u8>,
+    /// What to store instead of `body` under an idempotency key (secrets withheld).
+    stored: Option<Vec<u8>>,
+}
+
+impl Rendered {
+    /// `value` as JSON with `status`.
+    pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Result<Self, ApiError> {
+        Ok(Self {
+            status,
+            body: serde_json::to_vec(value).map_err(ApiError::internal)?,
+            stored: None,
+        })
+    }
+
+    /// An answer carrying a new API key: stored with the key withheld
+    /// ([`withhold_secret`]).
+    pub(super) fn with_secret(
+        status: StatusCode,
+        value: serde_json::Value,
+    ) -> Result<Self, ApiError> {
+        let stored =
+            serde_json::to_vec(&withhold_secret(value.clone())).map_err(ApiError::internal)?;
+        Ok(Self {
+            stored: Some(stored),
+            ..Self::json(status, &value)?
+        })
+    }
+
+    /// What to remember under the request's idempotency key, if it has one.
+    pub(super) fn remember(&self, claim: Option<&Claim>) -> Result<Option<Remember>, ApiError> {
+        claim
+            .map(|claim| {
+                let body = self.stored.as_deref().unwrap_or(&self.body);
+                Ok(Remember::Answer {
+                    storage_key: claim.storage_key.clone(),
+                    answer: claim.answer(self.status, body)?,
+                })
+            })
+            .transpose()
+    }
+}
+
+impl IntoResponse for Rendered {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}

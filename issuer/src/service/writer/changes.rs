@@ -1,0 +1,317 @@
+//! Each command's writes, audit entries and effects.
+
+use axum::http::StatusCode;
+
+use super::super::error::ApiError;
+use super::super::keys::{key_id, ApiKeyRecord, KeyHolder, KeyState};
+use super::super::records::{AssessmentRecord, Certifier, MarkRecord};
+use super::super::state::StatusListFull;
+use super::super::store::{StoreError, Table, WriteBatch};
+use super::{json, Command, Effect, NewKey, Pending, SignedMark, Writer};
+use crate::{MarkStatus, StatusChange};
+
+/// Most marks one `marks.issued` audit entry lists. Keeps entries (about 200 bytes per mark)
+/// and the store's nodes of them well under sled's blob threshold, while a batch of 1,000
+/// marks costs 32 audit entries instead of 1,000.
+const AUDIT_MARKS_PER_ENTRY: usize = 32;
+
+impl Writer {
+    /// Computes a command's writes into `batch` and its effects; the answer waits for the flush.
+    pub(super) fn change(
+        &mut self,
+        command: Command,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Pending {
+        match command {
+            Command::Issue {
+                certifier_id,
+                marks,
+                reply,
+            } => Pending::Unit(
+                reply,
+                self.store_marks(&certifier_id, marks, batch, effects),
+            ),
+            Command::SetStatus {
+                mark_id,
+                change,
+                reason,
+                actor,
+                reply,
+            } => {
+                let result = self.set_status(&mark_id, change, &reason, &actor, batch, effects);
+                Pending::Mark(reply, Box::new(result))
+            }
+            Command::CreateCertifier {
+                certifier,
+                key,
+                reply,
+            } => Pending::Unit(
+                reply,
+                self.create_certifier(&certifier, key, batch, effects),
+            ),
+            Command::CreateApiKey { key, actor, reply } => {
+                Pending::Unit(reply, self.create_api_key(key, &actor, batch, effects))
+            }
+            Command::RevokeApiKey {
+                key_hash,
+                revoked,
+                actor,
+                reply,
+            } => Pending::Unit(
+                reply,
+                self.revoke_api_key(&key_hash, revoked, &actor, batch, effects),
+            ),
+            Command::SaveAssessment { record, reply } => {
+                Pending::Unit(reply, self.save_assessment(&record, batch, effects))
+            }
+            Command::SweepIdempotency { now, limit, reply } => {
+                Pending::Count(reply, self.sweep_idempotency(now, limit, batch))
+            }
+        }
+    }
+
+    fn create_certifier(
+        &mut self,
+        certifier: &Certifier,
+        key: NewKey,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        batch.put(Table::Certifier, certifier.id.as_bytes(), json(certifier)?);
+        let details = serde_json::json!({
+            "name": certifier.name, "assurance": certifier.assurance, "kid": certifier.kid,
+            "key_id": key_id(&key.hash),
+        });
+        self.audit(batch, "admin", "certifier.created", &certifier.id, details)?;
+        self.put_key(key, batch, effects)
+    }
+
+    fn create_api_key(
+        &mut self,
+        key: NewKey,
+        actor: &str,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        let (role, certifier_id) = match &key.record.holder {
+            KeyHolder::Admin => ("admin", None),
+            KeyHolder::Certifier(id) => ("certifier", Some(id.clone())),
+        };
+        let details = serde_json::json!({
+            "role": role, "certifier_id": certifier_id, "expires_at": key.record.expires_at,
+        });
+        self.audit(batch, actor, "api_key.created", key_id(&key.hash), details)?;
+        self.put_key(key, batch, effects)
+    }
+
+    fn put_key(
+        &mut self,
+        key: NewKey,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        batch.put(Table::ApiKey, key.hash.as_bytes(), json(&key.record)?);
+        effects.push(Effect::ApiKey(key.hash, key.record));
+        Ok(())
+    }
+
+    /// The API keys as they will be after this group's earlier commands.
+    fn keys_after(&self, effects: &[Effect]) -> std::collections::HashMap<String, ApiKeyRecord> {
+        let mut keys = self
+            .shared
+            .api_keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for effect in effects {
+            if let Effect::ApiKey(hash, record) = effect {
+                keys.insert(hash.clone(), record.clone());
+            }
+        }
+        keys
+    }
+
+    /// Revokes a key, unless it is revoked already or it is the last active admin key (which
+    /// would lock the scheme operator out).
+    fn revoke_api_key(
+        &mut self,
+        key_hash: &str,
+        revoked: ApiKeyRecord,
+        actor: &str,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        let keys = self.keys_after(effects);
+        let current = keys
+            .get(key_hash)
+            .ok_or_else(|| ApiError::not_found("API key"))?;
+        let at = revoked.revoked_at.unwrap_or_else(super::now);
+        if current.revoked_at.is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "key_already_revoked",
+                "the API key is revoked already",
+            ));
+        }
+        let other_active_admin = keys.iter().any(|(hash, k)| {
+            hash != key_hash && k.holder == KeyHolder::Admin && k.state(at) == KeyState::Active
+        });
+        if current.holder == KeyHolder::Admin && !other_active_admin {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "last_admin_key",
+                "this is the last active admin key: create another admin key before revoking it",
+            ));
+        }
+        let details = serde_json::json!({"reason": revoked.revocation_reason});
+        self.audit(batch, actor, "api_key.revoked", key_id(key_hash), details)?;
+        self.put_key(
+            NewKey {
+                hash: key_hash.to_owned(),
+                record: revoked,
+            },
+            batch,
+            effects,
+        )
+    }
+
+    fn save_assessment(
+        &mut self,
+        record: &AssessmentRecord,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        batch.put(Table::Assessment, record.id.as_bytes(), json(record)?);
+        let details = serde_json::json!({
+            "framework": record.framework,
+            "target_class": record.target_class,
+            "achieved_class": record.decision.achieved_class,
+            "digest": record.decision.digest,
+        });
+        let actor = format!("certifier:{}", record.certifier_id);
+        self.audit(batch, &actor, "assessment.created", &record.id, details)?;
+        effects.push(Effect::Assessment);
+        Ok(())
+    }
+
+    /// Stores signed marks with one audit entry per command: `mark.issued` for one mark,
+    /// `marks.issued` listing up to [`AUDIT_MARKS_PER_ENTRY`] marks for a batch.
+    fn store_marks(
+        &mut self,
+        certifier_id: &str,
+        marks: Vec<SignedMark>,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ApiError> {
+        let capacity = self.shared.indexes.capacity();
+        if let Some(past) = marks.iter().find(|m| m.record.status_index >= capacity) {
+            // Handlers take indexes below the capacity; this is the last line of defence.
+            tracing::error!(
+                index = past.record.status_index,
+                "a mark past the status list's capacity"
+            );
+            return Err(StatusListFull { capacity }.into());
+        }
+        let issued = |record: &MarkRecord| {
+            serde_json::json!({
+                "status_index": record.status_index,
+                "assessments": record.claims.iter().map(|c| serde_json::json!({"framework": c.framework, "digest": c.assessment_digest})).collect::<Vec<_>>(),
+            })
+        };
+        let actor = format!("certifier:{certifier_id}");
+        if let [one] = marks.as_slice() {
+            let details = issued(&one.record);
+            self.audit(batch, &actor, "mark.issued", &one.record.mark_id, details)?;
+        } else {
+            for (n, chunk) in marks.chunks(AUDIT_MARKS_PER_ENTRY).enumerate() {
+                let listed = chunk
+                    .iter()
+                    .map(|m| {
+                        let mut entry = issued(&m.record);
+                        entry["mark_id"] = m.record.mark_id.clone().into();
+                        entry
+                    })
+                    .collect::<Vec<_>>();
+                let first = n * AUDIT_MARKS_PER_ENTRY + 1;
+                let subject = format!(
+                    "batch marks {first}-{} of {}",
+                    first + chunk.len() - 1,
+                    marks.len()
+                );
+                let details = serde_json::json!({ "marks": listed });
+                self.audit(batch, &actor, "marks.issued", &subject, details)?;
+            }
+        }
+        let count = marks.len();
+        for SignedMark { record, encoded } in marks {
+            batch.put(Table::Mark, record.mark_id.as_bytes(), encoded);
+            self.next_index = self.next_index.max(record.status_index.saturating_add(1));
+            effects.push(Effect::Status(record.status_index, MarkStatus::Valid));
+        }
+        effects.push(Effect::Issued(count));
+        Ok(())
+    }
+
+    fn set_status(
+        &mut self,
+        mark_id: &str,
+        change: StatusChange,
+        reason: &str,
+        actor: &str,
+        batch: &mut WriteBatch,
+        effects: &mut Vec<Effect>,
+    ) -> Result<MarkRecord, ApiError> {
+        // A mark issued or changed earlier in this group is read from the batch.
+        let stored = match batch.get(Table::Mark, mark_id.as_bytes()) {
+            Some(pending) => pending.map(<[u8]>::to_vec),
+            None => self.store.get(Table::Mark, mark_id.as_bytes())?,
+        };
+        let stored = stored.ok_or_else(|| ApiError::not_found("mark"))?;
+        let mut record = MarkRecord::decode(&stored).map_err(|e| {
+            ApiError::internal(StoreError::corrupt(Table::Mark, mark_id.as_bytes(), e))
+        })?;
+        let old = record.status;
+        record.status = old.apply(change)?;
+        record.status_reason = Some(reason.to_owned());
+        batch.put(
+            Table::Mark,
+            mark_id.as_bytes(),
+            record.encode().map_err(ApiError::internal)?,
+        );
+        let details = serde_json::json!({"from": old, "to": record.status, "reason": reason});
+        self.audit(batch, actor, change.audit_action(), mark_id, details)?;
+        effects.push(Effect::Status(record.status_index, record.status));
+        effects.push(Effect::StatusChanged);
+        Ok(record)
+    }
+
+    /// Deletes idempotency records that expired by `now`, at most `limit`. A record that does
+    /// not decode is left in place and logged (it is refused where it is read).
+    fn sweep_idempotency(
+        &mut self,
+        now: u64,
+        limit: usize,
+        batch: &mut WriteBatch,
+    ) -> Result<usize, ApiError> {
+        let mut expired = Vec::new();
+        let walked = self.store.for_each(Table::Idempotency, &mut |key, value| {
+            match serde_json::from_slice::<super::super::idempotency::StoredAnswer>(value) {
+                Ok(answer) if answer.expires_at <= now => expired.push(key.to_vec()),
+                Ok(_) => {}
+                Err(e) => tracing::error!("{}", StoreError::corrupt(Table::Idempotency, key, e)),
+            }
+            if expired.len() >= limit {
+                return Err(StoreError("enough".into()));
+            }
+            Ok(())
+        });
+        if expired.len() < limit {
+            walked?;
+        }
+        for key in &expired {
+            batch.delete(Table::Idempotency, key);
+        }
+        Ok(expired.len())
+    }
+}

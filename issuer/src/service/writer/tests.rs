@@ -1,0 +1,389 @@
+//! The writer against a real sled store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use tokio::sync::oneshot;
+
+use super::super::audit::verify_chain;
+use super::super::idempotency::StoredAnswer;
+use super::super::keys::{KeyHolder, KeyState};
+use super::super::records::{sample_record, AssessmentRecord, StoredResponse};
+use super::super::store::SledStore;
+use super::*;
+use crate::StatusChange;
+
+fn writer(dir: &std::path::Path) -> (Writer, Arc<dyn Store>) {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir).unwrap());
+    let writer = Writer::open(store.clone(), Arc::new(Shared::default())).unwrap();
+    (writer, store)
+}
+
+fn issue(marks: Vec<SignedMark>) -> (Write, oneshot::Receiver<Result<(), ApiError>>) {
+    let (reply, rx) = oneshot::channel();
+    let command = Command::Issue {
+        certifier_id: "c1".into(),
+        marks,
+        reply,
+    };
+    (plain(command), rx)
+}
+
+/// A write without an idempotency key.
+fn plain(command: Command) -> Write {
+    Write {
+        command,
+        remember: None,
+    }
+}
+
+fn audit_entries(store: &dyn Store) -> Vec<AuditEntry> {
+    store
+        .scan(Table::Audit)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| serde_json::from_slice(&v).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_batch_is_audited_in_entries_listing_every_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let records: Vec<MarkRecord> = (0..70).map(sample_record).collect();
+    let (command, mut rx) = issue(records.iter().cloned().map(SignedMark::new).collect());
+    writer.commit(vec![command]);
+    rx.try_recv().unwrap().unwrap();
+
+    let entries = audit_entries(store.as_ref());
+    let subjects: Vec<&str> = entries.iter().map(|e| e.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "batch marks 1-32 of 70",
+            "batch marks 33-64 of 70",
+            "batch marks 65-70 of 70"
+        ]
+    );
+    let listed: Vec<&str> = entries
+        .iter()
+        .flat_map(|e| e.details["marks"].as_array().unwrap())
+        .map(|m| m["mark_id"].as_str().unwrap())
+        .collect();
+    let issued: Vec<&str> = records.iter().map(|r| r.mark_id.as_str()).collect();
+    assert_eq!(listed, issued);
+    assert_eq!(entries[0].action, "marks.issued");
+    assert_eq!(
+        entries[0].details["marks"][0]["assessments"][0]["digest"],
+        "ab".repeat(32)
+    );
+    assert_eq!(verify_chain(store.as_ref()).unwrap().0, 3);
+    for record in &records {
+        let stored = store.get(Table::Mark, record.mark_id.as_bytes()).unwrap();
+        assert_eq!(&MarkRecord::decode(&stored.unwrap()).unwrap(), record);
+    }
+}
+
+#[test]
+fn an_assessment_is_audited_with_its_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let catalogue = crate::assessment::find("uk-psti").unwrap();
+    let responses = crate::assessment::from_csv(
+        b"requirement,response,evidence\n1,C,E1\n2,C,E2\n3,C,E3\n",
+        &crate::assessment::UploadBudget::default(),
+    )
+    .unwrap();
+    let decision = crate::assessment::assess(&catalogue, 1, &responses).unwrap();
+    let digest = decision.digest.clone();
+    let record = AssessmentRecord {
+        id: "a1".into(),
+        certifier_id: "c1".into(),
+        framework: "uk-psti".into(),
+        target_class: 1,
+        decision,
+        responses: responses
+            .iter()
+            .map(StoredResponse::from_response)
+            .collect(),
+        created_at: 1_795_300_000,
+    };
+    let (reply, mut saved) = oneshot::channel();
+    writer.commit(vec![plain(Command::SaveAssessment {
+        record: Box::new(record),
+        reply,
+    })]);
+    saved.try_recv().unwrap().unwrap();
+    let entries = audit_entries(store.as_ref());
+    assert_eq!(
+        (
+            entries[0].actor.as_str(),
+            entries[0].action.as_str(),
+            entries[0].subject.as_str()
+        ),
+        ("certifier:c1", "assessment.created", "a1")
+    );
+    assert_eq!(
+        entries[0].details,
+        serde_json::json!({"framework": "uk-psti", "target_class": 1, "achieved_class": 1, "digest": digest})
+    );
+    assert_eq!(verify_chain(store.as_ref()).unwrap().0, 1);
+}
+
+#[test]
+fn a_status_change_sees_a_mark_issued_earlier_in_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let record = sample_record(7);
+    let (command, _issued) = issue(vec![SignedMark::new(record.clone())]);
+    let (reply, mut revoked) = oneshot::channel();
+    let revoke = plain(Command::SetStatus {
+        mark_id: record.mark_id.clone(),
+        change: StatusChange::Revoke,
+        reason: "key compromise".into(),
+        actor: "admin".into(),
+        reply,
+    });
+    writer.commit(vec![command, revoke]);
+    assert_eq!(
+        revoked.try_recv().unwrap().unwrap().status,
+        MarkStatus::Revoked
+    );
+    let stored = store.get(Table::Mark, record.mark_id.as_bytes()).unwrap();
+    let stored = MarkRecord::decode(&stored.unwrap()).unwrap();
+    assert_eq!(
+        (stored.status, stored.status_reason.as_deref()),
+        (MarkStatus::Revoked, Some("key compromise"))
+    );
+    let actions: Vec<String> = audit_entries(store.as_ref())
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["mark.issued", "mark.revoked"]);
+    assert_eq!(
+        writer.shared.status.read().unwrap().get(7),
+        MarkStatus::Revoked
+    );
+}
+
+fn new_key(hash: &str, holder: KeyHolder) -> NewKey {
+    NewKey {
+        hash: hash.into(),
+        record: ApiKeyRecord::new(holder, 1_795_300_000, None),
+    }
+}
+
+fn create_key(hash: &str, holder: KeyHolder) -> (Write, oneshot::Receiver<Result<(), ApiError>>) {
+    let (reply, rx) = oneshot::channel();
+    let command = Command::CreateApiKey {
+        key: new_key(hash, holder),
+        actor: "admin".into(),
+        reply,
+    };
+    (plain(command), rx)
+}
+
+fn revoke_key(writer: &Writer, hash: &str) -> (Write, oneshot::Receiver<Result<(), ApiError>>) {
+    let mut revoked = writer.shared.api_keys.read().unwrap()[hash].clone();
+    revoked.revoked_at = Some(now());
+    revoked.revocation_reason = Some("left the company".into());
+    let (reply, rx) = oneshot::channel();
+    let command = Command::RevokeApiKey {
+        key_hash: hash.into(),
+        revoked,
+        actor: "admin".into(),
+        reply,
+    };
+    (plain(command), rx)
+}
+
+#[test]
+fn the_last_active_admin_key_cannot_be_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let (first, mut created) = create_key("a1", KeyHolder::Admin);
+    writer.commit(vec![first]);
+    created.try_recv().unwrap().unwrap();
+    let (revoke, mut refused) = revoke_key(&writer, "a1");
+    writer.commit(vec![revoke]);
+    assert_eq!(
+        refused.try_recv().unwrap().unwrap_err().code,
+        "last_admin_key"
+    );
+    // With a second admin key, the first can go; the second then cannot, even in one group.
+    let (second, mut created) = create_key("a2", KeyHolder::Admin);
+    writer.commit(vec![second]);
+    created.try_recv().unwrap().unwrap();
+    let (revoke_first, mut first_done) = revoke_key(&writer, "a1");
+    let (revoke_second, mut second_done) = revoke_key(&writer, "a2");
+    writer.commit(vec![revoke_first, revoke_second]);
+    first_done.try_recv().unwrap().unwrap();
+    assert_eq!(
+        second_done.try_recv().unwrap().unwrap_err().code,
+        "last_admin_key"
+    );
+    let keys = writer.shared.api_keys.read().unwrap().clone();
+    assert_eq!(keys["a1"].state(now()), KeyState::Revoked);
+    assert_eq!(keys["a2"].state(now()), KeyState::Active);
+    let (again, mut again_done) = revoke_key(&writer, "a1");
+    writer.commit(vec![again]);
+    assert_eq!(
+        again_done.try_recv().unwrap().unwrap_err().code,
+        "key_already_revoked"
+    );
+    let actions: Vec<String> = audit_entries(store.as_ref())
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["api_key.created", "api_key.created", "api_key.revoked"]
+    );
+    // What was stored reads back the same at the next start.
+    drop(writer);
+    let reopened = Writer::open(store, Arc::new(Shared::default())).unwrap();
+    assert_eq!(*reopened.shared.api_keys.read().unwrap(), keys);
+}
+
+fn stored_answer(request_hash: &str, expires_at: u64) -> StoredAnswer {
+    StoredAnswer {
+        request_hash: request_hash.into(),
+        status: 201,
+        body: "{}".into(),
+        created_at: now(),
+        expires_at,
+    }
+}
+
+#[test]
+fn an_answer_is_remembered_in_the_commit_of_its_change_and_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let remember = |hash: &str| Remember::Answer {
+        storage_key: b"k1/retry-1".to_vec(),
+        answer: stored_answer(hash, now() + 60),
+    };
+    let (mut first, mut first_done) = issue(vec![SignedMark::new(sample_record(1))]);
+    first.remember = Some(remember("h1"));
+    // A second write under the same key in the same group (another process's, since handlers
+    // run one request per key): refused, and its mark is not stored.
+    let (mut second, mut second_done) = issue(vec![SignedMark::new(sample_record(2))]);
+    second.remember = Some(remember("h2"));
+    writer.commit(vec![first, second]);
+    first_done.try_recv().unwrap().unwrap();
+    assert_eq!(
+        second_done.try_recv().unwrap().unwrap_err().code,
+        "idempotency_key_in_flight"
+    );
+    let stored: StoredAnswer = serde_json::from_slice(
+        &store
+            .get(Table::Idempotency, b"k1/retry-1")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored.request_hash, "h1");
+    let marks = store.scan(Table::Mark).unwrap();
+    assert_eq!(marks.len(), 1, "the refused write left its mark behind");
+    assert_eq!(verify_chain(store.as_ref()).unwrap().0, 1);
+    assert_eq!(writer.next_index, 2);
+}
+
+#[test]
+fn expired_answers_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let mut batch = WriteBatch::default();
+    for (key, expires_at) in [("a", 10), ("b", 20), ("c", now() + 60)] {
+        batch.put(
+            Table::Idempotency,
+            key.as_bytes(),
+            serde_json::to_vec(&stored_answer("h", expires_at)).unwrap(),
+        );
+    }
+    store.apply(batch).unwrap();
+    let sweep = |writer: &mut Writer, limit| {
+        let (reply, mut rx) = oneshot::channel();
+        writer.commit(vec![plain(Command::SweepIdempotency {
+            now: now(),
+            limit,
+            reply,
+        })]);
+        rx.try_recv().unwrap().unwrap()
+    };
+    assert_eq!(sweep(&mut writer, 1), 1);
+    assert_eq!(sweep(&mut writer, 10), 1);
+    assert_eq!(sweep(&mut writer, 10), 0);
+    let left: Vec<Vec<u8>> = store
+        .scan(Table::Idempotency)
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(left, [b"c".to_vec()]);
+}
+
+#[test]
+fn a_record_that_does_not_decode_stops_the_start_naming_its_table_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let mut writer = Writer::open(store.clone(), Arc::new(Shared::default())).unwrap();
+    let mut record = sample_record(3);
+    record.status = MarkStatus::Suspended;
+    let (command, _done) = issue(vec![SignedMark::new(record.clone())]);
+    writer.commit(vec![command]);
+    drop(writer);
+    // The status name changed to one this version does not know (same length, CBOR intact).
+    let stored = store
+        .get(Table::Mark, record.mark_id.as_bytes())
+        .unwrap()
+        .unwrap();
+    let at = stored.windows(9).position(|w| w == b"suspended").unwrap();
+    let mut damaged = stored.clone();
+    damaged[at..at + 9].copy_from_slice(b"withdrawn");
+    let mut batch = WriteBatch::default();
+    batch.put(Table::Mark, record.mark_id.as_bytes(), damaged);
+    store.apply(batch).unwrap();
+    let error = Writer::open(store.clone(), Arc::new(Shared::default()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "storage: table Mark, key {}: stored value does not decode: ",
+            record.mark_id
+        )),
+        "{error}"
+    );
+    assert!(error.contains("unknown variant `withdrawn`"), "{error}");
+    // An API key record with a role nobody knows.
+    let mut batch = WriteBatch::default();
+    batch.put(Table::Mark, record.mark_id.as_bytes(), stored);
+    batch.put(Table::ApiKey, b"ab12", br#"{"role":"root"}"#.to_vec());
+    store.apply(batch).unwrap();
+    let error = Writer::open(store, Arc::new(Shared::default()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.starts_with("storage: table ApiKey, key ab12: stored value does not decode"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_status_past_the_capacity_is_refused_by_the_writer_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let mut writer = Writer::open(store.clone(), Arc::new(Shared::new(4))).unwrap();
+    let (command, mut done) = issue(vec![
+        SignedMark::new(sample_record(3)),
+        SignedMark::new(sample_record(4)),
+    ]);
+    writer.commit(vec![command]);
+    assert_eq!(
+        done.try_recv().unwrap().unwrap_err().code,
+        "status_list_full"
+    );
+    assert!(store.scan(Table::Mark).unwrap().is_empty());
+    assert_eq!(verify_chain(store.as_ref()).unwrap().0, 0);
+}
