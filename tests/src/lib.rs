@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod server;
+pub mod xlsx;
 
 /// The fixed clock of every vector: 2026-11-21T22:26:40Z.
 pub const VECTOR_TIME: u64 = 1_795_300_000;

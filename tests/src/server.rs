@@ -32,6 +32,8 @@ pub struct Answer {
     pub content_type: String,
     /// Body.
     pub body: Vec<u8>,
+    /// Headers (names lower case; the last value of a repeated header).
+    pub headers: std::collections::HashMap<String, String>,
 }
 
 impl Answer {
@@ -43,6 +45,19 @@ impl Answer {
     /// The body as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The error code of a JSON error answer (`""` if there is none).
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
     }
 }
 
@@ -123,6 +138,11 @@ impl Server {
     fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
         match result {
             Ok(mut response) => Answer {
+                headers: response
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                    .collect(),
                 status: response.status().as_u16(),
                 content_type: response
                     .headers()
@@ -142,6 +162,7 @@ impl Server {
                 status: 0,
                 content_type: String::new(),
                 body: format!("no answer: {e}").into_bytes(),
+                headers: std::collections::HashMap::new(),
             },
         }
     }
@@ -177,6 +198,29 @@ impl Server {
         self.post(path, key, "application/json", body.to_string().as_bytes())
     }
 
+    /// POST a body with any headers (an `authorization` one included, if wanted).
+    pub fn post_with(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+        let mut request = self.agent.post(&format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        Self::answer(request.send(body))
+    }
+
+    /// The value of a counter or gauge of `/metrics`.
+    pub fn metric(&self, name: &str) -> u64 {
+        self.get("/metrics")
+            .text()
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} "))?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
+    /// The loopback address it listens on.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// POST over a raw connection, for bodies a client library would stop sending when the
     /// server answers early (the oversize check answers 413 before reading the body).
     pub fn post_raw(&self, path: &str, key: &str, body: &[u8]) -> Answer {
@@ -206,6 +250,7 @@ impl Server {
             status,
             content_type: String::new(),
             body,
+            headers: std::collections::HashMap::new(),
         }
     }
 

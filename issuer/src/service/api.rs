@@ -700,6 +700,24 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
             m.rate_limited.load(Relaxed),
         ),
         (
+            "trustmark_public_rate_limited_total",
+            "counter",
+            "Public verification and QR requests refused by the per-client limit.",
+            m.public_rate_limited.load(Relaxed),
+        ),
+        (
+            "trustmark_audit_entries",
+            "gauge",
+            "Entries in the audit log.",
+            m.audit_entries.load(Relaxed),
+        ),
+        (
+            "trustmark_verify_cache_entries",
+            "gauge",
+            "Verified signatures remembered.",
+            state.crypto.len() as u64,
+        ),
+        (
             "trustmark_status_list_full_total",
             "counter",
             "Issuance refused because status list 1 is full.",

@@ -34,7 +34,7 @@ use trustmark_keys::{
     init_dev_pki, load_dev_pki, sign_trust_list, DevPkiOptions, IssuerCertificate, PkiPaths,
     SoftwareKey, TrustListEntry, TRUST_LIST_DAYS,
 };
-use trustmark_verifier::{SignatureVerifier, TrustAnchor, TrustStore, RING};
+use trustmark_verifier::{TrustAnchor, TrustStore, RING};
 
 pub use config::{Overrides, ServiceConfig};
 pub use error::ApiError;
@@ -69,7 +69,7 @@ pub struct AppState {
     public_limiter: Arc<RateLimiter<ClientKey>>,
     in_flight: Arc<idempotency::InFlight>,
     status_cache: Arc<status::StatusListCache>,
-    crypto: &'static dyn SignatureVerifier,
+    crypto: &'static verify_cache::CachingVerifier,
 }
 
 /// The routes.

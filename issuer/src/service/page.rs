@@ -7,7 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use trustmark_format::{mark, qr_text, MarkClaims, UnixTime};
-use trustmark_verifier::{verify, Policy, VerifyError};
+use trustmark_verifier::{verify, Policy, SignatureVerifier, VerifyError};
 
 use super::{now, AppState};
 use crate::{format_day, MarkStatus};

@@ -137,6 +137,8 @@ pub struct Metrics {
     pub public_rate_limited: AtomicU64,
     /// Issuance refused because status list 1 is full.
     pub status_list_full: AtomicU64,
+    /// Entries in the audit log (every durable change adds at least one).
+    pub audit_entries: AtomicU64,
 }
 
 impl Metrics {

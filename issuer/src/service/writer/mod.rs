@@ -140,6 +140,10 @@ impl Writer {
         // Handlers take indexes from here; an index taken by a request that never committed is
         // never acknowledged to anyone, so handing it out again after a restart is safe.
         shared.indexes.restart_at(next_index);
+        shared
+            .metrics
+            .audit_entries
+            .store(audit_seq, std::sync::atomic::Ordering::Relaxed);
         Ok(Self {
             store,
             shared,
@@ -223,6 +227,9 @@ impl Writer {
         let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         add(&metrics.commit_apply_micros, micros(apply_time));
         add(&metrics.commit_flush_micros, micros(flush_time));
+        metrics
+            .audit_entries
+            .store(self.audit_seq, std::sync::atomic::Ordering::Relaxed);
         for effect in effects {
             self.take_effect(effect);
         }
