@@ -1,5 +1,7 @@
 //! `trustmark-issuer`: create a PKI, issue trust marks, print size figures.
 
+#![deny(clippy::print_stdout)] // stdout goes through `out`, which survives a closed pipe
+
 use std::path::{Path, PathBuf};
 
 /// mimalloc: under load the service spent a quarter of its time in glibc malloc (see
@@ -23,6 +25,7 @@ use trustmark_keys::{
     init_dev_pki, load_dev_pki, sign_trust_list, DevPkiOptions, PkiPaths, TrustListEntry,
     TRUST_LIST_DAYS,
 };
+use trustmark_verifier::stdout::print_line;
 use trustmark_verifier::{verify, Policy, TrustAnchor, TrustStore, RING};
 
 /// Issue trustmark trust marks for IoT devices.
@@ -172,6 +175,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a line of the command's output: through [`print_line`], so that a reader that has gone
+/// (`trustmark-issuer ... | head -1`) ends the output quietly instead of a panic.
+fn out(text: impl std::fmt::Display) -> Result<()> {
+    print_line(text).context("cannot write to stdout")
+}
+
 fn now() -> Result<UnixTime> {
     Ok(UnixTime(
         std::time::SystemTime::now()
@@ -196,7 +205,10 @@ fn run(cli: Cli) -> Result<()> {
             options.issuer_name = issuer_name;
             let paths = init_dev_pki(&data_dir, &options)
                 .with_context(|| format!("cannot create a PKI in {}", data_dir.display()))?;
-            println!("created a development PKI in {}", paths.dir().display());
+            out(format_args!(
+                "created a development PKI in {}",
+                paths.dir().display()
+            ))?;
             Ok(())
         }
         Command::Issue {
@@ -229,10 +241,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(path) => Some(qr::write_qr_image(&mark.url, path)?),
                 None => None,
             };
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&mark_json(&mark, qr_version))?
-            );
+            out(serde_json::to_string_pretty(&mark_json(&mark, qr_version))?)?;
             Ok(())
         }
         Command::TrustList {
@@ -253,7 +262,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             let path = PkiPaths::new(&data_dir).trust_list();
             write_replacing(&path, &list)?;
-            println!("signed {}", path.display());
+            out(format_args!("signed {}", path.display()))?;
             Ok(())
         }
         Command::Serve {
@@ -281,12 +290,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { data_dir } => {
             let store = service::store::SledStore::open(&data_dir.join("db"))?;
             let (entries, head) = service::audit::verify_chain(&store)?;
-            println!("audit chain verified: {entries} entries, head {head}");
+            out(format_args!(
+                "audit chain verified: {entries} entries, head {head}"
+            ))?;
             Ok(())
         }
         Command::Report => {
             let reports = size_report::measure_all()?;
-            println!("{}", serde_json::to_string_pretty(&reports)?);
+            out(serde_json::to_string_pretty(&reports)?)?;
             Ok(())
         }
         Command::Demo { data_dir } => demo(&data_dir),
@@ -306,7 +317,7 @@ fn frameworks(command: FrameworksCommand) -> Result<()> {
         FrameworksCommand::List => {
             for c in assessment::built_in()? {
                 let confirmed = c.requirements.iter().filter(|r| r.confirmed).count();
-                println!(
+                out(format_args!(
                     "{:<16} {:<20} levels {:?}  {} rows ({} confirmed)  {}",
                     c.id,
                     c.version,
@@ -314,25 +325,28 @@ fn frameworks(command: FrameworksCommand) -> Result<()> {
                     c.requirements.len(),
                     confirmed,
                     c.name
-                );
+                ))?;
             }
         }
         FrameworksCommand::Show { id, json } => {
             let c = assessment::find(&id)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&c.to_json())?);
+                out(serde_json::to_string_pretty(&c.to_json())?)?;
             } else {
-                println!(
+                out(format_args!(
                     "{} {} ({})\nlevels {:?}\nsource: {}\n",
                     c.id, c.version, c.name, c.levels, c.source
-                );
+                ))?;
                 for r in &c.requirements {
                     let applies = match r.applicability.mandatory_from(c.first_level()) {
                         Some(from) => format!("mandatory from {from}"),
                         None => r.applicability.name().to_owned(),
                     };
                     let unconfirmed = if r.confirmed { "" } else { "  [unconfirmed]" };
-                    println!("{:<12} {:<24} {}{unconfirmed}", r.id, applies, r.title);
+                    out(format_args!(
+                        "{:<12} {:<24} {}{unconfirmed}",
+                        r.id, applies, r.title
+                    ))?;
                 }
             }
         }
@@ -371,13 +385,13 @@ fn assess(
             .with_context(|| format!("cannot write {}", save.display()))?;
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&decision)?);
+        out(serde_json::to_string_pretty(&decision)?)?;
         return Ok(());
     }
     let achieved = decision
         .achieved_class
         .map_or("none".to_owned(), |c| format!("class {c}"));
-    println!(
+    out(format_args!(
         "{} {}: target class {}, achieved {achieved}{}",
         decision.framework,
         decision.version,
@@ -387,24 +401,24 @@ fn assess(
         } else {
             " (below the target)"
         }
-    );
+    ))?;
     for b in &decision.blocking {
-        println!(
+        out(format_args!(
             "  blocking  {:<12} mandatory from {}  {:?}  {}",
             b.id, b.mandatory_from, b.reason, b.title
-        );
+        ))?;
     }
     for f in &decision.findings {
         let why = f.rationale.as_deref().unwrap_or("NO RATIONALE GIVEN");
-        println!(
+        out(format_args!(
             "  finding   {:<12} {:<3} {}  ({why})",
             f.id, f.response, f.title
-        );
+        ))?;
     }
     if !decision.unconfirmed_rows.is_empty() {
-        println!("  provisional: {} mandatory rows up to the target are not confirmed from the framework text", decision.unconfirmed_rows.len());
+        out(format_args!("  provisional: {} mandatory rows up to the target are not confirmed from the framework text", decision.unconfirmed_rows.len()))?;
     }
-    println!("  record digest {}", decision.digest);
+    out(format_args!("  record digest {}", decision.digest))?;
     Ok(())
 }
 
@@ -472,9 +486,15 @@ fn demo(data_dir: &Path) -> Result<()> {
     let paths = PkiPaths::new(data_dir);
     if !paths.root_cert().exists() {
         init_dev_pki(data_dir, &DevPkiOptions::new(now()?))?;
-        println!("1. created a development PKI in {}", paths.dir().display());
+        out(format_args!(
+            "1. created a development PKI in {}",
+            paths.dir().display()
+        ))?;
     } else {
-        println!("1. using the PKI in {}", paths.dir().display());
+        out(format_args!(
+            "1. using the PKI in {}",
+            paths.dir().display()
+        ))?;
     }
     let request = IssueRequest::from_json(
         r#"{"vendor": "Acme Devices Ltd", "model": "SmartHub Pro 200", "hw_version": "1.2.0",
@@ -515,24 +535,24 @@ fn demo(data_dir: &Path) -> Result<()> {
         &SchemePolicy::default(),
     )?;
     let decision = &decided[0].decision;
-    println!(
+    out(format_args!(
         "2. assessed against {} {}: target class 3, achieved class {} ({} blocking, record {}...)",
         decision.framework,
         decision.version,
         decided[0].class,
         decision.blocking.len(),
         &decision.digest[..16]
-    );
+    ))?;
     let mark = issue(data_dir, &request, &decided, qr_text::DEFAULT_BASE_URL)?;
     let qr_path = data_dir.join(format!("{}.png", mark.mark_id));
     let version = qr::write_qr_image(&mark.url, &qr_path)?;
-    println!(
+    out(format_args!(
         "3. issued mark {} ({} bytes), QR version {version} at level M: {}",
         mark.mark_id,
         mark.token.len(),
         qr_path.display()
-    );
-    println!("   URL: {}", mark.url);
+    ))?;
+    out(format_args!("   URL: {}", mark.url))?;
 
     let pki = load_dev_pki(data_dir)?;
     let anchor = TrustAnchor {
@@ -548,7 +568,7 @@ fn demo(data_dir: &Path) -> Result<()> {
         ..Policy::default()
     };
     let verified = verify(&scanned, &trust, &policy, now)?;
-    println!(
+    out(format_args!(
         "4. verified offline: {} {} firmware {}, {} class {}, issuer {}",
         verified.claims().vendor,
         verified.claims().model,
@@ -556,18 +576,18 @@ fn demo(data_dir: &Path) -> Result<()> {
         verified.claims().frameworks[0].framework,
         verified.claims().frameworks[0].class,
         verified.issuer().name
-    );
+    ))?;
     let mut forged = scanned.clone();
     let last = forged.len() - 1;
     forged[last] ^= 1;
     match verify(&forged, &trust, &policy, now) {
         Ok(_) => bail!("a tampered mark verified"),
-        Err(e) => println!("5. a tampered copy is rejected: {e}"),
+        Err(e) => out(format_args!("5. a tampered copy is rejected: {e}"))?,
     }
-    println!(
+    out(format_args!(
         "\nVerify it yourself:\n  cargo run -p trustmark-verifier --bin trustmark-verify -- --trust-list {} --qr {}",
         paths.trust_list().display(),
         qr_path.display()
-    );
+    ))?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// UK PSTI responses meeting all three requirements.
 const PSTI_MET: &str = "requirement,response,evidence,justification\n1,C,PW-1,\n2,C,VDP-URL,\n3,Compliant,SUPPORT-PAGE,\n";
@@ -236,4 +236,60 @@ fn report_meets_the_size_targets() {
             "{report}"
         );
     }
+}
+
+/// A stdout whose reader has gone (`trustmark-issuer frameworks show iotsf-icaf --json | head
+/// -1`): the output ends quietly, with no panic ("failed printing to stdout: Broken pipe", a
+/// backtrace) and no message, and the command exits 0. The read end is closed right after the
+/// spawn, before the command has printed anything, so its first write fails with EPIPE.
+#[test]
+fn closed_stdout_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let responses = dir.path().join("psti.csv");
+    std::fs::write(&responses, PSTI_MET).unwrap();
+    let responses = responses.to_str().unwrap();
+    let demo = dir.path().join("demo");
+    let demo = demo.to_str().unwrap();
+    let runs: [&[&str]; 6] = [
+        &["frameworks", "show", "iotsf-icaf", "--json"],
+        &["frameworks", "show", "iotsf-icaf"],
+        &["frameworks", "list"],
+        &[
+            "assess",
+            "--framework",
+            "uk-psti",
+            "--target-class",
+            "1",
+            "--responses",
+            responses,
+            "--json",
+        ],
+        &["report"],
+        // Many lines, with work between them: the command still runs to its end.
+        &["demo", "--data-dir", demo],
+    ];
+    for args in runs {
+        let mut child = issuer()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_eq!(
+            (out.status.code(), stderr.as_ref()),
+            (Some(0), ""),
+            "{args:?}"
+        );
+    }
+    // The demo ran to its end: it wrote the mark's QR image.
+    let images = std::fs::read_dir(demo).unwrap().filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png"))
+    });
+    assert_eq!(images.count(), 1);
 }

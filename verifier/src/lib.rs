@@ -10,6 +10,7 @@
 //! The core is `#![no_std]` with `alloc`. Features: `ring` (crypto backend, default),
 //! `rustcrypto` (a pure-Rust crypto backend for bare-metal targets; both may be enabled, and they
 //! accept the same signatures: `spec/backends.md`), `std`, `cli` (the `trustmark-verify` tool).
+//! With `std`, `stdout::print_line` is how the workspace's command-line tools print.
 //!
 //! ```no_run
 //! # #[cfg(feature = "ring")] {
@@ -54,6 +55,8 @@ pub mod fetch;
 pub mod gateway;
 mod policy;
 mod status;
+#[cfg(feature = "std")]
+pub mod stdout;
 mod trust;
 mod verify;
 

@@ -3,6 +3,8 @@
 //!
 //! Usage: `cargo run -p trustmark-e2e --bin gen-vectors -- [OUT_DIR]` (default: spec/vectors).
 
+#![deny(clippy::print_stdout)] // stdout goes through `print_line`, which survives a closed pipe
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -1062,6 +1064,7 @@ fn main() -> Result<()> {
     std::fs::write(out.join("files/revoked-mark.cbor"), &revoked)?;
     std::fs::write(out.join("files/root-ed25519.pub"), keys.root.public_key())?;
     std::fs::write(out.join("files/time.txt"), format!("{VECTOR_TIME}\n"))?;
-    println!("wrote vectors to {}", out.display());
+    trustmark_verifier::stdout::print_line(format_args!("wrote vectors to {}", out.display()))
+        .context("cannot write to stdout")?;
     Ok(())
 }
