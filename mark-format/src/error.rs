@@ -135,6 +135,10 @@ pub enum FormatError {
     },
     /// The scanned text is not a trust-mark URL or token text.
     NotAMarkUrl,
+    /// The input is none of the forms a mark is given in: not a mark URL, token text or
+    /// base64url token, nor (as the contents of a file) COSE bytes. The `trustmark-verify` tool
+    /// classifies its input this way (`spec/token.md` section 9.6).
+    UnrecognisedInput,
     /// A CBOR map in a status list has more entries than that format's checker allows (see
     /// `cbor::MAX_UNORDERED_MAP_ENTRIES`).
     TooManyMapEntries {
@@ -257,6 +261,10 @@ impl fmt::Display for FormatError {
                 write!(f, "digit group at position {position} is out of range")
             }
             Self::NotAMarkUrl => write!(f, "not a trust-mark URL or token text"),
+            Self::UnrecognisedInput => write!(
+                f,
+                "not a mark URL, token text, base64url token or COSE bytes"
+            ),
             Self::TooManyMapEntries { offset, max } => write!(
                 f,
                 "CBOR map at offset {offset} has more than the {max} entries allowed"
@@ -322,6 +330,7 @@ impl FormatError {
             Self::InvalidTextLength { .. } => "invalid_text_length",
             Self::DigitGroupOverflow { .. } => "digit_group_overflow",
             Self::NotAMarkUrl => "not_a_mark_url",
+            Self::UnrecognisedInput => "unrecognised_input",
             Self::TooManyMapEntries { .. } => "too_many_map_entries",
             Self::MissingTyp => "missing_typ",
             Self::WrongTyp => "wrong_typ",

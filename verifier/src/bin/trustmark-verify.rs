@@ -1,27 +1,39 @@
 //! `trustmark-verify`: verify a trust mark offline.
 //!
 //! Exit status: 0 the mark is valid, 1 it is not (the reason on stderr, and in the JSON with
-//! `--json`), 2 usage or I/O error.
+//! `--json`), 2 usage or I/O error. How INPUT is read: `input` (`spec/token.md` section 9.6).
 
+#![deny(clippy::print_stdout)] // stdout goes through `print_line`, which survives a closed pipe
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use base64::Engine;
 use clap::Parser;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use trustmark_format::{qr_text, Assurance, FrameworkId, UnixTime};
+use trustmark_format::{Assurance, FormatError, FrameworkId, UnixTime};
+use trustmark_verifier::stdout::print_line;
 use trustmark_verifier::{
     verify_status_list, verify_with_status, FrameworkRequirement, Policy, TrustAnchor, TrustStore,
-    VerifiedMark, RING,
+    VerifiedMark, VerifyError, RING,
 };
+
+#[path = "trustmark-verify/input.rs"]
+mod input;
 
 /// Verify a trustmark trust mark offline, against a trust list signed by the scheme root.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None, after_help = "\
-INPUT is the text a QR scanner returns (the mark URL), the bare token text, the base64url token \
-printed by `trustmark-issuer issue`, or a file holding any of these or the raw COSE bytes.\n\n\
-Exit status: 0 valid, 1 invalid (reason on stderr), 2 usage or I/O error.\n\n\
+INPUT is read as the first of these that fits (spec/token.md section 9.6):\n  \
+1. a mark URL, as a QR scanner returns it: contains \"://\" or starts with /V/;\n  \
+2. token text: digits only;\n  \
+3. an existing file: raw COSE bytes (first byte 0xd2), or a text read by rules 1, 2 and 4;\n  \
+4. a base64url token (no padding), as `trustmark-issuer issue` prints it.\n\
+The text of a --qr image is read by rules 1, 2 and 4. Once a rule fits, its decoding decides: \
+an input that fails to decode, or fits no rule, is an invalid mark.\n\n\
+Exit status: 0 valid, 1 invalid (reason on stderr; with --json, {\"valid\": false, \"error\": \
+{\"code\", \"message\"}} on stdout), 2 usage or I/O error.\n\n\
 Example:\n  trustmark-verify --trust-list data/pki/trust-list.cbor --firmware-sha256 <hex> \
 'HTTPS://VERIFY.EXAMPLE.ORG/V/1379...'")]
 struct Args {
@@ -113,13 +125,16 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
     };
     let policy = policy(args)?;
     let anchor = anchor(args)?;
+    // A mark that does not decode is an invalid mark (exit 1), reported after the trust list is
+    // built, as `verify` reports a malformed token; a file or image that cannot be read is an
+    // I/O error (exit 2) now.
     let token = match (&args.qr, &args.input) {
-        (Some(image), _) => token_from_text(&decode_qr(image)?)?,
+        (Some(image), _) => input::token_from_text(&decode_qr(image)?),
         (None, Some(input)) => token_from_input(input)?,
         (None, None) => return Err(UsageError("give INPUT or --qr IMAGE".into())),
     };
     let (trust_bytes, online_status) = match (&args.online, &args.trust_list) {
-        (Some(base), _) => online(args, base, &anchor, &token, now)?,
+        (Some(base), _) => online(args, base, &anchor, token.as_deref().ok(), now)?,
         (None, Some(path)) => (read(path)?, None),
         (None, None) => {
             return Err(UsageError(
@@ -136,27 +151,32 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
             Some(bytes) => Some(verify_status_list(bytes, &trust, &policy, now)?),
             None => None,
         };
+        let token = token.map_err(VerifyError::Format)?;
         verify_with_status(&token, &trust, status.as_ref(), &policy, now)
     });
-    Ok(match result {
-        Ok(mark) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"valid": true, "mark": mark_json(&mark)})
-                );
-            } else {
-                println!("VALID {}", summary(&mark));
-            }
-            ExitCode::SUCCESS
+    report(args.json, &result)
+}
+
+/// Prints the outcome and returns its exit status: 0 valid, 1 invalid. If the reader of stdout
+/// has gone, the status is the same (`print_line`); another failed write is an I/O error.
+fn report(json: bool, result: &Result<VerifiedMark, VerifyError>) -> Result<ExitCode, UsageError> {
+    let line = match (result, json) {
+        (Ok(mark), true) => {
+            Some(serde_json::json!({"valid": true, "mark": mark_json(mark)}).to_string())
         }
+        (Err(e), true) => {
+            let error = serde_json::json!({"code": e.code(), "message": e.to_string()});
+            Some(serde_json::json!({"valid": false, "error": error}).to_string())
+        }
+        (Ok(mark), false) => Some(format!("VALID {}", summary(mark))),
+        (Err(_), false) => None,
+    };
+    if let Some(line) = line {
+        print_line(line).map_err(|e| UsageError(format!("stdout: {e}")))?;
+    }
+    Ok(match result {
+        Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"valid": false, "error": {"code": e.code(), "message": e.to_string()}})
-                );
-            }
             eprintln!("INVALID: {e}");
             ExitCode::from(1)
         }
@@ -217,7 +237,7 @@ fn online(
     args: &Args,
     base: &str,
     anchor: &TrustAnchor,
-    token: &[u8],
+    token: Option<&[u8]>,
     now: UnixTime,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), UsageError> {
     use trustmark_verifier::fetch::{status_list_fresh, Origin, Source};
@@ -246,8 +266,8 @@ fn online(
     }
     let trust = TrustStore::from_signed(&fetched.bytes, anchor, now, &RING)
         .map_err(|e| format!("{url}: {e}"))?;
-    let status_uri = trustmark_format::mark::parse(token)
-        .ok()
+    let status_uri = token
+        .and_then(|token| trustmark_format::mark::parse(token).ok())
         .and_then(|parsed| {
             trust
                 .list()
@@ -291,32 +311,36 @@ fn anchor(args: &Args) -> Result<TrustAnchor, UsageError> {
     })
 }
 
-fn token_from_input(input: &str) -> Result<Vec<u8>, UsageError> {
+/// INPUT as token bytes, by the rules of [`input`]: the outer `Err` is an existing file that
+/// cannot be read (exit 2), the inner one a mark that does not decode (exit 1).
+fn token_from_input(input: &str) -> Result<Result<Vec<u8>, FormatError>, UsageError> {
     let path = Path::new(input);
-    if path.is_file() {
-        let bytes = read(path)?;
-        if bytes.first() == Some(&0xd2) {
-            return Ok(bytes);
-        }
-        let text = String::from_utf8(bytes)
-            .map_err(|_| format!("{input}: neither COSE bytes nor text"))?;
-        return token_from_text(&text);
+    let url_or_digits = matches!(
+        input::kind(input),
+        Some(input::Kind::Url | input::Kind::Digits)
+    );
+    if !url_or_digits && path.is_file() {
+        return Ok(read_mark_file(path)?.and_then(input::token_from_file));
     }
-    token_from_text(input)
+    Ok(input::token_from_text(input))
 }
 
-/// A mark URL or token text, or else a base64url token.
-fn token_from_text(text: &str) -> Result<Vec<u8>, UsageError> {
-    match qr_text::parse_scanned(text) {
-        Ok(token) => Ok(token),
-        Err(e) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .map_err(|_| {
-                UsageError(format!(
-                    "not a mark URL, token text or base64url token: {e}"
-                ))
-            }),
+/// The contents of a mark file, or `too_large` past [`input::MAX_LEN`] bytes (read no further).
+fn read_mark_file(path: &Path) -> Result<Result<Vec<u8>, FormatError>, UsageError> {
+    let io_error = |e: std::io::Error| UsageError(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    file.take(input::MAX_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() > input::MAX_LEN {
+        let len = std::fs::metadata(path).map_err(io_error)?.len();
+        return Ok(Err(FormatError::TooLarge {
+            len: usize::try_from(len).unwrap_or(usize::MAX),
+            max: input::MAX_LEN,
+        }));
     }
+    Ok(Ok(bytes))
 }
 
 fn decode_qr(path: &Path) -> Result<String, UsageError> {
