@@ -2,12 +2,18 @@
 # a free loopback port with a fresh data directory, and creates a certifier and an assessment.
 #   in:  SERVER_CPUS  optional CPU list for taskset (e.g. 0): the cores the server may use
 #        DATA_ROOT    optional parent of the data directory (e.g. /dev/shm for a tmpfs run)
+#        SERVER_CONFIG optional service configuration file (TOML), read at each start_server
+#        ISSUER_BIN   optional binary to run instead of building target/release/trustmark-issuer
 #   out: bin work base server key assessment mark (one mark request as JSON); the server is
 #        stopped and the work directory removed on exit.
 # Needs wrk (Debian package wrk), curl, python3.
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --release -q -p trustmark-issuer
-bin=target/release/trustmark-issuer
+if [ -n "${ISSUER_BIN:-}" ]; then
+    bin=$ISSUER_BIN
+else
+    cargo build --release -q -p trustmark-issuer
+    bin=target/release/trustmark-issuer
+fi
 work=$(mktemp -d ${DATA_ROOT:+-p "$DATA_ROOT"})
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
@@ -15,7 +21,8 @@ pin=()
 [ -n "${SERVER_CPUS:-}" ] && pin=(taskset -c "$SERVER_CPUS")
 # Starts the server on the data directory and waits (at most 10 minutes) until it answers.
 start_server() {
-    RUST_LOG=warn "${pin[@]}" "$bin" serve --data-dir "$work/data" --listen "127.0.0.1:$port" 2>>"$work/server.log" &
+    RUST_LOG=warn "${pin[@]}" "$bin" serve --data-dir "$work/data" --listen "127.0.0.1:$port" \
+        ${SERVER_CONFIG:+--config "$SERVER_CONFIG"} 2>>"$work/server.log" &
     server=$!
     for _ in $(seq 6000); do curl -sf "$base/healthz" >/dev/null && return 0; sleep 0.1; done
     echo "the server did not start: $(tail -3 "$work/server.log")" >&2

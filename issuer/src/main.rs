@@ -412,7 +412,9 @@ fn assess(
         let why = f.rationale.as_deref().unwrap_or("NO RATIONALE GIVEN");
         out(format_args!(
             "  finding   {:<12} {:<3} {}  ({why})",
-            f.id, f.response, f.title
+            f.id,
+            f.response.code(),
+            f.title
         ))?;
     }
     if !decision.unconfirmed_rows.is_empty() {

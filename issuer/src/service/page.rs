@@ -112,21 +112,23 @@ pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) 
                 MarkStatus::Valid => Outcome::Valid(claims, issuer),
             }
         }
-        Err(e) => match (&e, genuine_claims(state, token)) {
-            // The signature held: these failures are about time or policy, and the claims can
-            // be shown.
-            (VerifyError::Expired { .. }, Some((claims, issuer))) => {
-                Outcome::Expired(claims, issuer)
-            }
-            (
-                VerifyError::FirmwareMismatch
-                | VerifyError::NotYetValid { .. }
-                | VerifyError::OutsideScope { .. }
-                | VerifyError::IssuedOutsideKeyValidity { .. },
-                Some((claims, issuer)),
-            ) => Outcome::Refused(claims, issuer, e),
-            _ => Outcome::NotGenuine(e),
+        // The signature held: these failures are about time or policy, and the claims can be
+        // shown. Any other failure is a token that is not genuine, and is not looked at again
+        // (a forged token costs one signature check, not two).
+        Err(e @ VerifyError::Expired { .. }) => match genuine_claims(state, token) {
+            Some((claims, issuer)) => Outcome::Expired(claims, issuer),
+            None => Outcome::NotGenuine(e),
         },
+        Err(
+            e @ (VerifyError::FirmwareMismatch
+            | VerifyError::NotYetValid { .. }
+            | VerifyError::OutsideScope { .. }
+            | VerifyError::IssuedOutsideKeyValidity { .. }),
+        ) => match genuine_claims(state, token) {
+            Some((claims, issuer)) => Outcome::Refused(claims, issuer, e),
+            None => Outcome::NotGenuine(e),
+        },
+        Err(e) => Outcome::NotGenuine(e),
     }
 }
 
@@ -134,18 +136,13 @@ pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) 
 /// sign with one accredited key; the trust list names the key holder, the registry the
 /// certifier).
 fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
-    use super::records::{Certifier, MarkRecord};
+    use super::records::MarkRecord;
     use super::store::Table;
     let record = state
         .store
         .get(Table::Mark, crate::mark_id(token).as_bytes())
         .ok()??;
-    let record = MarkRecord::decode(&record).ok()?;
-    let certifier = state
-        .store
-        .get(Table::Certifier, record.certifier_id.as_bytes())
-        .ok()??;
-    Some(serde_json::from_slice::<Certifier>(&certifier).ok()?.name)
+    MarkRecord::stored_issuer(&record).ok()
 }
 
 /// The claims of a token whose signature verifies under a trusted key (whatever else fails).

@@ -2,6 +2,7 @@
 //! which are compact CBOR (`spec/storage.md`).
 
 use base64::Engine;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::assessment::{Answer, Decision, Response};
@@ -181,6 +182,20 @@ struct StoredMarkV1(
     serde_bytes::ByteBuf,
 );
 
+/// The fields of [`StoredMarkV1`] before its token, the rest skipped.
+#[derive(Deserialize)]
+struct StoredHead(
+    u8,
+    IgnoredAny,
+    String,
+    IgnoredAny,
+    u32,
+    MarkStatus,
+    IgnoredAny,
+    IgnoredAny,
+    IgnoredAny,
+);
+
 /// Version of [`StoredMarkV1`].
 const STORED_MARK_V1: u8 = 1;
 
@@ -353,32 +368,41 @@ impl MarkRecord {
         Ok(record)
     }
 
-    /// The status index and status of a stored record, without reading its token (for the
-    /// start-up scan of every record).
-    pub fn stored_status(bytes: &[u8]) -> Result<(u32, MarkStatus), RecordError> {
+    /// The start of a stored record (issuer name, status index and status), read
+    /// without its token: the start-up scan of every record and the verification page need no
+    /// more.
+    fn stored_head(bytes: &[u8]) -> Result<StoredHead, RecordError> {
         if bytes.first() == Some(&b'{') {
             let record = Self::decode(bytes)?;
-            return Ok((record.status_index, record.status));
+            return Ok(StoredHead(
+                STORED_MARK_V1,
+                IgnoredAny,
+                record.issuer,
+                IgnoredAny,
+                record.status_index,
+                record.status,
+                IgnoredAny,
+                IgnoredAny,
+                IgnoredAny,
+            ));
         }
-        use serde::de::IgnoredAny;
-        #[derive(Deserialize)]
-        struct Status(
-            u8,
-            IgnoredAny,
-            IgnoredAny,
-            IgnoredAny,
-            u32,
-            MarkStatus,
-            IgnoredAny,
-            IgnoredAny,
-            IgnoredAny,
-        );
-        let Status(version, _, _, _, index, status, ..) =
+        let head: StoredHead =
             ciborium::from_reader(bytes).map_err(|e| RecordError(e.to_string()))?;
-        if version != STORED_MARK_V1 {
-            return Err(RecordError(format!("unknown record version {version}")));
+        if head.0 != STORED_MARK_V1 {
+            return Err(RecordError(format!("unknown record version {}", head.0)));
         }
-        Ok((index, status))
+        Ok(head)
+    }
+
+    /// The status index and status of a stored record (for the start-up scan).
+    pub fn stored_status(bytes: &[u8]) -> Result<(u32, MarkStatus), RecordError> {
+        let head = Self::stored_head(bytes)?;
+        Ok((head.4, head.5))
+    }
+
+    /// The issuer display name (the certifier's name) of a stored record (for the page).
+    pub fn stored_issuer(bytes: &[u8]) -> Result<String, RecordError> {
+        Ok(Self::stored_head(bytes)?.2)
     }
 
     /// The token bytes.
@@ -475,6 +499,9 @@ mod tests {
         let json = serde_json::to_vec(&record).unwrap();
         assert_eq!(MarkRecord::stored_status(&json).unwrap(), expected);
         assert!(MarkRecord::stored_status(&stored[..20]).is_err());
+        for bytes in [&stored, &json] {
+            assert_eq!(MarkRecord::stored_issuer(bytes).unwrap(), "Lab");
+        }
     }
 
     #[test]
