@@ -323,8 +323,14 @@ fn rejects_tampered_wrong_firmware_expired_and_weak() {
     // Usage errors exit 2.
     let usage = verify(&f, &["--at", "yesterday", &url]);
     assert_eq!(usage.status.code(), Some(2));
+    // A text of no kind is an invalid mark, not a usage error (`spec/token.md` 9.6).
     let garbage = verify(&f, &["not a mark"]);
-    assert_eq!(garbage.status.code(), Some(2), "{}", text(&garbage.stderr));
+    assert_eq!(garbage.status.code(), Some(1), "{}", text(&garbage.stderr));
+    assert!(
+        text(&garbage.stderr).contains("not a mark URL"),
+        "{}",
+        text(&garbage.stderr)
+    );
 }
 
 fn time_in_days(days: i64) -> String {

@@ -53,6 +53,8 @@ mod error;
 pub mod fetch;
 #[cfg(feature = "std")]
 pub mod gateway;
+#[cfg(feature = "text")]
+pub mod mark_text;
 mod policy;
 mod status;
 #[cfg(feature = "std")]

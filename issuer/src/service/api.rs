@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use trustmark_format::{qr_text, UnixTime};
+use trustmark_format::UnixTime;
 use trustmark_keys::Signer;
 
 use super::auth::Caller;
@@ -597,18 +597,13 @@ pub(super) async fn verify(
     RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let request: VerifyBody = json_body(&body)?;
-    let token = match qr_text::parse_scanned(&request.mark) {
-        Ok(token) => token,
-        Err(e) => base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            request.mark.trim(),
-        )
-        .map_err(|_| {
-            ApiError::invalid(format!(
-                "mark: not a mark URL, token text or base64url token ({e})"
-            ))
-        })?,
-    };
+    // Read as `trustmark-verify` reads its INPUT: URL, digits or base64url, in that order.
+    let token = trustmark_verifier::mark_text::token_from_text(&request.mark).map_err(|e| {
+        ApiError::invalid(format!(
+            "mark: not a mark URL, token text or base64url token ({}: {e})",
+            e.code()
+        ))
+    })?;
     let firmware = match &request.firmware_sha256 {
         Some(h) => Some(
             hex::decode(h)

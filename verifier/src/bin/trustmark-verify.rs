@@ -13,14 +13,12 @@ use clap::Parser;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use trustmark_format::{Assurance, FormatError, FrameworkId, UnixTime};
+use trustmark_verifier::mark_text;
 use trustmark_verifier::stdout::print_line;
 use trustmark_verifier::{
     verify_status_list, verify_with_status, FrameworkRequirement, Policy, TrustAnchor, TrustStore,
     VerifiedMark, VerifyError, RING,
 };
-
-#[path = "trustmark-verify/input.rs"]
-mod input;
 
 /// Verify a trustmark trust mark offline, against a trust list signed by the scheme root.
 #[derive(Parser, Debug)]
@@ -129,7 +127,7 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
     // built, as `verify` reports a malformed token; a file or image that cannot be read is an
     // I/O error (exit 2) now.
     let token = match (&args.qr, &args.input) {
-        (Some(image), _) => input::token_from_text(&decode_qr(image)?),
+        (Some(image), _) => mark_text::token_from_text(&decode_qr(image)?),
         (None, Some(input)) => token_from_input(input)?,
         (None, None) => return Err(UsageError("give INPUT or --qr IMAGE".into())),
     };
@@ -316,28 +314,28 @@ fn anchor(args: &Args) -> Result<TrustAnchor, UsageError> {
 fn token_from_input(input: &str) -> Result<Result<Vec<u8>, FormatError>, UsageError> {
     let path = Path::new(input);
     let url_or_digits = matches!(
-        input::kind(input),
-        Some(input::Kind::Url | input::Kind::Digits)
+        mark_text::kind(input),
+        Some(mark_text::Kind::Url | mark_text::Kind::Digits)
     );
     if !url_or_digits && path.is_file() {
-        return Ok(read_mark_file(path)?.and_then(input::token_from_file));
+        return Ok(read_mark_file(path)?.and_then(mark_text::token_from_file));
     }
-    Ok(input::token_from_text(input))
+    Ok(mark_text::token_from_text(input))
 }
 
-/// The contents of a mark file, or `too_large` past [`input::MAX_LEN`] bytes (read no further).
+/// The contents of a mark file, or `too_large` past [`mark_text::MAX_LEN`] bytes (read no further).
 fn read_mark_file(path: &Path) -> Result<Result<Vec<u8>, FormatError>, UsageError> {
     let io_error = |e: std::io::Error| UsageError(format!("{}: {e}", path.display()));
     let file = std::fs::File::open(path).map_err(io_error)?;
     let mut bytes = Vec::new();
-    file.take(input::MAX_LEN as u64 + 1)
+    file.take(mark_text::MAX_LEN as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
-    if bytes.len() > input::MAX_LEN {
+    if bytes.len() > mark_text::MAX_LEN {
         let len = std::fs::metadata(path).map_err(io_error)?.len();
         return Ok(Err(FormatError::TooLarge {
             len: usize::try_from(len).unwrap_or(usize::MAX),
-            max: input::MAX_LEN,
+            max: mark_text::MAX_LEN,
         }));
     }
     Ok(Ok(bytes))

@@ -1,5 +1,6 @@
-//! How `trustmark-verify` reads a mark from INPUT or from the text of a `--qr` image
-//! (`spec/token.md` section 9.6).
+//! Reading a mark from a text a person or a scanner gives: a mark URL, token digits, or a
+//! base64url token (`spec/token.md` section 9.6). `trustmark-verify` reads its INPUT and the text
+//! of a `--qr` image this way, and the issuer service its `POST /v1/verify`.
 //!
 //! The kinds are tried in a fixed order and the first that fits decides: a text recognised as a
 //! URL, digits or base64url is decoded as that kind only, never re-read as another, so that a
@@ -8,20 +9,23 @@
 //! (`token_from_input` in the binary): digits and URLs are never file names, while a word such
 //! as `mark` is both a file name and base64url.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use base64::{DecodeError, Engine};
 use trustmark_format::{qr_text, FormatError};
 
 /// The most bytes of text, or of a file, read as a mark: the scanned-text limit of
 /// `qr_text::parse_scanned`, well above the largest mark (1024 COSE bytes, 1366 base64url
 /// characters, 2,500 digits plus the URL).
-pub(crate) const MAX_LEN: usize = qr_text::MAX_SCANNED_LEN;
+pub const MAX_LEN: usize = qr_text::MAX_SCANNED_LEN;
 
 /// The first byte of every mark: CBOR tag 18 (COSE_Sign1).
 const COSE_SIGN1_TAG: u8 = 0xd2;
 
 /// The kinds of mark text, in the order they are tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// A mark URL as a scanner returns it: contains `://`, or starts with `/V/` (any case).
     Url,
     /// Token text (`qr_text`): ASCII digits only.
@@ -33,7 +37,7 @@ pub(crate) enum Kind {
 
 /// The kind of `text`, surrounding white space ignored; `None` if it is none of them (an empty
 /// text is none).
-pub(crate) fn kind(text: &str) -> Option<Kind> {
+pub fn kind(text: &str) -> Option<Kind> {
     let text = text.trim();
     let path_only_url = text.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("/v/"));
     if text.contains("://") || path_only_url {
@@ -54,7 +58,7 @@ pub(crate) fn kind(text: &str) -> Option<Kind> {
 
 /// The token bytes of a mark text: a URL or digits decoded by `qr_text::parse_scanned`, a
 /// base64url token decoded; `unrecognised_input` for a text of no kind.
-pub(crate) fn token_from_text(text: &str) -> Result<Vec<u8>, FormatError> {
+pub fn token_from_text(text: &str) -> Result<Vec<u8>, FormatError> {
     if text.len() > MAX_LEN {
         return Err(FormatError::TooLarge {
             len: text.len(),
@@ -70,7 +74,7 @@ pub(crate) fn token_from_text(text: &str) -> Result<Vec<u8>, FormatError> {
 
 /// The token bytes of a mark file's contents (at most [`MAX_LEN`] bytes): COSE bytes as they
 /// are, else UTF-8 text read by [`token_from_text`].
-pub(crate) fn token_from_file(bytes: Vec<u8>) -> Result<Vec<u8>, FormatError> {
+pub fn token_from_file(bytes: Vec<u8>) -> Result<Vec<u8>, FormatError> {
     if bytes.first() == Some(&COSE_SIGN1_TAG) {
         return Ok(bytes);
     }
@@ -99,6 +103,8 @@ fn decode_base64url(text: &str) -> Result<Vec<u8>, FormatError> {
 
 #[cfg(test)]
 mod tests {
+    use alloc::{format, vec};
+
     use super::*;
 
     /// `[0xd2, 0x84, 0x43]` in each text form.
