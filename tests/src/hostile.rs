@@ -41,6 +41,18 @@ pub fn uploads() -> Vec<Upload> {
             xlsx::SHEET_END,
         )
     };
+    // A row of one inline-string cell, padded to 64 bytes: 16 384 rows a MiB.
+    let row = format!(
+        "{:<64}",
+        r#"<row><c t="inlineStr"><is><t>2.4.3.1</t></is></c></row>"#
+    );
+    let rows_bomb = Part::bomb_of(
+        "xl/worksheets/sheet1.xml",
+        xlsx::SHEET_START,
+        row.as_bytes(),
+        1024,
+        xlsx::SHEET_END,
+    );
     let strings = Part::new(
         "xl/sharedStrings.xml",
         br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1000000000000" uniqueCount="1000000000000"><si><t>x</t></si></sst>"#,
@@ -71,6 +83,13 @@ pub fn uploads() -> Vec<Upload> {
             "XLSX part inflating to 1 GiB",
             XLSX,
             xlsx::workbook(bomb(), vec![]),
+            413,
+            "part_inflates_too_large",
+        ),
+        (
+            "XLSX sheet of 16 million rows inflating to 1 GiB",
+            XLSX,
+            xlsx::workbook(rows_bomb, vec![]),
             413,
             "part_inflates_too_large",
         ),

@@ -2,9 +2,9 @@
 //! by hand (PKWARE APPNOTE 4.3: local headers, central directory, end record; no zip64), since a
 //! zip writer library will not let an archive lie about its sizes.
 //!
-//! A decompression bomb needs no gigabyte of input: a raw deflate stream of 1 MiB of spaces,
-//! cut with a sync flush, only refers back into its own bytes, so repeating it N times inflates
-//! to N MiB of spaces; a final empty block (`03 00`) ends the stream.
+//! A decompression bomb needs no gigabyte of input: a raw deflate stream of 1 MiB of spaces (or
+//! of any short unit repeated), cut with a sync flush, only refers back into its own bytes, so
+//! repeating it N times inflates to N MiB of the same; a final block ends the stream.
 
 #![allow(clippy::panic)] // test support: a workbook that cannot be built must fail loudly
 
@@ -57,13 +57,23 @@ impl Part {
     /// A part that inflates to `prefix`, `mebibytes` MiB of spaces, then `suffix`: about 1 KiB of
     /// deflate per MiB inflated.
     pub fn bomb(name: &str, prefix: &[u8], mebibytes: u32, suffix: &[u8]) -> Self {
-        let spaces = vec![b' '; 1 << 20];
-        let block = deflate(&spaces, false);
+        Self::bomb_of(name, prefix, b" ", mebibytes, suffix)
+    }
+
+    /// A part that inflates to `prefix`, `mebibytes` MiB of `unit` repeated (its length must
+    /// divide 1 MiB, so that each MiB holds whole units), then `suffix`.
+    pub fn bomb_of(name: &str, prefix: &[u8], unit: &[u8], mebibytes: u32, suffix: &[u8]) -> Self {
+        assert!(
+            !unit.is_empty() && (1 << 20) % unit.len() == 0,
+            "the unit's length must divide 1 MiB"
+        );
+        let mib = unit.repeat((1 << 20) / unit.len());
+        let block = deflate(&mib, false);
         let mut deflated = deflate(prefix, false);
         let mut crc = crc32fast::Hasher::new();
         crc.update(prefix);
         let mut one = crc32fast::Hasher::new();
-        one.update(&spaces);
+        one.update(&mib);
         for _ in 0..mebibytes {
             deflated.extend_from_slice(&block);
             crc.combine(&one);

@@ -189,11 +189,11 @@ pub(super) async fn get_certifier(
 }
 
 /// The key options of a body, which may be empty.
-fn key_options(body: &[u8]) -> Result<NewKeyOptions, ApiError> {
+fn key_options(body: &axum::body::Bytes) -> Result<NewKeyOptions, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(NewKeyOptions::default());
     }
-    let options: NewKeyOptions = json_body(&body.to_vec().into())?;
+    let options: NewKeyOptions = json_body(body)?;
     check_expiry(options.expires_at, "expires_at")?;
     Ok(options)
 }

@@ -209,16 +209,10 @@ pub(super) async fn middleware(
     let Ok(caller) = Caller::of_request(&parts, &state) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let body = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+    // Under the same size limit and deadline as every body (`body.rs`).
+    let body = match super::body::read(body, &state.config).await {
         Ok(body) => body,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("request body over {} bytes", state.config.max_body_bytes),
-            )
-            .into_response()
-        }
+        Err(e) => return e.into_response(),
     };
     let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
     let content_type = parts

@@ -52,9 +52,21 @@ pub(crate) fn now() -> u64 {
         .unwrap_or_default()
 }
 
-/// Everything a handler needs.
+/// Everything a handler needs: one `Arc`, so that the clone every request makes of it is one
+/// atomic increment (it was 2.5% of the verification page's profile as a struct of 15 `Arc`s).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Services {
     store: Arc<dyn Store>,
     shared: Arc<Shared>,
     writer: tokio::sync::mpsc::Sender<Write>,
@@ -338,7 +350,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         .name("trustmark-writer".into())
         .spawn(move || writer.run(rx))?;
 
-    let state = AppState {
+    let state = AppState(Arc::new(Services {
         store,
         shared,
         writer: tx,
@@ -360,7 +372,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         trust_list: Arc::new(trust_list),
         root_pem: Arc::new(root_pem),
         crypto,
-    };
+    }));
     bootstrap_admin(&data_dir, &state).await?;
     tracing::info!(%bound, %base_url, audit_entries = chain_len, "trustmark issuer listening");
     eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");

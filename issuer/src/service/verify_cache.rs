@@ -15,15 +15,15 @@ use trustmark_verifier::SignatureVerifier;
 /// A [`SignatureVerifier`] that remembers `(alg, key, message, signature)` tuples that verified.
 pub struct CachingVerifier {
     inner: &'static dyn SignatureVerifier,
-    verified: quick_cache::sync::Cache<[u8; 32], ()>,
+    /// `None`: caching is off.
+    verified: Option<quick_cache::sync::Cache<[u8; 32], ()>>,
 }
 
 impl std::fmt::Debug for CachingVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachingVerifier")
-            .field("entries", &self.verified.len())
-            .field("capacity", &self.verified.capacity())
-            .finish()
+            .field("entries", &self.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -32,18 +32,18 @@ impl CachingVerifier {
     pub fn new(inner: &'static dyn SignatureVerifier, entries: usize) -> Self {
         Self {
             inner,
-            verified: quick_cache::sync::Cache::new(entries.max(1)),
+            verified: (entries > 0).then(|| quick_cache::sync::Cache::new(entries)),
         }
     }
 
     /// The number of signatures remembered.
     pub fn len(&self) -> usize {
-        self.verified.len()
+        self.verified.as_ref().map_or(0, |c| c.len())
     }
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.verified.is_empty()
+        self.len() == 0
     }
 
     /// SHA-256 over every input of a verification, each length-prefixed, so that no two
@@ -63,13 +63,16 @@ impl CachingVerifier {
 
 impl SignatureVerifier for CachingVerifier {
     fn verify(&self, alg: Algorithm, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let Some(verified) = &self.verified else {
+            return self.inner.verify(alg, public_key, message, signature);
+        };
         let key = Self::key(alg, public_key, message, signature);
-        if self.verified.get(&key).is_some() {
+        if verified.get(&key).is_some() {
             return true;
         }
         let valid = self.inner.verify(alg, public_key, message, signature);
         if valid {
-            self.verified.insert(key, ());
+            verified.insert(key, ());
         }
         valid
     }
@@ -107,5 +110,9 @@ mod tests {
         assert!(cache.verify(Algorithm::EdDsa, b"km", b"", b""));
         assert_eq!(calls(), 5);
         assert!(cache.len() <= 2, "bounded: {}", cache.len());
+        let off = CachingVerifier::new(&COUNTING, 0);
+        assert!(off.verify(Algorithm::EdDsa, b"k", b"m", b"m"));
+        assert!(off.verify(Algorithm::EdDsa, b"k", b"m", b"m"));
+        assert_eq!((calls(), off.len()), (7, 0));
     }
 }
