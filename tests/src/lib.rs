@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod flows;
 pub mod hostile;
 pub mod server;
 pub mod xlsx;

@@ -13,10 +13,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use trustmark_e2e::flows::{assessment, certifier, issue, mark_request, PSTI_CSV};
 use trustmark_e2e::hostile::uploads;
 use trustmark_e2e::server::{Answer, Server, NO_PUBLIC_LIMIT};
-
-const FIRMWARE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 /// What the store holds, as far as a client can see: every change adds an audit entry.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,47 +33,6 @@ fn stored(server: &Server) -> Stored {
         assessments: server.metric("trustmark_assessments_total"),
         status_changes: server.metric("trustmark_status_changes_total"),
     }
-}
-
-fn certifier(server: &Server, name: &str) -> (String, String) {
-    let answer = server.post_json(
-        "/v1/certifiers",
-        Some(&server.admin_key),
-        &json!({"name": name, "assurance": "third-party"}),
-    );
-    assert_eq!(answer.status, 201, "{}", answer.text());
-    let body = answer.json();
-    (
-        body["certifier_id"].as_str().unwrap().to_owned(),
-        body["api_key"].as_str().unwrap().to_owned(),
-    )
-}
-
-const PSTI_CSV: &str = "requirement,response,evidence\n1,C,PW-1\n2,C,VDP\n3,C,SUPPORT\n";
-
-fn assessment(server: &Server, key: &str) -> String {
-    let answer = server.post(
-        "/v1/assessments?framework=uk-psti&target_class=1",
-        Some(key),
-        "text/csv",
-        PSTI_CSV.as_bytes(),
-    );
-    assert_eq!(answer.status, 201, "{}", answer.text());
-    answer.json()["assessment_id"].as_str().unwrap().to_owned()
-}
-
-fn mark_request(assessment_id: &str) -> Value {
-    json!({
-        "assessment_id": assessment_id, "vendor": "Acme Devices Ltd", "model": "SmartHub Pro 200",
-        "hw_version": "1.2.0", "firmware": {"version": "4.1.7", "sha256": FIRMWARE},
-        "support_until": "2030-12-31", "valid_days": 365,
-    })
-}
-
-fn issue(server: &Server, key: &str, assessment_id: &str) -> Value {
-    let answer = server.post_json("/v1/marks", Some(key), &mark_request(assessment_id));
-    assert_eq!(answer.status, 201, "{}", answer.text());
-    answer.json()
 }
 
 /// Asserts an answer's status and error code, naming the case.

@@ -290,7 +290,7 @@ fn column_letters(mut index: usize) -> String {
 }
 
 /// Parses the first sheet of an XLSX workbook under `budget`: the archive is checked part by
-/// part before it is opened ([`budget::check_archive`]), and the sheet is read cell by cell
+/// part before it is opened (`spec/assessment.md` 2.8), and the sheet is read cell by cell
 /// into a sparse table, so neither a zip bomb nor a cell at row 1 048 576 costs more than the
 /// budget.
 pub fn from_xlsx(bytes: &[u8], budget: &UploadBudget) -> Result<Vec<Response>, AssessmentError> {

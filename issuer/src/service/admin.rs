@@ -11,7 +11,7 @@ use trustmark_format::Assurance;
 use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
-use super::handler::{is_id, json_body, load, new_id, submit, Rendered};
+use super::handler::{is_id, json_body, load, new_id, Rendered};
 use super::idempotency::Claim;
 use super::keys::{key_hash, key_id, new_key, ApiKeyRecord, KeyHolder};
 use super::records::Certifier;
@@ -114,14 +114,13 @@ pub(super) async fn create_certifier(
             "note": "store the API key now: it is not shown again",
         }),
     )?;
-    let remember = answer.remember(claim.as_deref())?;
-    submit(&state, remember, |reply| Command::CreateCertifier {
-        certifier,
-        key,
-        reply,
-    })
-    .await?;
-    Ok(answer.into_response())
+    answer
+        .commit(&state, claim.as_deref(), |reply| Command::CreateCertifier {
+            certifier,
+            key,
+            reply,
+        })
+        .await
 }
 
 /// The API keys of `holder`, as the listing shows them, oldest first.
@@ -198,6 +197,26 @@ fn key_options(body: &axum::body::Bytes) -> Result<NewKeyOptions, ApiError> {
     Ok(options)
 }
 
+/// Makes a key for `holder` with the options of `body`, stores it (audited), and answers it
+/// once.
+async fn issue_key(
+    state: &AppState,
+    caller: &Caller,
+    claim: Option<&Claim>,
+    holder: KeyHolder,
+    body: &axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let options = key_options(body)?;
+    let (secret, key) = make_key(holder, options.expires_at)?;
+    key_answer(&secret, &key)?
+        .commit(state, claim, |reply| Command::CreateApiKey {
+            key,
+            actor: caller.actor(),
+            reply,
+        })
+        .await
+}
+
 /// `POST /v1/certifiers/{id}/api-keys` (admin): another API key for a certifier (a
 /// replacement: revoke the old one after handing this one over).
 pub(super) async fn create_certifier_key(
@@ -209,17 +228,8 @@ pub(super) async fn create_certifier_key(
 ) -> Result<Response, ApiError> {
     caller.admin()?;
     let certifier = certifier(&state, &id)?;
-    let options = key_options(&body)?;
-    let (secret, key) = make_key(KeyHolder::Certifier(certifier.id), options.expires_at)?;
-    let answer = key_answer(&secret, &key)?;
-    let remember = answer.remember(claim.as_deref())?;
-    submit(&state, remember, |reply| Command::CreateApiKey {
-        key,
-        actor: caller.actor(),
-        reply,
-    })
-    .await?;
-    Ok(answer.into_response())
+    let holder = KeyHolder::Certifier(certifier.id);
+    issue_key(&state, &caller, claim.as_deref(), holder, &body).await
 }
 
 /// `POST /v1/admin/api-keys` (admin): another admin key.
@@ -230,17 +240,7 @@ pub(super) async fn create_admin_key(
     RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     caller.admin()?;
-    let options = key_options(&body)?;
-    let (secret, key) = make_key(KeyHolder::Admin, options.expires_at)?;
-    let answer = key_answer(&secret, &key)?;
-    let remember = answer.remember(claim.as_deref())?;
-    submit(&state, remember, |reply| Command::CreateApiKey {
-        key,
-        actor: caller.actor(),
-        reply,
-    })
-    .await?;
-    Ok(answer.into_response())
+    issue_key(&state, &caller, claim.as_deref(), KeyHolder::Admin, &body).await
 }
 
 /// `GET /v1/admin/api-keys` (admin): the admin keys.
@@ -291,13 +291,12 @@ pub(super) async fn revoke_key(
     revoked.revoked_at = Some(at);
     revoked.revocation_reason = Some(reason);
     let answer = Rendered::json(StatusCode::OK, &revoked.to_json(&hash, at))?;
-    let remember = answer.remember(claim.as_deref())?;
-    submit(&state, remember, |reply| Command::RevokeApiKey {
-        key_hash: hash,
-        revoked,
-        actor: caller.actor(),
-        reply,
-    })
-    .await?;
-    Ok(answer.into_response())
+    answer
+        .commit(&state, claim.as_deref(), |reply| Command::RevokeApiKey {
+            key_hash: hash,
+            revoked,
+            actor: caller.actor(),
+            reply,
+        })
+        .await
 }

@@ -90,13 +90,12 @@ pub(super) async fn create_assessment(
     };
     answer["assessment_id"] = serde_json::Value::String(record.id.clone());
     let answer = Rendered::json(StatusCode::CREATED, &answer)?;
-    let remember = answer.remember(claim.as_deref())?;
-    submit(&state, remember, |reply| Command::SaveAssessment {
-        record: Box::new(record),
-        reply,
-    })
-    .await?;
-    Ok(answer.into_response())
+    answer
+        .commit(&state, claim.as_deref(), |reply| Command::SaveAssessment {
+            record: Box::new(record),
+            reply,
+        })
+        .await
 }
 
 /// `GET /v1/assessments/{id}` (the owning certifier or admin).
@@ -304,15 +303,14 @@ pub(super) async fn create_mark(
     let decided = decide(&state, &certifier, &request.assessment_ids())?;
     let (signed, url) = sign_mark(&state, &certifier, request, &decided)?;
     let answer = Rendered::json(StatusCode::CREATED, &issued_json(&signed.record, url))?;
-    let remember = answer.remember(claim.as_deref())?;
     let certifier_id = certifier.id;
-    submit(&state, remember, |reply| Command::Issue {
-        certifier_id,
-        marks: vec![signed],
-        reply,
-    })
-    .await?;
-    Ok(answer.into_response())
+    answer
+        .commit(&state, claim.as_deref(), |reply| Command::Issue {
+            certifier_id,
+            marks: vec![signed],
+            reply,
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -377,15 +375,14 @@ pub(super) async fn create_marks(
             .collect(),
     };
     let answer = Rendered::json(StatusCode::CREATED, &answer)?;
-    let remember = answer.remember(claim.as_deref())?;
     let certifier_id = certifier.id;
-    submit(&state, remember, |reply| Command::Issue {
-        certifier_id,
-        marks: signed,
-        reply,
-    })
-    .await?;
-    Ok(answer.into_response())
+    answer
+        .commit(&state, claim.as_deref(), |reply| Command::Issue {
+            certifier_id,
+            marks: signed,
+            reply,
+        })
+        .await
 }
 
 fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {

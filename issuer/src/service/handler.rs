@@ -110,6 +110,19 @@ impl Rendered {
         })
     }
 
+    /// Commits the command `make` builds with this answer remembered under the request's
+    /// idempotency key (if it has one), and answers it once the commit is durable.
+    pub(super) async fn commit(
+        self,
+        state: &AppState,
+        claim: Option<&Claim>,
+        make: impl FnOnce(oneshot::Sender<Result<(), ApiError>>) -> Command,
+    ) -> Result<Response, ApiError> {
+        let remember = self.remember(claim)?;
+        submit(state, remember, make).await?;
+        Ok(self.into_response())
+    }
+
     /// What to remember under the request's idempotency key, if it has one.
     pub(super) fn remember(&self, claim: Option<&Claim>) -> Result<Option<Remember>, ApiError> {
         claim

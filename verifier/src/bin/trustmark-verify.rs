@@ -309,7 +309,7 @@ fn anchor(args: &Args) -> Result<TrustAnchor, UsageError> {
     })
 }
 
-/// INPUT as token bytes, by the rules of [`input`]: the outer `Err` is an existing file that
+/// INPUT as token bytes, by the rules of [`mark_text`]: the outer `Err` is an existing file that
 /// cannot be read (exit 2), the inner one a mark that does not decode (exit 1).
 fn token_from_input(input: &str) -> Result<Result<Vec<u8>, FormatError>, UsageError> {
     let path = Path::new(input);
