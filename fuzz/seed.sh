@@ -121,6 +121,33 @@ for name, document in status_documents:
     if inner is not None:
         put("verify", name, document)
 
+# responses: the first byte chooses the format (0 CSV, 1 XLSX, 2 JSON), the rest is the file.
+import io, zipfile
+
+csv = b"requirement,response,evidence,justification\n1,C,PW-1,\n2,P,,rollout\n3,NA,,none\n"
+put("responses", "psti-csv", b"\x00" + csv)
+put("responses", "quoted-csv", b"\x00" + b'Requirement,Response\n"2.4.3.1","Compliant"\n\n"x\ny",N\n')
+put("responses", "psti-json", b"\x02" + b'{"framework": "uk-psti", "target_class": 1, "responses": '
+    b'[{"requirement": "1", "response": "C", "evidence": "E"}, {"requirement": "2", "response": "N"}]}')
+put("responses", "bare-json", b"\x02" + b'[{"requirement": "5.1-1", "response": "NA", "justification": "no passwords"}]')
+parts = {
+    "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>',
+    "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="R" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+    "xl/sharedStrings.xml": '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2" uniqueCount="2"><si><t>requirement</t></si><si><t>response</t></si></sst>',
+    "xl/worksheets/sheet1.xml": '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+        '<row r="2"><c r="A2"><v>1</v></c><c r="B2" t="inlineStr"><is><t>C</t></is></c><c r="C2" t="inlineStr"><is><t>EV</t></is></c></row>'
+        '</sheetData></worksheet>',
+}
+for method, name in ((zipfile.ZIP_DEFLATED, "xlsx"), (zipfile.ZIP_STORED, "xlsx-stored")):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for part, text in parts.items():
+            archive.writestr(zipfile.ZipInfo(part, (1980, 1, 1, 0, 0, 0)), text, compress_type=method)
+    put("responses", name, b"\x01" + buffer.getvalue())
+
 for target in sorted(counts):
     print(f"seed.sh: {target}: {counts[target]} seeds")
 EOF
