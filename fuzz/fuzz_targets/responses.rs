@@ -35,13 +35,23 @@ fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = assessment::parse(file, format, &BUDGET) else {
         return;
     };
-    assert!(parsed.responses.len() as u64 <= BUDGET.rows, "over the row budget");
+    assert!(
+        parsed.responses.len() as u64 <= BUDGET.rows,
+        "over the row budget"
+    );
     for r in &parsed.responses {
-        for text in [Some(&r.requirement), r.evidence.as_ref(), r.justification.as_ref()]
-            .into_iter()
-            .flatten()
+        for text in [
+            Some(&r.requirement),
+            r.evidence.as_ref(),
+            r.justification.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
-            assert!(text.len() as u64 <= BUDGET.cell_bytes, "over the cell budget");
+            assert!(
+                text.len() as u64 <= BUDGET.cell_bytes,
+                "over the cell budget"
+            );
         }
     }
     let catalogues = assessment::built_in().expect("the built-in catalogues load");
