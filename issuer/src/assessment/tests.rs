@@ -734,7 +734,7 @@ fn csv_and_json_are_read_under_the_same_budgets() {
         (
             "requirement,response\n1,C\n2,C\n3,C\n4,C\n5,C\n",
             Limit::Rows,
-            "line 6",
+            "line 6, record 5",
         ),
         ("requirement,response,a,b,c\n", Limit::Columns, "line 1"),
         (
@@ -751,6 +751,12 @@ fn csv_and_json_are_read_under_the_same_budgets() {
     for (text, limit, at) in cases {
         assert_eq!(over_budget(csv(text)), (limit, at.to_owned()), "{text}");
     }
+    // Records ended by a lone carriage return stay on "line 1": they count as rows all the same
+    // (found by the `responses` fuzz target).
+    assert_eq!(
+        over_budget(csv("requirement,response\r1,C\r2,C\r3,C\r4,C\r5,C\r")),
+        (Limit::Rows, "line 1, record 5".to_owned())
+    );
     let response = r#"{"requirement":"1","response":"C"}"#;
     let array = |n: usize| format!("[{}]", vec![response; n].join(","));
     let json = |text: &str| parse(text.as_bytes(), ResponsesFormat::Json, &budget);
