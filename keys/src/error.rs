@@ -38,6 +38,12 @@ pub enum KeyError {
     /// A certificate's signature does not verify under the root.
     #[error("certificate is not signed by the given root")]
     NotSignedByRoot,
+    /// A certificate signing request is malformed or outside the profile.
+    #[error("certificate signing request: {0}")]
+    Csr(String),
+    /// A certificate signing request's signature does not verify under the key it carries.
+    #[error("certificate signing request: the signature does not verify under the key it carries (the requester has not shown it holds the private key)")]
+    CsrSignature,
     /// A time is outside what certificates can carry.
     #[error("time {0} is out of range")]
     TimeOutOfRange(u64),

@@ -1,4 +1,4 @@
-//! Writing key and certificate files without ever replacing one.
+//! Writing key, certificate and trust-list files without ever replacing one.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -6,9 +6,10 @@ use std::path::Path;
 
 use crate::KeyError;
 
-/// Creates `path` with `mode` and writes `contents`, failing if the file exists. The data is
+/// Creates `path` with `mode` and writes `contents`, failing ([`KeyError::AlreadyExists`]) if
+/// the file exists. The data is
 /// flushed to disk before returning, so a key that was reported written survives a crash.
-pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
+pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

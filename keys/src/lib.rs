@@ -5,6 +5,8 @@
 //! - [`kid_for`]: the key identifier, derived from the public key.
 //! - [`root_certificate`] / [`issuer_certificate`]: the X.509 profile, issued with rcgen, read
 //!   back and checked with x509-parser ([`RootCertificate`], [`IssuerCertificate`]).
+//! - [`certification_request`] / [`SigningRequest`]: PKCS#10 requests, made with a key and
+//!   checked before a certificate is issued for it.
 //! - [`sign_trust_list`]: the root-signed trust list for verifiers.
 //! - [`init_dev_pki`] / [`load_dev_pki`]: a development PKI on disk.
 //!
@@ -20,15 +22,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod csr;
 mod dev_pki;
 mod error;
-mod files;
+pub mod files;
 mod kid;
 mod pki;
 pub mod profile;
 mod signer;
 mod trust;
 
+pub use csr::{certification_request, SigningRequest};
 pub use dev_pki::{
     init_dev_pki, load_dev_pki, DevPki, DevPkiOptions, PkiPaths, ISSUER_DAYS, ROOT_DAYS,
     TRUST_LIST_DAYS,

@@ -35,7 +35,7 @@ impl Validity {
 
 /// Adapts a [`Signer`] to rcgen, so certificates are signed through the same trait as marks (an
 /// HSM-held root key works unchanged).
-struct RcgenSigner<'a>(&'a dyn Signer);
+pub(crate) struct RcgenSigner<'a>(pub(crate) &'a dyn Signer);
 
 impl rcgen::PublicKeyData for RcgenSigner<'_> {
     fn der_bytes(&self) -> &[u8] {
@@ -95,7 +95,7 @@ fn ecdsa_fixed_to_der(fixed: &[u8]) -> Vec<u8> {
     })
 }
 
-fn offset_date_time(t: UnixTime) -> Result<OffsetDateTime, KeyError> {
+pub(crate) fn offset_date_time(t: UnixTime) -> Result<OffsetDateTime, KeyError> {
     i64::try_from(t.0)
         .ok()
         .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
@@ -113,7 +113,7 @@ fn random_serial() -> Result<SerialNumber, KeyError> {
     Ok(SerialNumber::from_slice(&serial))
 }
 
-fn base_params(
+pub(crate) fn base_params(
     common_name: &str,
     organization: &str,
     validity: Validity,
@@ -259,12 +259,28 @@ fn parse_der(der: &[u8]) -> Result<X509Certificate<'_>, KeyError> {
     }
 }
 
-fn info(cert: &X509Certificate<'_>, der: &[u8]) -> Result<CertificateInfo, KeyError> {
-    let spki = cert.public_key();
-    let alg_oid = spki.algorithm.algorithm.to_id_string();
-    let alg = match alg_oid.as_str() {
+/// The algorithm and raw public key of a SubjectPublicKeyInfo: Ed25519, or ECDSA on P-256 with
+/// an uncompressed point; anything else is refused.
+pub(crate) fn spki_key(
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Result<(Algorithm, Vec<u8>), KeyError> {
+    let alg = match spki.algorithm.algorithm.to_id_string().as_str() {
         "1.3.101.112" => Algorithm::EdDsa,
-        "1.2.840.10045.2.1" => Algorithm::Es256,
+        "1.2.840.10045.2.1" => {
+            // id-ecPublicKey: the curve is its parameter, and only P-256 is in the profile.
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            if curve.as_deref() != Some("1.2.840.10045.3.1.7") {
+                return Err(KeyError::Profile(
+                    "an ECDSA key on a curve other than P-256".into(),
+                ));
+            }
+            Algorithm::Es256
+        }
         other => {
             return Err(KeyError::Profile(format!(
                 "unsupported public key algorithm {other}"
@@ -275,6 +291,11 @@ fn info(cert: &X509Certificate<'_>, der: &[u8]) -> Result<CertificateInfo, KeyEr
     if public_key.len() != alg.public_key_len() {
         return Err(KeyError::Profile("public key has the wrong length".into()));
     }
+    Ok((alg, public_key))
+}
+
+fn info(cert: &X509Certificate<'_>, der: &[u8]) -> Result<CertificateInfo, KeyError> {
+    let (alg, public_key) = spki_key(cert.public_key())?;
     let time = |t: i64| {
         u64::try_from(t)
             .map(UnixTime)
