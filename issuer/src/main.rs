@@ -255,6 +255,7 @@ fn run(cli: Cli) -> Result<()> {
                 &[TrustListEntry {
                     certificate: &pki.issuer,
                     status_list_uri: None,
+                    withdrawn_at: None,
                 }],
                 now.0,
                 now,

@@ -167,6 +167,7 @@ pub fn init_dev_pki(data_dir: &Path, options: &DevPkiOptions) -> Result<PkiPaths
         &[TrustListEntry {
             certificate: &issuer,
             status_list_uri: options.status_list_uri.clone(),
+            withdrawn_at: None,
         }],
         options.now.0,
         options.now,

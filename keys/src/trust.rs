@@ -11,10 +11,15 @@ pub struct TrustListEntry<'a> {
     pub certificate: &'a IssuerCertificate,
     /// Where the issuer publishes status lists.
     pub status_list_uri: Option<String>,
+    /// The accreditation withdrawn for the future: the entry's validity ends at this time
+    /// instead of the certificate's `notAfter` (`spec/pki.md` 6.4). Marks signed before it stay
+    /// valid; marks signed at or after it are refused by verifiers. `None`: the certificate's.
+    pub withdrawn_at: Option<UnixTime>,
 }
 
 /// The trust-list entry for an issuer certificate: key, validity and scope come from the
-/// certificate, so the trust list never says more than the PKI does.
+/// certificate, so the trust list never says more than the PKI does (a withdrawal can only
+/// shorten the validity, never extend it).
 pub fn trusted_issuer(entry: &TrustListEntry<'_>) -> TrustedIssuer {
     let info = &entry.certificate.info;
     TrustedIssuer {
@@ -22,7 +27,10 @@ pub fn trusted_issuer(entry: &TrustListEntry<'_>) -> TrustedIssuer {
         alg: info.alg,
         public_key: info.public_key.clone(),
         not_before: info.validity.not_before,
-        not_after: info.validity.not_after,
+        not_after: entry.withdrawn_at.map_or(info.validity.not_after, |at| {
+            at.max(info.validity.not_before)
+                .min(info.validity.not_after)
+        }),
         name: info.common_name.clone(),
         scope: entry.certificate.scope.clone(),
         status_list_uri: entry.status_list_uri.clone(),

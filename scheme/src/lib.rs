@@ -254,6 +254,9 @@ pub struct ListedIssuer {
     pub certificate_pem: String,
     /// Where it publishes its status list.
     pub status_list_uri: Option<String>,
+    /// Withdraws the accreditation for the future: the entry's validity ends at this time
+    /// (marks signed before stay valid). `None`: the certificate's validity.
+    pub withdrawn_at: Option<UnixTime>,
 }
 
 /// What [`trust_list`] signs.
@@ -310,6 +313,7 @@ pub fn trust_list(
         .map(|(certificate, issuer)| TrustListEntry {
             certificate,
             status_list_uri: issuer.status_list_uri.clone(),
+            withdrawn_at: issuer.withdrawn_at,
         })
         .collect();
     let bytes = sign_trust_list(

@@ -81,6 +81,12 @@ enum Command {
         /// `lab.pem@https://registry.example/v1/status-lists/7`; repeat for each issuer key.
         #[arg(long = "issuer", value_name = "CERT[@STATUS_LIST_URI]")]
         issuers: Vec<String>,
+        /// An issuer whose accreditation is withdrawn for the future: listed, with its validity
+        /// ending now, so the marks it signed before stay valid and verifiers refuse new ones
+        /// (same form as --issuer). To remove a compromised key, list it nowhere: every mark of
+        /// it then fails.
+        #[arg(long = "withdraw", value_name = "CERT[@STATUS_LIST_URI]")]
+        withdrawn: Vec<String>,
         /// Validity in days.
         #[arg(long)]
         days: u64,
@@ -232,13 +238,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         Command::TrustList {
             issuers,
+            withdrawn,
             days,
             sequence,
             out,
         } => {
+            let period = validity(None, *days)?;
             let issuers = issuers
                 .iter()
-                .map(|spec| {
+                .map(|spec| (spec, None))
+                .chain(withdrawn.iter().map(|spec| (spec, Some(period.not_before))))
+                .map(|(spec, withdrawn_at)| {
                     let (path, uri) = match spec.split_once('@') {
                         Some((path, uri)) => (path, Some(uri.to_owned())),
                         None => (spec.as_str(), None),
@@ -246,10 +256,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
                     Ok(ListedIssuer {
                         certificate_pem: read(Path::new(path))?,
                         status_list_uri: uri,
+                        withdrawn_at,
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let period = validity(None, *days)?;
             if out.exists() {
                 anyhow::bail!("{} already exists; refusing to overwrite it", out.display());
             }

@@ -111,6 +111,7 @@ fn trust_lists_carry_growing_sequences_and_only_this_roots_issuers() {
         issuers: vec![ListedIssuer {
             certificate_pem: accredited.pem.clone(),
             status_list_uri: Some("https://registry.example/v1/status-lists/1".into()),
+            withdrawn_at: None,
         }],
         sequence,
         issued_at: NOW,
@@ -136,6 +137,7 @@ fn trust_lists_carry_growing_sequences_and_only_this_roots_issuers() {
     with_foreign.issuers.push(ListedIssuer {
         certificate_pem: foreign.pem,
         status_list_uri: None,
+        withdrawn_at: None,
     });
     assert!(matches!(
         trust_list(&dir, &with_foreign),
@@ -153,4 +155,36 @@ fn a_root_key_of_another_certificate_is_refused() {
         .write_pem_file(&dir.root_key())
         .unwrap();
     assert!(matches!(dir.load(), Err(SchemeError::KeyMismatch { .. })));
+}
+
+#[test]
+fn a_withdrawal_ends_the_entry_now_and_never_extends_it() {
+    let (_temp, dir) = scheme(Algorithm::EdDsa);
+    let key = SoftwareKey::generate(Algorithm::EdDsa).unwrap();
+    let request = certification_request(&key, "Lab", "Lab Ltd").unwrap();
+    let accredited = accredit(&dir, &request, &accreditation()).unwrap();
+    let not_after = accredited.certificate.info.validity.not_after;
+    for (withdrawn_at, expected) in [
+        (Some(UnixTime(NOW.0 + 10)), UnixTime(NOW.0 + 10)),
+        (Some(UnixTime(not_after.0 + 10_000)), not_after),
+        (None, not_after),
+    ] {
+        let signed = trust_list(
+            &dir,
+            &TrustListOptions {
+                issuers: vec![ListedIssuer {
+                    certificate_pem: accredited.pem.clone(),
+                    status_list_uri: None,
+                    withdrawn_at,
+                }],
+                sequence: None,
+                issued_at: NOW,
+                expires_at: UnixTime(NOW.0 + 86_400),
+            },
+        )
+        .unwrap();
+        let parsed = TrustList::parse_signed(&signed.bytes).unwrap();
+        let list = TrustList::from_cbor(parsed.payload()).unwrap();
+        assert_eq!(list.issuers[0].not_after, expected, "{withdrawn_at:?}");
+    }
 }

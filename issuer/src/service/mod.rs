@@ -219,6 +219,7 @@ fn publish_trust_list(
         &[TrustListEntry {
             certificate: &pki.issuer,
             status_list_uri: Some(format!("{base_url}/v1/status-lists/1")),
+            withdrawn_at: None,
         }],
         now.0.max(previous_sequence + 1),
         now,
