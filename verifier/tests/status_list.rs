@@ -71,7 +71,6 @@ fn entry(key: &dyn Signer, name: &str, uri: Option<&str>) -> TrustedIssuer {
             assurances: vec![Assurance::ThirdParty],
         },
         status_list_uri: uri.map(str::to_string),
-        withdrawn_at: None,
     }
 }
 

@@ -79,7 +79,6 @@ fn heap_high_water_of_status_checks() {
                 assurances: vec![Assurance::ThirdParty],
             },
             status_list_uri: Some(URI.to_string()),
-            withdrawn_at: None,
         }],
     }
     .sign(Algorithm::EdDsa, root.kid(), |tbs| root.sign(tbs))

@@ -112,7 +112,6 @@ fn issuer_entry(keys: &Keys) -> TrustedIssuer {
             assurances: vec![Assurance::SelfAssessment, Assurance::ThirdParty],
         },
         status_list_uri: Some(STATUS_LIST_URI.into()),
-        withdrawn_at: None,
     }
 }
 
