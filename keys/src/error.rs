@@ -44,6 +44,9 @@ pub enum KeyError {
     /// A certificate signing request's signature does not verify under the key it carries.
     #[error("certificate signing request: the signature does not verify under the key it carries (the requester has not shown it holds the private key)")]
     CsrSignature,
+    /// No key with this kid (hex) is held.
+    #[error("no signing key with kid {0} is held here")]
+    UnknownKid(String),
     /// A time is outside what certificates can carry.
     #[error("time {0} is out of range")]
     TimeOutOfRange(u64),

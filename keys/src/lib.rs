@@ -29,6 +29,7 @@ pub mod files;
 mod kid;
 mod pki;
 pub mod profile;
+mod provider;
 mod signer;
 mod trust;
 
@@ -43,5 +44,6 @@ pub use pki::{
     issuer_certificate, root_certificate, CertificateInfo, IssuerCertificate,
     IssuerCertificateRequest, RootCertificate, Validity,
 };
+pub use provider::{KeyDirectory, SharedSigner, SignerProvider};
 pub use signer::{Signer, SoftwareKey};
 pub use trust::{sign_trust_list, trusted_issuer, TrustListEntry};
