@@ -128,6 +128,8 @@ pub struct IssuerKey {
     pub certificate: Option<String>,
     /// When a trust list first listed it.
     pub activated_at: Option<u64>,
+    /// The sequence number of that list (orders activations within one second).
+    pub activated_by: Option<u64>,
     /// When a trust list first left it out after listing it.
     pub retired_at: Option<u64>,
 }
@@ -167,6 +169,7 @@ impl IssuerKey {
             created_at: now,
             certificate: None,
             activated_at: None,
+            activated_by: None,
             retired_at: None,
         })
     }
@@ -223,13 +226,14 @@ impl<'a> KeyRing<'a> {
         self.keys.iter().find(|k| k.kid == *kid)
     }
 
-    /// The active key: of the keys listed and not retired, the one activated last (ties: the
-    /// one made last).
+    /// The active key: of the keys listed and not retired, the one activated by the latest
+    /// trust list (ties, two keys first listed by one list: the one made last, then the
+    /// greater kid).
     pub fn active(&self) -> Option<&'a IssuerKey> {
         self.keys
             .iter()
             .filter(|k| k.activated_at.is_some() && k.retired_at.is_none())
-            .max_by_key(|k| (k.activated_at, k.created_at, k.kid.clone()))
+            .max_by_key(|k| (k.activated_by, k.activated_at, k.created_at, k.kid.clone()))
     }
 
     /// The state of `key` within this ring.
@@ -254,6 +258,7 @@ mod tests {
     fn key(n: u8, activated_at: Option<u64>, retired_at: Option<u64>) -> IssuerKey {
         IssuerKey {
             activated_at,
+            activated_by: activated_at,
             retired_at,
             ..IssuerKey::pending("c1", Algorithm::EdDsa, &[n; 32], &[n; 4], n.into(), 100).unwrap()
         }

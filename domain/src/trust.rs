@@ -148,10 +148,14 @@ impl KeyChange {
         }
     }
 
-    /// Applies the change to `key` (the key with this kid) at `now`.
-    pub fn apply(&self, key: &mut IssuerKey, now: u64) {
+    /// Applies the change that the list of `sequence` brings to `key` (the key with this kid)
+    /// at `now`.
+    pub fn apply(&self, key: &mut IssuerKey, now: u64, sequence: u64) {
         match self {
-            Self::Activated(_) => key.activated_at = Some(now),
+            Self::Activated(_) => {
+                key.activated_at = Some(now);
+                key.activated_by = Some(sequence);
+            }
             Self::Retired(_) => key.retired_at = Some(now),
         }
     }

@@ -1,7 +1,9 @@
 //! Signing marks.
 
-use trustmark_format::{mark, qr_text, MarkClaims, UnixTime};
-use trustmark_keys::{IssuerCertificate, Signer};
+use std::borrow::Cow;
+
+use trustmark_format::{mark, qr_text, MarkClaims, TrustedIssuer, UnixTime};
+use trustmark_keys::{trusted_issuer, IssuerCertificate, Signer, TrustListEntry};
 
 use crate::IssueError;
 
@@ -18,10 +20,11 @@ pub struct IssuedMark {
     pub claims: MarkClaims,
 }
 
-/// An issuer key with its certificate: signs marks inside the certificate's scope and validity.
+/// An issuer key with its accreditation (as a trust list states it): signs marks inside its
+/// scope and validity.
 pub struct MarkIssuer<'k> {
     key: &'k dyn Signer,
-    certificate: &'k IssuerCertificate,
+    accreditation: Cow<'k, TrustedIssuer>,
     base_url: String,
 }
 
@@ -33,14 +36,29 @@ impl<'k> MarkIssuer<'k> {
         certificate: &'k IssuerCertificate,
         base_url: &str,
     ) -> Result<Self, IssueError> {
-        if key.public_key() != certificate.info.public_key {
+        let entry = trusted_issuer(&TrustListEntry {
+            certificate,
+            status_list_uri: None,
+            withdrawn_at: None,
+        });
+        Self::with_accreditation(key, Cow::Owned(entry), base_url)
+    }
+
+    /// An issuer that signs with `key` under its trust-list entry `accreditation` (the
+    /// service's: the list in force is what verifiers check).
+    pub fn with_accreditation(
+        key: &'k dyn Signer,
+        accreditation: Cow<'k, TrustedIssuer>,
+        base_url: &str,
+    ) -> Result<Self, IssueError> {
+        if key.public_key() != accreditation.public_key {
             return Err(IssueError::Key(trustmark_keys::KeyError::Profile(
-                "the signing key does not match the issuer certificate".into(),
+                "the signing key does not match its accreditation".into(),
             )));
         }
         Ok(Self {
             key,
-            certificate,
+            accreditation,
             base_url: base_url.to_owned(),
         })
     }
@@ -48,18 +66,17 @@ impl<'k> MarkIssuer<'k> {
     /// Signs `claims`. Refuses what a verifier would reject: claims outside the accreditation
     /// scope, or an issue time outside the certificate's validity.
     pub fn issue(&self, claims: MarkClaims) -> Result<IssuedMark, IssueError> {
-        let validity = self.certificate.info.validity;
+        let entry = self.accreditation.as_ref();
         let now: UnixTime = claims.issued_at;
-        if now < validity.not_before || now > validity.not_after {
+        if now < entry.not_before || now >= entry.not_after {
             return Err(IssueError::IssuerNotValid {
-                not_before: validity.not_before.0,
-                not_after: validity.not_after.0,
+                not_before: entry.not_before.0,
+                not_after: entry.not_after.0,
                 now: now.0,
             });
         }
         for claim in &claims.frameworks {
-            if !self
-                .certificate
+            if !entry
                 .scope
                 .allows(claim.framework, claim.class, claim.assurance)
             {

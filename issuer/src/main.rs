@@ -122,6 +122,15 @@ enum Command {
         /// TRUSTMARK_PUBLIC_BASE_URL].
         #[arg(long, value_name = "URL")]
         public_base_url: Option<String>,
+        /// The scheme root certificate (PEM, from `trustmark-scheme init`) [or
+        /// TRUSTMARK_ROOT_CERTIFICATE]. Without it the service runs a development scheme of its
+        /// own in DIR/dev-scheme.
+        #[arg(long, value_name = "PEM")]
+        root_certificate: Option<PathBuf>,
+        /// A signed trust list file to put in force, read again whenever it changes [or
+        /// TRUSTMARK_TRUST_LIST].
+        #[arg(long, value_name = "FILE")]
+        trust_list: Option<PathBuf>,
         /// Configuration file (TOML): limits, status list timing, scheme policy.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -270,6 +279,8 @@ fn run(cli: Cli) -> Result<()> {
             data_dir,
             listen,
             public_base_url,
+            root_certificate,
+            trust_list,
             config,
         } => {
             tracing_subscriber::fmt()
@@ -283,6 +294,8 @@ fn run(cli: Cli) -> Result<()> {
                 data_dir,
                 listen,
                 public_base_url,
+                root_certificate,
+                trust_list_path: trust_list,
             };
             let config = service::ServiceConfig::load(config.as_deref(), &overrides)
                 .map_err(anyhow::Error::msg)?;

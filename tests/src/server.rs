@@ -87,6 +87,13 @@ impl Server {
 
     /// Starts the service with a configuration file holding `config` (TOML).
     pub fn start_with_config(data_dir: &Path, config: Option<&str>) -> Self {
+        Self::start_with(data_dir, config, &[])
+    }
+
+    /// Starts the service with a configuration file holding `config` (TOML) and more
+    /// arguments of `serve`, and waits until it answers `/healthz` (a service without a trust
+    /// list in force answers 503 there, and is up).
+    pub fn start_with(data_dir: &Path, config: Option<&str>, args: &[&std::ffi::OsStr]) -> Self {
         let port = free_port();
         let mut command = Command::new(binary("trustmark-issuer"));
         command
@@ -102,6 +109,7 @@ impl Server {
             std::fs::write(&path, config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             command.arg("--config").arg(path);
         }
+        command.args(args);
         let child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -122,7 +130,7 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if server.get("/healthz").status == 200 {
+            if matches!(server.get("/healthz").status, 200 | 503) {
                 break;
             }
             assert!(Instant::now() < deadline, "the service did not start");
@@ -190,6 +198,16 @@ impl Server {
         if let Some(key) = key {
             request = request.header("authorization", &format!("Bearer {key}"));
         }
+        Self::answer(request.send(body))
+    }
+
+    /// PUT a body with a content type and a bearer key.
+    pub fn put(&self, path: &str, key: &str, content_type: &str, body: &[u8]) -> Answer {
+        let request = self
+            .agent
+            .put(&format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .header("authorization", &format!("Bearer {key}"));
         Self::answer(request.send(body))
     }
 

@@ -125,7 +125,7 @@ fn rotation_activates_the_new_key_and_keeps_the_old_one_listed_as_retiring() {
         .unwrap();
     let changes = second.key_changes(&keys);
     assert_eq!(changes, [KeyChange::Activated(keys[0].kid.clone())]);
-    changes[0].apply(&mut keys[0], NOW.0);
+    changes[0].apply(&mut keys[0], NOW.0, 2);
     let (signing, _) = second
         .authorize("c1", KeyRing::new(&keys), NOW, claim(2))
         .unwrap();
@@ -140,7 +140,7 @@ fn rotation_activates_the_new_key_and_keeps_the_old_one_listed_as_retiring() {
         .unwrap();
     for change in third.key_changes(&keys) {
         let at = keys.iter().position(|k| k.kid == *change.kid()).unwrap();
-        change.apply(&mut keys[at], NOW.0 + 1);
+        change.apply(&mut keys[at], NOW.0, 3);
     }
     let ring = KeyRing::new(&keys);
     assert_eq!(
@@ -177,7 +177,7 @@ fn a_withdrawal_stops_issuance_and_a_removal_retires_the_key() {
         removed.key_changes(&keys),
         [KeyChange::Retired(keys[0].kid.clone())]
     );
-    removed.key_changes(&keys)[0].apply(&mut keys[0], NOW.0);
+    removed.key_changes(&keys)[0].apply(&mut keys[0], NOW.0, 3);
     // Listed again later: the registry does not bring a removed key back.
     let relisted = scheme
         .accept(scheme.list(&[(&keys[0], None)], 4), Some(3))

@@ -67,8 +67,9 @@ fn key_answer(secret: &str, new: &NewKey) -> Result<Rendered, ApiError> {
     Rendered::with_secret(StatusCode::CREATED, answer)
 }
 
-/// `POST /v1/certifiers` (admin): a certifier signing with the service's issuer key. Its API
-/// key is in the answer, once.
+/// `POST /v1/certifiers` (admin): a certifier, with its first API key (in the answer, once). It
+/// signs nothing until it has an active issuer key (`POST /v1/certifiers/{id}/keys`); in
+/// development mode the service accredits one at once with its development root.
 pub(super) async fn create_certifier(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,19 +86,11 @@ pub(super) async fn create_certifier(
     }
     let assurance = Assurance::from_name(&request.assurance)
         .ok_or_else(|| ApiError::invalid("assurance: \"third-party\" or \"self\""))?;
-    if !state.certificate.scope.assurances.contains(&assurance) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not_accredited",
-            format!("the issuer key is not accredited for {assurance} assurance"),
-        ));
-    }
     let expires_at = check_expiry(request.api_key_expires_at, "api_key_expires_at")?;
     let certifier = Certifier {
         id: new_id()?,
         name: name.to_owned(),
         assurance: assurance.name().to_owned(),
-        kid: hex::encode(&state.certificate.info.kid),
         created_at: now(),
     };
     let (secret, key) = make_key(KeyHolder::Certifier(certifier.id.clone()), expires_at)?;
@@ -107,20 +100,24 @@ pub(super) async fn create_certifier(
             "certifier_id": certifier.id,
             "name": certifier.name,
             "assurance": certifier.assurance,
-            "kid": certifier.kid,
             "key_id": key_id(&key.hash),
             "api_key": secret,
             "api_key_expires_at": expires_at,
             "note": "store the API key now: it is not shown again",
         }),
     )?;
-    answer
+    let created = certifier.clone();
+    let response = answer
         .commit(&state, claim.as_deref(), |reply| Command::CreateCertifier {
             certifier,
             key,
             reply,
         })
-        .await
+        .await?;
+    if state.scheme.is_development() {
+        super::pki::accredit_for_development(&state, &created).await?;
+    }
+    Ok(response)
 }
 
 /// The API keys of `holder`, as the listing shows them, oldest first.
@@ -145,7 +142,9 @@ fn certifier_json(state: &AppState, certifier: &Certifier) -> serde_json::Value 
         "certifier_id": certifier.id,
         "name": certifier.name,
         "assurance": certifier.assurance,
-        "kid": certifier.kid,
+        "kid": trustmark_domain::KeyRing::new(&state.shared.keys_of(&certifier.id))
+            .active()
+            .map(|k| k.kid.to_string()),
         "created_at": certifier.created_at,
         "api_keys": keys_of(state, &KeyHolder::Certifier(certifier.id.clone())),
     })
@@ -169,7 +168,7 @@ pub(super) async fn list_certifiers(
 }
 
 /// The certifier `id`, or 404.
-fn certifier(state: &AppState, id: &str) -> Result<Certifier, ApiError> {
+pub(super) fn certifier(state: &AppState, id: &str) -> Result<Certifier, ApiError> {
     if !is_id(id) {
         return Err(ApiError::not_found("certifier"));
     }

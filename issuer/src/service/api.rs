@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use trustmark_format::UnixTime;
-use trustmark_keys::Signer;
 
 use super::auth::Caller;
 use super::body::RequestBody;
@@ -190,6 +189,26 @@ fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Dec
     )?))
 }
 
+/// Takes a status index from `list`, warning once when it passes 90% of its capacity.
+fn take_index(state: &AppState, list: &super::state::ListState) -> Result<u32, ApiError> {
+    let index = list.indexes.take().inspect_err(|_| {
+        Metrics::inc(&state.shared.metrics.status_list_full);
+    })?;
+    let capacity = list.indexes.capacity();
+    if u64::from(index) * 10 >= u64::from(capacity) * 9
+        && !list.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            list = list.number,
+            kid = %list.kid,
+            index,
+            capacity,
+            "status list over 90% full: rotate the certifier to a new key (which gets a fresh list) before it fills"
+        );
+    }
+    Ok(index)
+}
+
 /// Signs a mark with already decided claims: a status index, the claims, the signature, and
 /// the encoded registry record; also its URL, for the answer. Nothing is stored yet.
 fn sign_mark(
@@ -211,13 +230,33 @@ fn sign_mark(
         support_until: request.support_until,
         valid_days: request.valid_days,
     };
-    let index = state.shared.indexes.take().inspect_err(|_| {
-        Metrics::inc(&state.shared.metrics.status_list_full);
-    })?;
-    let claims = issue_request.to_claims(UnixTime(now()), index, decided)?;
-    let issuer = crate::MarkIssuer::new(
-        state.issuer_key.as_ref(),
-        state.certificate.as_ref(),
+    let in_force = state
+        .shared
+        .in_force()
+        .ok_or(trustmark_domain::DomainError::NoTrustList)?;
+    let ring = state.shared.keys_of(&certifier.id);
+    let at = UnixTime(now());
+    let assurance = trustmark_format::Assurance::from_name(&certifier.assurance)
+        .ok_or_else(|| ApiError::internal("a certifier with an unknown assurance"))?;
+    let (key, entry) = in_force.accepted.authorize(
+        &certifier.id,
+        trustmark_domain::KeyRing::new(&ring),
+        at,
+        decided.iter().map(|d| (d.framework, d.class, assurance)),
+    )?;
+    let list = state
+        .shared
+        .list(key.status_list)
+        .ok_or_else(|| ApiError::internal(format!("key {} has no status list", key.kid)))?;
+    let index = take_index(state, &list)?;
+    let signer = state
+        .signers
+        .signer(key.kid.as_bytes())
+        .map_err(ApiError::signer_unavailable)?;
+    let claims = issue_request.to_claims(at, index, decided)?;
+    let issuer = crate::MarkIssuer::with_accreditation(
+        signer.as_ref(),
+        std::borrow::Cow::Borrowed(entry),
         &state.base_url,
     )?;
     let crate::IssuedMark {
@@ -233,7 +272,8 @@ fn sign_mark(
     let signed = SignedToken {
         token: &token,
         mark_id,
-        kid: state.issuer_key.kid(),
+        kid: key.kid.as_bytes(),
+        status_list: key.status_list,
         claims,
     };
     // The registry names the certifier; the trust list names the key holder.
@@ -268,6 +308,8 @@ struct Issued<'a> {
     token: &'a str,
     url: String,
     bytes: usize,
+    kid: &'a str,
+    status_list: u32,
     status_index: u32,
     claims: &'a [ClaimRecord],
 }
@@ -280,6 +322,8 @@ fn issued_json(record: &MarkRecord, url: String) -> Issued<'_> {
         url,
         // Unpadded base64url: n bytes are ceil(4n / 3) characters.
         bytes: record.token.len() * 3 / 4,
+        kid: &record.kid,
+        status_list: record.status_list,
         status_index: record.status_index,
         claims: &record.claims,
     }
@@ -560,20 +604,11 @@ pub(super) async fn reinstate(
     change_status(state, caller, claim, id, body, StatusChange::Reinstate).await
 }
 
-/// `GET /v1/trust-list`.
-pub(super) async fn trust_list(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/cose")],
-        state.trust_list.as_ref().clone(),
-    )
-        .into_response()
-}
-
 /// `GET /v1/pki/root.pem`.
 pub(super) async fn root_pem(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-pem-file")],
-        state.root_pem.as_ref().clone(),
+        state.scheme.root_pem.clone(),
     )
         .into_response()
 }
@@ -610,20 +645,66 @@ pub(super) async fn verify(
         ),
         None => None,
     };
-    let outcome = page::check(&state, &token, firmware);
+    let outcome = page::check(&state, &token, firmware)?;
     Ok(Json(outcome.to_json(&token)).into_response())
 }
 
-/// `GET /healthz`.
-pub(super) async fn healthz() -> Response {
-    Json(serde_json::json!({"status": "ok"})).into_response()
+/// `GET /healthz`: `ok`; `degraded` (200) while the trust list in force expires within the
+/// warning period; `failing` (503) with no trust list in force or an expired one, since then
+/// nothing can be issued or verified.
+pub(super) async fn healthz(State(state): State<AppState>) -> Response {
+    use trustmark_domain::TrustListHealth;
+    let warn = state.config.scheme.trust_list_warn_days * 86_400;
+    let Some(in_force) = state.shared.in_force() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "status": "failing",
+                "trust_list": null,
+                "problems": ["no trust list is in force: publish one (PUT /v1/trust-list)"],
+            })),
+        )
+            .into_response();
+    };
+    let list = &in_force.accepted.list;
+    let (status, code, problem) = match in_force.accepted.health(UnixTime(now()), warn) {
+        TrustListHealth::Current { .. } => ("ok", StatusCode::OK, None),
+        TrustListHealth::ExpiringSoon { seconds_left } => (
+            "degraded",
+            StatusCode::OK,
+            Some(format!(
+                "the trust list expires in {} hours: publish a new one",
+                seconds_left / 3600
+            )),
+        ),
+        TrustListHealth::Expired => (
+            "failing",
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("the trust list expired: nothing verifies until a new one is published".into()),
+        ),
+    };
+    (
+        code,
+        Json(serde_json::json!({
+            "status": status,
+            "development_scheme": state.scheme.is_development(),
+            "trust_list": {
+                "sequence": list.sequence,
+                "issued_at": list.issued_at.0,
+                "expires_at": list.expires_at.0,
+                "expires_in_seconds": i128::from(list.expires_at.0) - i128::from(now()),
+                "issuers": list.issuers.len(),
+            },
+            "problems": problem.into_iter().collect::<Vec<_>>(),
+        })),
+    )
+        .into_response()
 }
 
 /// `GET /metrics` (Prometheus text format).
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     let m = &state.shared.metrics;
-    let status = state.shared.status.read().map(|s| s.len()).unwrap_or(0);
     let lines = [
         (
             "trustmark_marks_issued_total",
@@ -712,26 +793,43 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
         (
             "trustmark_status_list_full_total",
             "counter",
-            "Issuance refused because status list 1 is full.",
+            "Issuance refused because a status list is full.",
             m.status_list_full.load(Relaxed),
-        ),
-        (
-            "trustmark_status_list_entries",
-            "gauge",
-            "Entries in status list 1.",
-            u64::from(status),
         ),
         (
             "trustmark_status_list_capacity",
             "gauge",
-            "Most entries status list 1 takes.",
-            u64::from(state.shared.indexes.capacity()),
+            "Most entries one status list takes.",
+            u64::from(state.shared.list_capacity),
         ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in lines {
         text.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    let mut lists: Vec<_> = state
+        .shared
+        .lists
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .map(|l| (l.number, l.kid.to_string(), l.len()))
+        .collect();
+    lists.sort_unstable();
+    text.push_str("# HELP trustmark_status_list_entries Entries in each issuer key's status list.\n# TYPE trustmark_status_list_entries gauge\n");
+    for (number, kid, len) in lists {
+        text.push_str(&format!(
+            "trustmark_status_list_entries{{list=\"{number}\",kid=\"{kid}\"}} {len}\n"
+        ));
+    }
+    if let Some(in_force) = state.shared.in_force() {
+        let list = &in_force.accepted.list;
+        let left = i128::from(list.expires_at.0) - i128::from(now());
+        text.push_str(&format!(
+            "# HELP trustmark_trust_list_expires_in_seconds Seconds until the trust list in force expires (negative: expired).\n# TYPE trustmark_trust_list_expires_in_seconds gauge\ntrustmark_trust_list_expires_in_seconds {left}\n# HELP trustmark_trust_list_sequence Sequence number of the trust list in force.\n# TYPE trustmark_trust_list_sequence gauge\ntrustmark_trust_list_sequence {}\n",
+            list.sequence
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

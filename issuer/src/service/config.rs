@@ -55,9 +55,11 @@ pub struct ServiceConfig {
     pub status_list_exp_seconds: u64,
     /// Status list tokens: `ttl` (how long a verifier may cache one), seconds.
     pub status_list_ttl_seconds: u64,
-    /// Most marks status list 1 takes (1 to the format's limit, 4 194 304); issuance past it
-    /// is refused with `503 status_list_full`.
+    /// Most marks one issuer key's status list takes (1 to the format's limit, 4 194 304);
+    /// issuance past it is refused with `503 status_list_full` (a warning is logged from 90%).
     pub status_list_capacity: u32,
+    /// The scheme: its root certificate and where its trust lists come from.
+    pub scheme: SchemeConfig,
     /// The scheme policy.
     pub policy: SchemePolicy,
     /// What one responses upload may cost (`spec/assessment.md` 2.8).
@@ -87,8 +89,37 @@ impl Default for ServiceConfig {
             status_list_exp_seconds: 86_400,
             status_list_ttl_seconds: 300,
             status_list_capacity: super::state::STATUS_LIST_CAPACITY,
+            scheme: SchemeConfig::default(),
             policy: SchemePolicy::default(),
             upload: UploadBudget::default(),
+        }
+    }
+}
+
+/// The scheme the service issues under (`spec/pki.md` 11.1).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemeConfig {
+    /// The scheme root certificate (PEM) made with `trustmark-scheme init`. Unset: development
+    /// mode, with a development scheme of the service's own in `DATA_DIR/dev-scheme/`.
+    pub root_certificate: Option<PathBuf>,
+    /// A signed trust list file the service reads, and reads again every
+    /// `trust_list_poll_seconds`, putting each newer list in force (besides
+    /// `PUT /v1/trust-list`).
+    pub trust_list_path: Option<PathBuf>,
+    /// How often the trust-list file is read again, in seconds.
+    pub trust_list_poll_seconds: u64,
+    /// How long before the trust list expires `/healthz` degrades and the log warns, in days.
+    pub trust_list_warn_days: u64,
+}
+
+impl Default for SchemeConfig {
+    fn default() -> Self {
+        Self {
+            root_certificate: None,
+            trust_list_path: None,
+            trust_list_poll_seconds: 10,
+            trust_list_warn_days: 14,
         }
     }
 }
@@ -102,6 +133,10 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--public-base-url`.
     pub public_base_url: Option<String>,
+    /// `--root-certificate`.
+    pub root_certificate: Option<PathBuf>,
+    /// `--trust-list`.
+    pub trust_list_path: Option<PathBuf>,
 }
 
 impl ServiceConfig {
@@ -127,6 +162,12 @@ impl ServiceConfig {
         if let Some(url) = env("TRUSTMARK_PUBLIC_BASE_URL") {
             config.public_base_url = Some(url);
         }
+        if let Some(root) = env("TRUSTMARK_ROOT_CERTIFICATE") {
+            config.scheme.root_certificate = Some(root.into());
+        }
+        if let Some(path) = env("TRUSTMARK_TRUST_LIST") {
+            config.scheme.trust_list_path = Some(path.into());
+        }
         if let Some(dir) = &overrides.data_dir {
             config.data_dir = dir.clone();
         }
@@ -135,6 +176,15 @@ impl ServiceConfig {
         }
         if let Some(url) = &overrides.public_base_url {
             config.public_base_url = Some(url.clone());
+        }
+        if let Some(root) = &overrides.root_certificate {
+            config.scheme.root_certificate = Some(root.clone());
+        }
+        if let Some(path) = &overrides.trust_list_path {
+            config.scheme.trust_list_path = Some(path.clone());
+        }
+        if config.scheme.trust_list_poll_seconds == 0 {
+            return Err("scheme.trust_list_poll_seconds must be at least 1".into());
         }
         if config.max_batch == 0 || config.max_body_bytes < 1024 {
             return Err("max_batch must be at least 1 and max_body_bytes at least 1024".into());

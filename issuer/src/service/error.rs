@@ -66,6 +66,49 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 503 `signer_unavailable`: the key that must sign cannot be reached (a missing key file,
+    /// a token that is gone). Nothing was stored.
+    pub fn signer_unavailable(detail: impl std::fmt::Display) -> Self {
+        tracing::error!("signer unavailable: {detail}");
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "signer_unavailable",
+            "the signing key is unavailable; nothing was stored, try again later",
+        );
+        error.retry_after = Some(5);
+        error
+    }
+}
+
+impl From<trustmark_domain::DomainError> for ApiError {
+    fn from(e: trustmark_domain::DomainError) -> Self {
+        use trustmark_domain::DomainError as E;
+        let (status, code) = match &e {
+            E::NoActiveKey { .. } => (StatusCode::CONFLICT, "no_active_key"),
+            E::UnknownKey { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            E::KeyRetired { .. } => (StatusCode::CONFLICT, "key_retired"),
+            E::CertificateKeyMismatch { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "certificate_key_mismatch")
+            }
+            E::CertificateForeignRoot { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "certificate_foreign_root")
+            }
+            E::Key(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_certificate"),
+            E::TrustList(_) => (StatusCode::UNPROCESSABLE_ENTITY, "trust_list_invalid"),
+            E::TrustListRollback { .. } => (StatusCode::CONFLICT, "trust_list_rollback"),
+            E::NoTrustList => (StatusCode::SERVICE_UNAVAILABLE, "no_trust_list"),
+            E::KeyNotListed { .. } => (StatusCode::CONFLICT, "key_not_listed"),
+            E::AccreditationNotInForce { .. } => {
+                (StatusCode::FORBIDDEN, "accreditation_not_in_force")
+            }
+            E::OutsideScope { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "outside_scope"),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
@@ -124,7 +167,7 @@ impl From<super::state::StatusListFull> for ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "status_list_full",
-            format!("{e}; no more marks can be issued until the scheme adds a status list (nothing was stored)"),
+            format!("{e} (nothing was stored)"),
         )
     }
 }

@@ -12,11 +12,14 @@ pub mod idempotency;
 pub mod keys;
 pub mod limits;
 mod page;
+mod pki;
 pub mod records;
+pub mod scheme;
 mod server;
 pub mod state;
 pub mod status;
 pub mod store;
+mod trust_watch;
 pub mod verify_cache;
 mod writer;
 
@@ -27,14 +30,11 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use trustmark_format::UnixTime;
-use trustmark_keys::{
-    init_dev_pki, load_dev_pki, sign_trust_list, DevPkiOptions, IssuerCertificate, PkiPaths,
-    SoftwareKey, TrustListEntry, TRUST_LIST_DAYS,
-};
-use trustmark_verifier::{TrustAnchor, TrustStore, RING};
+use trustmark_keys::{KeyDirectory, SignerProvider};
+use trustmark_verifier::RING;
 
 pub use config::{Overrides, ServiceConfig};
 pub use error::ApiError;
@@ -72,15 +72,11 @@ pub struct Services {
     writer: tokio::sync::mpsc::Sender<Write>,
     config: Arc<ServiceConfig>,
     base_url: Arc<str>,
-    certificate: Arc<IssuerCertificate>,
-    issuer_key: Arc<SoftwareKey>,
-    trust: Arc<TrustStore<'static>>,
-    trust_list: Arc<Vec<u8>>,
-    root_pem: Arc<String>,
+    scheme: scheme::Scheme,
+    signers: Arc<dyn SignerProvider>,
     limiter: Arc<RateLimiter<String>>,
     public_limiter: Arc<RateLimiter<ClientKey>>,
     in_flight: Arc<idempotency::InFlight>,
-    status_cache: Arc<status::StatusListCache>,
     crypto: &'static verify_cache::CachingVerifier,
 }
 
@@ -89,6 +85,7 @@ fn router(state: AppState) -> Router {
     // The writes, behind the idempotency layer (`spec/api.md` 5.4).
     let writes = Router::new()
         .route("/v1/certifiers", post(admin::create_certifier))
+        .route("/v1/certifiers/{id}/keys", post(pki::create_issuer_key))
         .route(
             "/v1/certifiers/{id}/api-keys",
             post(admin::create_certifier_key),
@@ -121,11 +118,19 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/v1/certifiers", get(admin::list_certifiers))
         .route("/v1/certifiers/{id}", get(admin::get_certifier))
+        .route("/v1/certifiers/{id}/keys", get(pki::list_issuer_keys))
+        .route(
+            "/v1/certifiers/{id}/keys/{kid}/certificate",
+            put(pki::put_certificate),
+        )
         .route("/v1/admin/api-keys", get(admin::list_admin_keys))
         .route("/v1/assessments/{id}", get(api::get_assessment))
         .route("/v1/marks/{id}", get(api::get_mark))
         .route("/v1/status-lists/{n}", get(status::status_list))
-        .route("/v1/trust-list", get(api::trust_list))
+        .route(
+            "/v1/trust-list",
+            get(pki::get_trust_list).put(pki::put_trust_list),
+        )
         .route("/v1/pki/root.pem", get(api::root_pem))
         .merge(writes)
         .merge(public_compute)
@@ -195,40 +200,6 @@ fn shape(state: &AppState, response: Response) -> Response {
         return ApiError::new(status, code, message).into_response();
     }
     response
-}
-
-/// Re-signs the trust list with the service's status-list location, so verifiers find it.
-fn publish_trust_list(
-    paths: &PkiPaths,
-    pki: &trustmark_keys::DevPki,
-    base_url: &str,
-) -> anyhow::Result<Vec<u8>> {
-    let now = UnixTime(now());
-    let previous = std::fs::read(paths.trust_list()).ok();
-    let previous_sequence = previous
-        .as_deref()
-        .and_then(|b| {
-            trustmark_format::TrustList::parse_signed(b)
-                .ok()
-                .map(|p| p.payload().to_vec())
-        })
-        .and_then(|p| trustmark_format::TrustList::from_cbor(&p).ok())
-        .map_or(0, |l| l.sequence);
-    let list = sign_trust_list(
-        &pki.root_key,
-        &[TrustListEntry {
-            certificate: &pki.issuer,
-            status_list_uri: Some(format!("{base_url}/v1/status-lists/1")),
-            withdrawn_at: None,
-        }],
-        now.0.max(previous_sequence + 1),
-        now,
-        UnixTime(now.0 + TRUST_LIST_DAYS * 86_400),
-    )?;
-    let temp = paths.trust_list().with_extension("tmp");
-    std::fs::write(&temp, &list)?;
-    std::fs::rename(&temp, paths.trust_list())?;
-    Ok(list)
 }
 
 /// Reads the admin key file, or makes the bootstrap admin key on first start.
@@ -313,25 +284,12 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let base_url = config.base_url(bound);
 
-    let paths = PkiPaths::new(&data_dir);
-    if !paths.root_cert().exists() {
-        init_dev_pki(&data_dir, &DevPkiOptions::new(UnixTime(now())))?;
-        tracing::info!("created a development PKI in {}", paths.dir().display());
-    }
-    let pki = load_dev_pki(&data_dir)?;
-    let trust_list = publish_trust_list(&paths, &pki, &base_url)?;
-    let anchor = TrustAnchor {
-        alg: pki.root.alg,
-        public_key: pki.root.public_key.clone(),
-    };
-    // Made once per process and kept for its life: the trust store borrows it.
+    let scheme = scheme::Scheme::open(&config, UnixTime(now()))?;
+    // Made once per process and kept for its life: the trust stores borrow it.
     let crypto: &'static verify_cache::CachingVerifier = Box::leak(Box::new(
         verify_cache::CachingVerifier::new(&RING, config.verify_cache_entries),
     ));
-    let trust = TrustStore::from_signed(&trust_list, &anchor, UnixTime(now()), crypto)?;
-    let root_pem = pki.root.to_pem();
-    let certificate = Arc::new(pki.issuer);
-    let issuer_key = Arc::new(pki.issuer_key);
+    let signers: Arc<dyn SignerProvider> = Arc::new(KeyDirectory::new(data_dir.join("keys")));
 
     let started = std::time::Instant::now();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir.join("db"))?);
@@ -340,6 +298,12 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let verified = started.elapsed();
     let shared = Arc::new(Shared::new(config.status_list_capacity));
     let writer = Writer::open(store.clone(), shared.clone())?;
+    if let Some(bytes) = store.get(store::Table::Meta, writer::TRUST_LIST)? {
+        let in_force = scheme.restore(bytes, crypto).map_err(|e| {
+            anyhow::anyhow!("the stored trust list does not verify under the scheme root: {e}")
+        })?;
+        *shared.trust.write().unwrap_or_else(|e| e.into_inner()) = Some(in_force);
+    }
     tracing::info!(
         store_open_ms = opened.as_millis(),
         audit_check_ms = (verified - opened).as_millis(),
@@ -364,23 +328,23 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
             config.public_rate_limit_burst,
         )),
         in_flight: Arc::default(),
-        status_cache: Arc::new(status::StatusListCache::default()),
         config: Arc::new(config),
         base_url: base_url.clone().into(),
-        certificate,
-        issuer_key,
-        trust: Arc::new(trust),
-        trust_list: Arc::new(trust_list),
-        root_pem: Arc::new(root_pem),
+        scheme,
+        signers,
         crypto,
     }));
     bootstrap_admin(&data_dir, &state).await?;
+    let watch = trust_watch::start(&state).await?;
     tracing::info!(%bound, %base_url, audit_entries = chain_len, "trustmark issuer listening");
     eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");
 
     tokio::spawn(sweep_idempotency(state.writer.downgrade()));
     let config = state.config.clone();
     server::serve(listener, router(state), &config, shutdown_signal()).await;
+    watch.abort();
+    // The aborted task drops its copy of the state (and of the writer's queue) when it stops.
+    drop(watch.await);
     // The router (and with it every sender) is gone: the writer drains its queue and stops.
     writer_thread
         .join()

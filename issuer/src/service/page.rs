@@ -7,8 +7,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use trustmark_format::{mark, qr_text, MarkClaims, UnixTime};
-use trustmark_verifier::{verify, Policy, SignatureVerifier, VerifyError};
+use trustmark_verifier::{verify, Policy, SignatureVerifier, TrustStore, VerifyError};
 
+use super::error::ApiError;
 use super::{now, AppState};
 use crate::{format_day, MarkStatus};
 
@@ -84,27 +85,47 @@ impl Outcome {
     }
 }
 
-/// Verifies `token` with the service's trust list and the current status of its marks.
-pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) -> Outcome {
+/// Verifies `token` with the trust list in force and the current status of its marks (none in
+/// force: 503 `no_trust_list`).
+pub(super) fn check(
+    state: &AppState,
+    token: &[u8],
+    firmware: Option<[u8; 32]>,
+) -> Result<Outcome, ApiError> {
+    let in_force = state
+        .shared
+        .in_force()
+        .ok_or(trustmark_domain::DomainError::NoTrustList)?;
+    Ok(check_in(state, &in_force.store, token, firmware))
+}
+
+fn check_in(
+    state: &AppState,
+    trust: &TrustStore<'_>,
+    token: &[u8],
+    firmware: Option<[u8; 32]>,
+) -> Outcome {
     let at = UnixTime(now());
     let policy = Policy {
         firmware_sha256: firmware,
         ..Policy::default()
     };
-    match verify(token, &state.trust, &policy, at) {
+    match verify(token, trust, &policy, at) {
         Ok(verified) => {
             let issuer =
                 certifier_name(state, token).unwrap_or_else(|| verified.issuer().name.clone());
-            let status = if verified.kid() == state.certificate.info.kid.as_slice() {
-                state
-                    .shared
-                    .status
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(verified.claims().status_index)
-            } else {
-                MarkStatus::Valid
-            };
+            // The status list of the key that signed it (a key of another registry: none here).
+            let status = state
+                .shared
+                .key(verified.kid())
+                .map_or(MarkStatus::Valid, |(key, _)| {
+                    state
+                        .shared
+                        .list(key.status_list)
+                        .map_or(MarkStatus::Valid, |list| {
+                            list.get(verified.claims().status_index)
+                        })
+                });
             let claims = verified.claims().clone();
             match status {
                 MarkStatus::Revoked => Outcome::Revoked(claims, issuer),
@@ -115,7 +136,7 @@ pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) 
         // The signature held: these failures are about time or policy, and the claims can be
         // shown. Any other failure is a token that is not genuine, and is not looked at again
         // (a forged token costs one signature check, not two).
-        Err(e @ VerifyError::Expired { .. }) => match genuine_claims(state, token) {
+        Err(e @ VerifyError::Expired { .. }) => match genuine_claims(state, trust, token) {
             Some((claims, issuer)) => Outcome::Expired(claims, issuer),
             None => Outcome::NotGenuine(e),
         },
@@ -124,7 +145,7 @@ pub(super) fn check(state: &AppState, token: &[u8], firmware: Option<[u8; 32]>) 
             | VerifyError::NotYetValid { .. }
             | VerifyError::OutsideScope { .. }
             | VerifyError::IssuedOutsideKeyValidity { .. }),
-        ) => match genuine_claims(state, token) {
+        ) => match genuine_claims(state, trust, token) {
             Some((claims, issuer)) => Outcome::Refused(claims, issuer, e),
             None => Outcome::NotGenuine(e),
         },
@@ -146,21 +167,21 @@ fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
 }
 
 /// The claims of a token whose signature verifies under a trusted key (whatever else fails).
-fn genuine_claims(state: &AppState, token: &[u8]) -> Option<(MarkClaims, String)> {
+fn genuine_claims(
+    state: &AppState,
+    trust: &TrustStore<'_>,
+    token: &[u8],
+) -> Option<(MarkClaims, String)> {
     let parsed = mark::parse(token).ok()?;
-    let issuer = state
-        .trust
-        .list()
-        .issuers_with_kid(parsed.kid())
-        .find(|i| {
-            i.alg == parsed.algorithm()
-                && state.crypto.verify(
-                    i.alg,
-                    &i.public_key,
-                    &parsed.to_be_signed(),
-                    parsed.signature(),
-                )
-        })?;
+    let issuer = trust.list().issuers_with_kid(parsed.kid()).find(|i| {
+        i.alg == parsed.algorithm()
+            && state.crypto.verify(
+                i.alg,
+                &i.public_key,
+                &parsed.to_be_signed(),
+                parsed.signature(),
+            )
+    })?;
     let name = certifier_name(state, token).unwrap_or_else(|| issuer.name.clone());
     Some((MarkClaims::from_cbor(parsed.payload()).ok()?, name))
 }
@@ -278,7 +299,10 @@ fn render(outcome: &Outcome) -> Markup {
 
 /// The page for a token (the status code says whether the mark holds).
 pub(super) fn verification_page(state: &AppState, token: &[u8]) -> Response {
-    let outcome = check(state, token, None);
+    let outcome = match check(state, token, None) {
+        Ok(outcome) => outcome,
+        Err(e) => return e.into_response(),
+    };
     (
         StatusCode::OK,
         [

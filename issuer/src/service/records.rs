@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::assessment::{Answer, Decision, Response};
 use crate::MarkStatus;
 
-/// A certifier: an organisation that issues marks under an issuer key.
+/// A certifier: an organisation that issues marks, with issuer keys of its own (records of
+/// earlier versions also hold the kid of the one key all certifiers shared; it is ignored).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Certifier {
     /// Id.
@@ -17,8 +18,6 @@ pub struct Certifier {
     pub name: String,
     /// `third-party` (a test lab) or `self` (a manufacturer).
     pub assurance: String,
-    /// Hex kid of the issuer key it signs with.
-    pub kid: String,
     /// Created at (Unix seconds).
     pub created_at: u64,
 }
@@ -147,6 +146,8 @@ pub struct SignedToken<'a> {
     pub mark_id: String,
     /// The kid it was signed under.
     pub kid: &'a [u8],
+    /// The status list its index is in (its key's).
+    pub status_list: u32,
     /// Its claims.
     pub claims: trustmark_format::MarkClaims,
 }
@@ -188,7 +189,7 @@ struct StoredHead(
     u8,
     IgnoredAny,
     String,
-    IgnoredAny,
+    u32,
     u32,
     MarkStatus,
     IgnoredAny,
@@ -209,10 +210,10 @@ impl MarkRecord {
         token: &[u8],
         certifier_id: &str,
         issuer: &str,
-        status_index: u32,
+        (status_list, status_index): (u32, u32),
         digests: &[(String, String)],
     ) -> Result<Self, RecordError> {
-        let signed = parse_signed(token, status_index)?;
+        let signed = parse_signed(token, status_list, status_index)?;
         Self::from_signed(signed, certifier_id, issuer, digests)
     }
 
@@ -253,6 +254,7 @@ impl MarkRecord {
             token,
             mark_id,
             kid,
+            status_list,
             claims: c,
         } = signed;
         Self {
@@ -260,7 +262,7 @@ impl MarkRecord {
             certifier_id: certifier_id.to_owned(),
             issuer: issuer.to_owned(),
             kid: hex::encode(kid),
-            status_list: 1,
+            status_list,
             status_index: c.status_index,
             status: MarkStatus::Valid,
             status_reason: None,
@@ -346,7 +348,7 @@ impl MarkRecord {
         if version != STORED_MARK_V1 {
             return Err(RecordError(format!("unknown record version {version}")));
         }
-        let signed = parse_signed(&token, status_index)?;
+        let signed = parse_signed(&token, status_list, status_index)?;
         if digests.len() != signed.claims.frameworks.len() {
             return Err(RecordError(format!(
                 "{} assessment digests for {} claims",
@@ -362,7 +364,6 @@ impl MarkRecord {
         }
         let digests = digests.iter().map(hex::encode).collect();
         let mut record = Self::from_parts(signed, &certifier_id, &issuer, digests);
-        record.status_list = status_list;
         record.status = status;
         record.status_reason = reason;
         Ok(record)
@@ -378,7 +379,7 @@ impl MarkRecord {
                 STORED_MARK_V1,
                 IgnoredAny,
                 record.issuer,
-                IgnoredAny,
+                record.status_list,
                 record.status_index,
                 record.status,
                 IgnoredAny,
@@ -394,10 +395,10 @@ impl MarkRecord {
         Ok(head)
     }
 
-    /// The status index and status of a stored record (for the start-up scan).
-    pub fn stored_status(bytes: &[u8]) -> Result<(u32, MarkStatus), RecordError> {
+    /// The status list, status index and status of a stored record (for the start-up scan).
+    pub fn stored_status(bytes: &[u8]) -> Result<(u32, u32, MarkStatus), RecordError> {
         let head = Self::stored_head(bytes)?;
-        Ok((head.4, head.5))
+        Ok((head.3, head.4, head.5))
     }
 
     /// The issuer display name (the certifier's name) of a stored record (for the page).
@@ -423,7 +424,11 @@ impl MarkRecord {
 
 /// Parses a stored token far enough to build its record (the signature is not checked: the
 /// store is trusted), and checks that it carries `status_index`.
-fn parse_signed(token: &[u8], status_index: u32) -> Result<SignedToken<'_>, RecordError> {
+fn parse_signed(
+    token: &[u8],
+    status_list: u32,
+    status_index: u32,
+) -> Result<SignedToken<'_>, RecordError> {
     let bad = |e: trustmark_format::FormatError| RecordError(format!("token: {e}"));
     let parsed = trustmark_format::mark::parse(token).map_err(bad)?;
     let claims = trustmark_format::MarkClaims::from_cbor(parsed.payload()).map_err(bad)?;
@@ -437,6 +442,7 @@ fn parse_signed(token: &[u8], status_index: u32) -> Result<SignedToken<'_>, Reco
         token,
         mark_id: crate::mark_id(token),
         kid: parsed.kid(),
+        status_list,
         claims,
     })
 }
@@ -462,7 +468,7 @@ pub(super) fn sample_record(index: u32) -> MarkRecord {
     )
     .unwrap();
     let digests = [(claims.frameworks[0].framework.to_string(), "ab".repeat(32))];
-    MarkRecord::from_token(&token, "c1", "Lab", index, &digests).unwrap()
+    MarkRecord::from_token(&token, "c1", "Lab", (1, index), &digests).unwrap()
 }
 
 #[cfg(test)]
@@ -493,7 +499,7 @@ mod tests {
     fn the_start_up_scan_reads_index_and_status() {
         let mut record = record();
         record.status = MarkStatus::Suspended;
-        let expected = (record.status_index, MarkStatus::Suspended);
+        let expected = (1, record.status_index, MarkStatus::Suspended);
         let stored = record.encode().unwrap();
         assert_eq!(MarkRecord::stored_status(&stored).unwrap(), expected);
         let json = serde_json::to_vec(&record).unwrap();
@@ -513,6 +519,7 @@ mod tests {
             token: &token,
             mark_id: crate::mark_id(&token),
             kid: parsed.kid(),
+            status_list: 1,
             claims: trustmark_format::MarkClaims::from_cbor(parsed.payload()).unwrap(),
         };
         let digests = [(record.claims[0].framework.clone(), "ab".repeat(32))];

@@ -1,22 +1,25 @@
-//! State shared between the HTTP handlers and the writer: API keys, per-mark status bits, status
-//! indexes, and counters for `/metrics`.
+//! State shared between the HTTP handlers and the writer: API keys, issuer keys, one status list
+//! per issuer key (status bits, indexes), the trust list in force, and counters for `/metrics`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
+use trustmark_domain::{AcceptedTrustList, IssuerKey, KeyRing, Kid};
 use trustmark_format::status_list::{StatusList, MAX_LIST_BYTES};
+use trustmark_verifier::TrustStore;
 
 use super::keys::ApiKeyRecord;
+use super::status::StatusListCache;
 use crate::MarkStatus;
 
 /// The most entries one status list can hold: the format's size limit
 /// ([`MAX_LIST_BYTES`], 1 MiB of packed bits) at 2 bits per entry, 4 194 304 marks.
 pub const STATUS_LIST_CAPACITY: u32 = (MAX_LIST_BYTES * 4) as u32;
 
-/// Status list 1 has no room for another mark (`spec/api.md` 6.6).
+/// A status list has no room for another mark (`spec/api.md` 6.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("status list 1 is full: it holds {capacity} marks")]
+#[error("the status list of this issuer key is full: it holds {capacity} marks; rotate to a new key, which gets a fresh list")]
 pub struct StatusListFull {
     /// Its capacity.
     pub capacity: u32,
@@ -135,7 +138,7 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// Requests refused by the per-client rate limit of the public routes.
     pub public_rate_limited: AtomicU64,
-    /// Issuance refused because status list 1 is full.
+    /// Issuance refused because a status list is full.
     pub status_list_full: AtomicU64,
     /// Entries in the audit log (every durable change adds at least one).
     pub audit_entries: AtomicU64,
@@ -148,7 +151,7 @@ impl Metrics {
     }
 }
 
-/// The status indexes of list 1 handed to handlers: unique within the process, and never at or
+/// The status indexes of one list handed to handlers: unique within the process, and never at or
 /// past the list's capacity (`spec/storage.md` section 5).
 #[derive(Debug)]
 pub struct StatusIndexes {
@@ -189,32 +192,168 @@ impl StatusIndexes {
     }
 }
 
+/// One issuer key's status list: the status of its marks, the indexes handed out, a version
+/// bumped on every change (so the cached signed list knows to rebuild), and that cache.
+#[derive(Debug)]
+pub struct ListState {
+    /// The list's number (`/v1/status-lists/{n}`).
+    pub number: u32,
+    /// The key that signs it (and whose marks it holds).
+    pub kid: Kid,
+    /// The status bits.
+    pub bits: RwLock<StatusBits>,
+    /// The next index to hand out.
+    pub indexes: StatusIndexes,
+    /// Incremented on every status change.
+    pub version: AtomicU64,
+    /// The signed list last built.
+    pub cache: StatusListCache,
+    /// Whether the 90% warning was logged.
+    pub warned: std::sync::atomic::AtomicBool,
+}
+
+impl ListState {
+    /// An empty list `number` of key `kid`, with room for `capacity` marks.
+    pub fn new(number: u32, kid: Kid, capacity: u32) -> Self {
+        let capacity = capacity.min(STATUS_LIST_CAPACITY);
+        Self {
+            number,
+            kid,
+            bits: RwLock::new(StatusBits::with_capacity(capacity)),
+            indexes: StatusIndexes::new(0, capacity),
+            version: AtomicU64::default(),
+            cache: StatusListCache::default(),
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The status of entry `index`.
+    pub fn get(&self, index: u32) -> MarkStatus {
+        self.bits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(index)
+    }
+
+    /// Entries set so far.
+    pub fn len(&self) -> u32 {
+        self.bits.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no mark is in it yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The trust list in force, verified under the scheme root, with the store verification uses.
+pub struct InForce {
+    /// The list.
+    pub accepted: AcceptedTrustList,
+    /// Its trust store (the service's caching crypto backend).
+    pub store: TrustStore<'static>,
+}
+
+impl std::fmt::Debug for InForce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InForce")
+            .field("sequence", &self.accepted.list.sequence)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything shared.
 #[derive(Debug)]
 pub struct Shared {
     /// API key hash (hex) -> role.
     pub api_keys: RwLock<HashMap<String, ApiKeyRecord>>,
-    /// Status of status list 1.
-    pub status: RwLock<StatusBits>,
-    /// The next status index to hand out (list 1).
-    pub indexes: StatusIndexes,
-    /// Incremented on every status change, so the status-list cache knows to rebuild.
-    pub status_version: AtomicU64,
+    /// Issuer keys by certifier id.
+    pub issuer_keys: RwLock<HashMap<String, Vec<IssuerKey>>>,
+    /// Status lists by number.
+    pub lists: RwLock<HashMap<u32, Arc<ListState>>>,
+    /// The number the next issuer key's status list gets.
+    pub next_list: AtomicU32,
+    /// The capacity of every status list.
+    pub list_capacity: u32,
+    /// The trust list in force, if one was published to this service.
+    pub trust: RwLock<Option<Arc<InForce>>>,
     /// Counters.
     pub metrics: Metrics,
 }
 
 impl Shared {
-    /// Empty state for a status list of `capacity` entries (at most [`STATUS_LIST_CAPACITY`]).
+    /// Empty state whose status lists take `capacity` entries each (at most
+    /// [`STATUS_LIST_CAPACITY`]).
     pub fn new(capacity: u32) -> Self {
-        let capacity = capacity.min(STATUS_LIST_CAPACITY);
         Self {
             api_keys: RwLock::default(),
-            status: RwLock::new(StatusBits::with_capacity(capacity)),
-            indexes: StatusIndexes::new(0, capacity),
-            status_version: AtomicU64::default(),
+            issuer_keys: RwLock::default(),
+            lists: RwLock::default(),
+            next_list: AtomicU32::new(1),
+            list_capacity: capacity.min(STATUS_LIST_CAPACITY),
+            trust: RwLock::default(),
             metrics: Metrics::default(),
         }
+    }
+
+    /// Status list `number`.
+    pub fn list(&self, number: u32) -> Option<Arc<ListState>> {
+        self.lists
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&number)
+            .cloned()
+    }
+
+    /// Adds (or keeps) the status list of `key`.
+    pub fn add_list(&self, key: &IssuerKey) -> Arc<ListState> {
+        let mut lists = self.lists.write().unwrap_or_else(|e| e.into_inner());
+        self.next_list
+            .fetch_max(key.status_list.saturating_add(1), Ordering::SeqCst);
+        lists
+            .entry(key.status_list)
+            .or_insert_with(|| {
+                Arc::new(ListState::new(
+                    key.status_list,
+                    key.kid.clone(),
+                    self.list_capacity,
+                ))
+            })
+            .clone()
+    }
+
+    /// The trust list in force.
+    pub fn in_force(&self) -> Option<Arc<InForce>> {
+        self.trust.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The keys of `certifier` (a copy: a ring is read while the writer may change them).
+    pub fn keys_of(&self, certifier: &str) -> Vec<IssuerKey> {
+        self.issuer_keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(certifier)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Adds or replaces an issuer key record.
+    pub fn put_key(&self, key: IssuerKey) {
+        let mut keys = self.issuer_keys.write().unwrap_or_else(|e| e.into_inner());
+        let ring = keys.entry(key.certifier_id.clone()).or_default();
+        match ring.iter_mut().find(|k| k.kid == key.kid) {
+            Some(old) => *old = key,
+            None => ring.push(key),
+        }
+    }
+
+    /// The issuer key with `kid`, and the state it is in.
+    pub fn key(&self, kid: &[u8]) -> Option<(IssuerKey, trustmark_domain::KeyState)> {
+        let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.values().find_map(|ring| {
+            let key = ring.iter().find(|k| k.kid.as_bytes() == kid)?;
+            Some((key.clone(), KeyRing::new(ring).state(key)))
+        })
     }
 }
 

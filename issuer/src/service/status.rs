@@ -1,5 +1,5 @@
-//! `GET /v1/status-lists/{n}`: the IETF Token Status List token of the service's issuer key,
-//! rebuilt when a status changes or the cached token is older than half its `ttl`, and sized in
+//! `GET /v1/status-lists/{n}`: the IETF Token Status List token of issuer key's list `n`, signed
+//! by that key, rebuilt when a status changes or the cached token is older than half its `ttl`, and sized in
 //! blocks so that newly issued marks are inside the published list.
 
 use std::sync::atomic::Ordering;
@@ -10,12 +10,17 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use trustmark_format::status_list::{StatusList, StatusListToken, MEDIA_TYPE};
 use trustmark_format::UnixTime;
-use trustmark_keys::Signer;
 
 use crate::status_zlib::ChunkedZlib;
 
 use super::error::ApiError;
+use super::state::ListState;
 use super::{now, AppState};
+
+/// Where status list `number` is published: the URI its tokens and the trust list name.
+pub fn list_uri(base_url: &str, number: u32) -> String {
+    format!("{base_url}/v1/status-lists/{number}")
+}
 
 /// Entries are published in blocks of this many, so a new mark's index is already in the list.
 pub const BLOCK: u32 = 1 << 16;
@@ -54,6 +59,7 @@ impl StatusListCache {
     fn rebuild(
         &self,
         state: &AppState,
+        list: &ListState,
         version: u64,
         entries: u32,
         fresh_for: u64,
@@ -63,7 +69,7 @@ impl StatusListCache {
             return Ok(token);
         }
         let started = std::time::Instant::now();
-        let token = std::sync::Arc::new(build(state, entries, &mut compressor)?);
+        let token = std::sync::Arc::new(build(state, list, entries, &mut compressor)?);
         tracing::debug!(
             entries,
             chunks_compressed = compressor.recompressed(),
@@ -90,12 +96,12 @@ pub fn published_entries(issued: u32) -> u32 {
 /// ([`crate::status_zlib`]).
 fn build(
     state: &AppState,
+    status: &ListState,
     entries: u32,
     compressor: &mut ChunkedZlib,
 ) -> Result<Vec<u8>, ApiError> {
-    let mut bytes = state
-        .shared
-        .status
+    let mut bytes = status
+        .bits
         .read()
         .map_err(|_| ApiError::internal("status lock poisoned"))?
         .bytes()
@@ -104,13 +110,17 @@ fn build(
     let list = StatusList::from_bytes(2, bytes).map_err(ApiError::internal)?;
     let issued_at = now();
     let token = StatusListToken {
-        uri: format!("{}/v1/status-lists/1", state.base_url),
+        uri: list_uri(&state.base_url, status.number),
         issued_at: UnixTime(issued_at),
         expires_at: Some(UnixTime(issued_at + state.config.status_list_exp_seconds)),
         ttl: Some(state.config.status_list_ttl_seconds),
         list,
     };
-    let key = state.issuer_key.as_ref();
+    let key = state
+        .signers
+        .signer(status.kid.as_bytes())
+        .map_err(ApiError::signer_unavailable)?;
+    let key = key.as_ref();
     let mut failure = None;
     let compress = |bits: &[u8]| {
         compressor.compress(bits).unwrap_or_else(|e| {
@@ -132,22 +142,21 @@ pub(super) async fn status_list(
     State(state): State<AppState>,
     Path(n): Path<u32>,
 ) -> Result<Response, ApiError> {
-    if n != 1 {
-        return Err(ApiError::not_found("status list"));
-    }
-    let version = state.shared.status_version.load(Ordering::Acquire);
-    let issued = state.shared.status.read().map(|s| s.len()).unwrap_or(0);
-    let entries = published_entries(issued);
+    let list = state
+        .shared
+        .list(n)
+        .ok_or_else(|| ApiError::not_found("status list"))?;
+    let version = list.version.load(Ordering::Acquire);
+    let entries = published_entries(list.len());
     let fresh_for = state.config.status_list_ttl_seconds / 2;
-    let token = match state.status_cache.fresh(version, entries, fresh_for) {
+    let token = match list.cache.fresh(version, entries, fresh_for) {
         Some(token) => token,
         None => {
             // Compressing and signing is CPU work: keep it off the async workers.
             let building = state.clone();
             tokio::task::spawn_blocking(move || {
-                building
-                    .status_cache
-                    .rebuild(&building, version, entries, fresh_for)
+                list.cache
+                    .rebuild(&building, &list, version, entries, fresh_for)
             })
             .await
             .map_err(ApiError::internal)??

@@ -19,10 +19,13 @@ pub enum Table {
     Mark = 4,
     /// sequence number (u64 big-endian) -> [`super::audit::AuditEntry`]
     Audit = 5,
-    /// counters and heads (`next-index/<list>`, `audit-head`)
+    /// counters and heads (`next-index/<list>`, `next-status-list`, `audit-head`), and the
+    /// trust list in force (`trust-list`)
     Meta = 6,
     /// API key hash `/` idempotency key -> [`super::idempotency::StoredAnswer`]
     Idempotency = 7,
+    /// kid -> [`trustmark_domain::IssuerKey`]
+    IssuerKey = 8,
 }
 
 fn key(table: Table, key: &[u8]) -> Vec<u8> {

@@ -68,6 +68,23 @@ impl Writer {
             Command::SweepIdempotency { now, limit, reply } => {
                 Pending::Count(reply, self.sweep_idempotency(now, limit, batch))
             }
+            Command::SaveIssuerKey {
+                key,
+                action,
+                actor,
+                reply,
+            } => Pending::Unit(
+                reply,
+                self.save_issuer_key(key, action, &actor, batch, effects),
+            ),
+            Command::ApplyTrustList {
+                in_force,
+                actor,
+                reply,
+            } => Pending::Changes(
+                reply,
+                self.apply_trust_list(in_force, &actor, batch, effects),
+            ),
         }
     }
 
@@ -80,7 +97,7 @@ impl Writer {
     ) -> Result<(), ApiError> {
         batch.put(Table::Certifier, certifier.id.as_bytes(), json(certifier)?);
         let details = serde_json::json!({
-            "name": certifier.name, "assurance": certifier.assurance, "kid": certifier.kid,
+            "name": certifier.name, "assurance": certifier.assurance,
             "key_id": key_id(&key.hash),
         });
         self.audit(batch, "admin", "certifier.created", &certifier.id, details)?;
@@ -204,17 +221,29 @@ impl Writer {
         batch: &mut WriteBatch,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
-        let capacity = self.shared.indexes.capacity();
+        let capacity = self.shared.list_capacity;
         if let Some(past) = marks.iter().find(|m| m.record.status_index >= capacity) {
             // Handlers take indexes below the capacity; this is the last line of defence.
             tracing::error!(
+                list = past.record.status_list,
                 index = past.record.status_index,
                 "a mark past the status list's capacity"
             );
             return Err(StatusListFull { capacity }.into());
         }
+        if let Some(orphan) = marks
+            .iter()
+            .find(|m| self.shared.list(m.record.status_list).is_none())
+        {
+            return Err(ApiError::internal(format!(
+                "a mark in status list {}, which no key has",
+                orphan.record.status_list
+            )));
+        }
         let issued = |record: &MarkRecord| {
             serde_json::json!({
+                "kid": record.kid,
+                "status_list": record.status_list,
                 "status_index": record.status_index,
                 "assessments": record.claims.iter().map(|c| serde_json::json!({"framework": c.framework, "digest": c.assessment_digest})).collect::<Vec<_>>(),
             })
@@ -246,8 +275,17 @@ impl Writer {
         let count = marks.len();
         for SignedMark { record, encoded } in marks {
             batch.put(Table::Mark, record.mark_id.as_bytes(), encoded);
-            self.next_index = self.next_index.max(record.status_index.saturating_add(1));
-            effects.push(Effect::Status(record.status_index, MarkStatus::Valid));
+            let next = self
+                .counters
+                .next_index
+                .entry(record.status_list)
+                .or_default();
+            *next = (*next).max(record.status_index.saturating_add(1));
+            effects.push(Effect::Status(
+                record.status_list,
+                record.status_index,
+                MarkStatus::Valid,
+            ));
         }
         effects.push(Effect::Issued(count));
         Ok(())
@@ -281,8 +319,12 @@ impl Writer {
         );
         let details = serde_json::json!({"from": old, "to": record.status, "reason": reason});
         self.audit(batch, actor, change.audit_action(), mark_id, details)?;
-        effects.push(Effect::Status(record.status_index, record.status));
-        effects.push(Effect::StatusChanged);
+        effects.push(Effect::Status(
+            record.status_list,
+            record.status_index,
+            record.status,
+        ));
+        effects.push(Effect::StatusChanged(record.status_list));
         Ok(record)
     }
 

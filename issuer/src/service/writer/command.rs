@@ -81,6 +81,27 @@ pub(in crate::service) enum Command {
         /// Done.
         reply: Reply<()>,
     },
+    /// Store a new issuer key, or a key's new certificate.
+    SaveIssuerKey {
+        /// The record.
+        key: Box<trustmark_domain::IssuerKey>,
+        /// Which change it is.
+        action: KeyAction,
+        /// Who asked.
+        actor: String,
+        /// Done.
+        reply: Reply<()>,
+    },
+    /// Put a trust list in force (its sequence must be above the stored one's), activating
+    /// and retiring keys as it says.
+    ApplyTrustList {
+        /// The accepted list and its trust store.
+        in_force: std::sync::Arc<super::super::state::InForce>,
+        /// Who asked.
+        actor: String,
+        /// The keys it changed.
+        reply: Reply<Vec<trustmark_domain::KeyChange>>,
+    },
     /// Delete up to `limit` expired idempotency records.
     SweepIdempotency {
         /// Records expired at this time go.
@@ -90,6 +111,15 @@ pub(in crate::service) enum Command {
         /// How many were deleted.
         reply: Reply<usize>,
     },
+}
+
+/// What [`Command::SaveIssuerKey`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::service) enum KeyAction {
+    /// A new pending key.
+    Created,
+    /// Its certificate installed (or replaced).
+    Certified,
 }
 
 /// A new API key: its hash and its record.

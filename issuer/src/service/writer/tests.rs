@@ -12,8 +12,28 @@ use super::super::store::SledStore;
 use super::*;
 use crate::StatusChange;
 
+/// The writer on a store holding the issuer key of status list 1 (the sample records' list),
+/// stored directly so that the audit log starts empty.
 fn writer(dir: &std::path::Path) -> (Writer, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir).unwrap());
+    if store.get(Table::IssuerKey, b"01020304").unwrap().is_none() {
+        let key = trustmark_domain::IssuerKey::pending(
+            "c1",
+            trustmark_format::Algorithm::EdDsa,
+            &[9; 32],
+            &[1, 2, 3, 4],
+            1,
+            0,
+        )
+        .unwrap();
+        let mut batch = WriteBatch::default();
+        batch.put(
+            Table::IssuerKey,
+            b"01020304",
+            serde_json::to_vec(&key).unwrap(),
+        );
+        store.apply(batch).unwrap();
+    }
     let writer = Writer::open(store.clone(), Arc::new(Shared::default())).unwrap();
     (writer, store)
 }
@@ -159,10 +179,7 @@ fn a_status_change_sees_a_mark_issued_earlier_in_its_group() {
         .map(|e| e.action)
         .collect();
     assert_eq!(actions, ["mark.issued", "mark.revoked"]);
-    assert_eq!(
-        writer.shared.status.read().unwrap().get(7),
-        MarkStatus::Revoked
-    );
+    assert_eq!(writer.shared.list(1).unwrap().get(7), MarkStatus::Revoked);
 }
 
 fn new_key(hash: &str, holder: KeyHolder) -> NewKey {
@@ -285,7 +302,7 @@ fn an_answer_is_remembered_in_the_commit_of_its_change_and_only_once() {
     let marks = store.scan(Table::Mark).unwrap();
     assert_eq!(marks.len(), 1, "the refused write left its mark behind");
     assert_eq!(verify_chain(store.as_ref()).unwrap().0, 1);
-    assert_eq!(writer.next_index, 2);
+    assert_eq!(writer.counters.next_index.get(&1), Some(&2));
 }
 
 #[test]
@@ -325,8 +342,7 @@ fn expired_answers_are_swept() {
 #[test]
 fn a_record_that_does_not_decode_stops_the_start_naming_its_table_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
-    let mut writer = Writer::open(store.clone(), Arc::new(Shared::default())).unwrap();
+    let (mut writer, store) = writer(dir.path());
     let mut record = sample_record(3);
     record.status = MarkStatus::Suspended;
     let (command, _done) = issue(vec![SignedMark::new(record.clone())]);

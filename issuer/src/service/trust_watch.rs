@@ -1,0 +1,99 @@
+//! Watching the trust list (`spec/pki.md` 11.3): the configured file is read again every
+//! `scheme.trust_list_poll_seconds` and a newer list put in force at once; a development list is
+//! re-signed at start when it is missing or close to expiry; and the log warns, once an hour,
+//! while the list in force expires within `scheme.trust_list_warn_days`.
+
+use std::path::Path;
+
+use trustmark_domain::TrustListHealth;
+use trustmark_format::UnixTime;
+
+use super::{now, pki, AppState};
+
+/// How often the expiry warning is repeated, in seconds.
+const WARN_EVERY: u64 = 3600;
+
+/// Puts the file's list in force if it is not the list in force already. Returns a line for
+/// the log when the file is refused (the same refusal is not logged again).
+async fn read_file(state: &AppState, path: &Path, last_refused: &mut Option<Vec<u8>>) {
+    // A trust list is at most 256 KiB: read on a blocking thread like any file.
+    let owned = path.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || std::fs::read(owned))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    let bytes = match read {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            if last_refused.as_deref() != Some(b"unreadable".as_slice()) {
+                tracing::error!("trust list file {}: {e}", path.display());
+                *last_refused = Some(b"unreadable".to_vec());
+            }
+            return;
+        }
+    };
+    let in_force = state.shared.in_force();
+    if in_force.is_some_and(|t| t.accepted.bytes == bytes) || last_refused.as_ref() == Some(&bytes)
+    {
+        return;
+    }
+    match pki::apply_trust_list(state, bytes.clone(), "system:trust-list-file").await {
+        Ok(_) => *last_refused = None,
+        Err(e) => {
+            tracing::error!(
+                "trust list file {} refused: {} ({})",
+                path.display(),
+                e.message,
+                e.code
+            );
+            *last_refused = Some(bytes);
+        }
+    }
+}
+
+/// Logs the expiry of the list in force if it is close or past.
+fn warn_of_expiry(state: &AppState) {
+    let warn = state.config.scheme.trust_list_warn_days * 86_400;
+    match state.shared.in_force() {
+        None => tracing::warn!("no trust list is in force: nothing can be issued or verified"),
+        Some(t) => match t.accepted.health(UnixTime(now()), warn) {
+            TrustListHealth::Current { .. } => {}
+            TrustListHealth::ExpiringSoon { seconds_left } => tracing::warn!(
+                sequence = t.accepted.list.sequence,
+                hours_left = seconds_left / 3600,
+                "the trust list in force expires soon: publish a new one"
+            ),
+            TrustListHealth::Expired => tracing::error!(
+                sequence = t.accepted.list.sequence,
+                "the trust list in force expired: nothing verifies until a new one is published"
+            ),
+        },
+    }
+}
+
+/// Runs the start-up steps, then returns the task that keeps watching (abort it at shutdown:
+/// it holds the service state, and with it the writer's queue).
+pub(super) async fn start(state: &AppState) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    pki::refresh_development_list(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("development trust list: {}", e.message))?;
+    let mut last_refused = None;
+    if let Some(path) = &state.config.scheme.trust_list_path {
+        read_file(state, path, &mut last_refused).await;
+    }
+    warn_of_expiry(state);
+    let state = state.clone();
+    Ok(tokio::spawn(async move {
+        let every = std::time::Duration::from_secs(state.config.scheme.trust_list_poll_seconds);
+        let mut warned_at = now();
+        loop {
+            tokio::time::sleep(every).await;
+            if let Some(path) = &state.config.scheme.trust_list_path {
+                read_file(&state, path, &mut last_refused).await;
+            }
+            if now() >= warned_at + WARN_EVERY {
+                warn_of_expiry(&state);
+                warned_at = now();
+            }
+        }
+    }))
+}
