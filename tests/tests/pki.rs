@@ -482,6 +482,10 @@ fn development_mode_keeps_its_root_apart_and_accredits_certifiers_itself() {
     assert!(!data.join("pki").exists());
     let health = server.get("/healthz").json();
     assert_eq!(health["development_scheme"], true);
+    // A development certifier is accredited at the first start: a newcomer issues at once.
+    let dev_key = std::fs::read_to_string(data.join("dev-certifier-api-key")).unwrap();
+    let dev_psti = assessment(&server, dev_key.trim());
+    assert_eq!(issue(&server, dev_key.trim(), &dev_psti).status, 201);
     let (lab, key) = certifier(&server, "Dev Lab");
     let psti = assessment(&server, &key);
     let mark = issue(&server, &key, &psti);

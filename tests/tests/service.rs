@@ -103,7 +103,7 @@ fn the_whole_flow() {
         &json!({"reason": "oops"}),
     );
     assert_eq!(again.status, 409, "revocation is final");
-    let list = server.get("/v1/status-lists/1");
+    let list = server.get(&format!("/v1/status-lists/{}", mark["status_list"]));
     assert_eq!(list.content_type, "application/statuslist+cwt");
     let status_file = dir.path().join("status.cwt");
     std::fs::write(&status_file, &list.body).unwrap();

@@ -202,10 +202,66 @@ fn shape(state: &AppState, response: Response) -> Response {
     response
 }
 
-/// Reads the admin key file, or makes the bootstrap admin key on first start.
-async fn bootstrap_admin(data_dir: &Path, state: &AppState) -> anyhow::Result<()> {
+/// Writes an API key to a new file readable by its owner only.
+fn write_key_file(path: &Path, key: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(format!("{key}\n").as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// In development mode, on the first start: a certifier ("Dev Test Lab", third-party)
+/// accredited by the development root, so a newcomer can issue at once. Its API key is in
+/// `DIR/dev-certifier-api-key`.
+async fn bootstrap_dev_certifier(data_dir: &Path, state: &AppState) -> anyhow::Result<()> {
+    let path = data_dir.join("dev-certifier-api-key");
+    if !state.scheme.is_development() || path.exists() {
+        return Ok(());
+    }
+    let fail = |e: ApiError| anyhow::anyhow!("development certifier: {}", e.message);
+    let certifier = records::Certifier {
+        id: handler::new_id().map_err(fail)?,
+        name: "Dev Test Lab".into(),
+        assurance: "third-party".into(),
+        created_at: now(),
+    };
+    let key = keys::new_key().map_err(fail)?;
+    let new = writer::NewKey {
+        hash: keys::key_hash(&key),
+        record: keys::ApiKeyRecord::new(
+            keys::KeyHolder::Certifier(certifier.id.clone()),
+            now(),
+            None,
+        ),
+    };
+    let created = certifier.clone();
+    api::submit(state, None, |reply| Command::CreateCertifier {
+        certifier: created,
+        key: new,
+        reply,
+    })
+    .await
+    .map_err(fail)?;
+    pki::accredit_for_development(state, &certifier)
+        .await
+        .map_err(fail)?;
+    write_key_file(&path, &key)?;
+    eprintln!(
+        "Development certifier \"Dev Test Lab\" ({}), accredited by the development root; its API key (also in {}):\n  {key}\n",
+        certifier.id,
+        path.display()
+    );
+    Ok(())
+}
+
+/// Reads the admin key file, or makes the bootstrap admin key on first start.
+async fn bootstrap_admin(data_dir: &Path, state: &AppState) -> anyhow::Result<()> {
     let path = data_dir.join("admin-api-key");
     if path.exists() {
         return Ok(());
@@ -222,13 +278,7 @@ async fn bootstrap_admin(data_dir: &Path, state: &AppState) -> anyhow::Result<()
     })
     .await
     .map_err(|e| anyhow::anyhow!(e.message))?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    file.write_all(format!("{key}\n").as_bytes())?;
-    file.sync_all()?;
+    write_key_file(&path, &key)?;
     eprintln!(
         "\nBootstrap admin API key (shown once; also in {}):\n  {key}\n",
         path.display()
@@ -336,6 +386,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     }));
     bootstrap_admin(&data_dir, &state).await?;
     let watch = trust_watch::start(&state).await?;
+    bootstrap_dev_certifier(&data_dir, &state).await?;
     tracing::info!(%bound, %base_url, audit_entries = chain_len, "trustmark issuer listening");
     eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");
 
