@@ -38,6 +38,11 @@ key=$(curl -sf -XPOST "$base/v1/certifiers" -H "authorization: Bearer $admin" -H
 assessment=$(curl -sf -XPOST "$base/v1/assessments?framework=uk-psti&target_class=1" -H "authorization: Bearer $key" \
     -H 'content-type: text/csv' --data-binary $'requirement,response,evidence\n1,C,E1\n2,C,E2\n3,C,E3\n' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["assessment_id"])')
+# The bench certifier's status list (each issuer key has its own; the development certifier made
+# at the first start holds list 1).
+status_list=$(curl -sf -XPOST "$base/v1/marks" -H "authorization: Bearer $key" -H 'content-type: application/json' \
+    -d '{"assessment_id":"'"$assessment"'","vendor":"V","model":"M","hw_version":"1","firmware":{"version":"1","sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},"support_until":"2030-12-31","valid_days":365}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["status_list"])')
 mark='{"assessment_id":"'"$assessment"'","vendor":"Acme Devices Ltd","model":"SmartHub Pro 200","hw_version":"1.2.0","firmware":{"version":"4.1.7","sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},"support_until":"2030-12-31","valid_days":365}'
 
 # The server's CPU time so far in clock ticks, per thread group: "tokio-rt-worker=N trustmark-writer=N ...".
@@ -61,9 +66,9 @@ print(f"server CPU per mark: {total:.1f} us ({shown})")
 PY
 }
 
-# Marks in the store: the status list's entries (highest committed index + 1), which unlike the
-# issuance counter survive a restart.
-marks_issued() { curl -sf "$base/metrics" | awk '/^trustmark_status_list_entries/ {print $2}'; }
+# Marks in the store: the status lists' entries (highest committed index + 1, summed over every
+# issuer key's list), which unlike the issuance counter survive a restart.
+marks_issued() { curl -sf "$base/metrics" | awk '/^trustmark_status_list_entries\{/ {s += $2} END {print s + 0}'; }
 
 # "groups commands apply_us flush_us" of the writer so far.
 writer_counters() {
