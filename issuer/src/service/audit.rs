@@ -24,8 +24,44 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
     /// Hash of the previous entry (hex; 64 zeros for the first).
     pub prev_hash: String,
-    /// SHA-256 (hex) over `prev_hash` and the entry's other fields.
+    /// SHA-256 (hex) over `prev_hash` and the entry's other fields, encoded as its version
+    /// says.
     pub hash: String,
+    /// How `hash` is computed: 2, over deterministic CBOR (every new entry); 1, over compact
+    /// JSON (entries of earlier versions, which have no `v` field).
+    #[serde(
+        rename = "v",
+        default = "version_1",
+        skip_serializing_if = "is_version_1"
+    )]
+    pub version: u8,
+}
+
+/// The hash version of entries without a `v` field.
+fn version_1() -> u8 {
+    1
+}
+
+fn is_version_1(v: &u8) -> bool {
+    *v == 1
+}
+
+/// The hash version of new entries.
+pub const HASH_VERSION: u8 = 2;
+
+/// Why an entry cannot be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Version 1: the JSON encoding failed.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Version 2: the details hold something deterministic CBOR is not defined for here (a
+    /// floating-point number), or the encoder failed.
+    #[error("audit details: {0}")]
+    Cbor(String),
+    /// A hash version this build does not know.
+    #[error("unknown audit hash version {0}")]
+    Version(u8),
 }
 
 /// Meta key of the stored head: `(entries, hash of the last entry)`, written in the same atomic
@@ -45,7 +81,7 @@ impl AuditEntry {
         subject: &str,
         details: serde_json::Value,
         prev_hash: &str,
-    ) -> Result<Self, serde_json::Error> {
+    ) -> Result<Self, HashError> {
         let mut entry = Self {
             seq,
             time,
@@ -55,25 +91,87 @@ impl AuditEntry {
             details,
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
+            version: HASH_VERSION,
         };
         entry.hash = entry.compute_hash()?;
         Ok(entry)
     }
 
-    /// The hash this entry must carry: SHA-256 over the JSON of every field but `hash` (serde
-    /// writes struct fields in declaration order and `serde_json::Value` maps sorted, so the
-    /// bytes are stable).
-    pub fn compute_hash(&self) -> Result<String, serde_json::Error> {
-        let unhashed = Self {
-            hash: String::new(),
-            ..self.clone()
-        };
-        let bytes = serde_json::to_vec(&unhashed)?;
+    /// The bytes this entry's hash is computed over (`spec/storage.md` 8.2).
+    pub fn hashed_bytes(&self) -> Result<Vec<u8>, HashError> {
+        match self.version {
+            // Version 1: the compact JSON of every field but `hash` (serde writes struct fields
+            // in declaration order and `serde_json::Value` maps sorted).
+            1 => Ok(serde_json::to_vec(&Self {
+                hash: String::new(),
+                ..self.clone()
+            })?),
+            // Version 2: the deterministic CBOR (RFC 8949 4.2.1) of
+            // [2, seq, time, actor, action, subject, details, prev_hash as 32 bytes].
+            2 => {
+                let prev = hex::decode(&self.prev_hash)
+                    .ok()
+                    .filter(|b| b.len() == 32)
+                    .ok_or_else(|| HashError::Cbor("prev_hash is not 32 bytes of hex".into()))?;
+                let item = ciborium::Value::Array(vec![
+                    ciborium::Value::Integer(2.into()),
+                    ciborium::Value::Integer(self.seq.into()),
+                    ciborium::Value::Integer(self.time.into()),
+                    ciborium::Value::Text(self.actor.clone()),
+                    ciborium::Value::Text(self.action.clone()),
+                    ciborium::Value::Text(self.subject.clone()),
+                    deterministic(&self.details)?,
+                    ciborium::Value::Bytes(prev),
+                ]);
+                let mut bytes = Vec::new();
+                ciborium::into_writer(&item, &mut bytes)
+                    .map_err(|e| HashError::Cbor(e.to_string()))?;
+                Ok(bytes)
+            }
+            other => Err(HashError::Version(other)),
+        }
+    }
+
+    /// The hash this entry must carry: lowercase hex SHA-256 of [`Self::hashed_bytes`].
+    pub fn compute_hash(&self) -> Result<String, HashError> {
         Ok(hex::encode(ring::digest::digest(
             &ring::digest::SHA256,
-            &bytes,
+            &self.hashed_bytes()?,
         )))
     }
+}
+
+/// A JSON value as a CBOR item in deterministic form: integers as CBOR integers (ciborium
+/// writes the shortest head), text as definite-length text, map entries sorted by the bytewise
+/// order of their encoded keys (RFC 8949 4.2.1). Floating-point numbers are refused: the audit
+/// details never hold one, and their deterministic form would need rules this log does not need.
+fn deterministic(value: &serde_json::Value) -> Result<ciborium::Value, HashError> {
+    use ciborium::Value as C;
+    use serde_json::Value as J;
+    Ok(match value {
+        J::Null => C::Null,
+        J::Bool(b) => C::Bool(*b),
+        J::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => C::Integer(u.into()),
+            (None, Some(i)) => C::Integer(i.into()),
+            _ => return Err(HashError::Cbor(format!("the number {n} is not an integer"))),
+        },
+        J::String(s) => C::Text(s.clone()),
+        J::Array(items) => C::Array(items.iter().map(deterministic).collect::<Result<_, _>>()?),
+        J::Object(map) => {
+            let mut entries = map
+                .iter()
+                .map(|(k, v)| {
+                    let mut key = Vec::new();
+                    ciborium::into_writer(&C::Text(k.clone()), &mut key)
+                        .map_err(|e| HashError::Cbor(e.to_string()))?;
+                    Ok((key, C::Text(k.clone()), deterministic(v)?))
+                })
+                .collect::<Result<Vec<_>, HashError>>()?;
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            C::Map(entries.into_iter().map(|(_, k, v)| (k, v)).collect())
+        }
+    })
 }
 
 /// Why the chain does not verify.
@@ -271,6 +369,45 @@ mod tests {
             "audit entry 5: the log ends at entry 5 but its stored head says 6"
         );
     }
+
+    #[test]
+    fn new_entries_hash_deterministic_cbor_and_old_json_entries_still_verify() {
+        let entry = AuditEntry::new(
+            7,
+            1_796_000_000,
+            "certifier:c1",
+            "mark.issued",
+            "4437b47385ab50a6a90562c95aba913c",
+            serde_json::json!({"status_index": 0, "kid": "0c6f7b39", "assessments": [{"framework": "uk-psti", "digest": "ab"}], "n": -3}),
+            GENESIS,
+        )
+        .unwrap();
+        assert_eq!(entry.version, 2);
+        let bytes = entry.hashed_bytes().unwrap();
+        trustmark_format::cbor::check_deterministic(&bytes).unwrap();
+        // Cross-checked with Python's cbor2 (canonical=True) and hashlib.sha256 over
+        // [2, 7, 1796000000, "certifier:c1", "mark.issued", "4437…913c",
+        //  {"n": -3, "kid": "0c6f7b39", "assessments": [{"digest": "ab", "framework": "uk-psti"}],
+        //   "status_index": 0}, bytes(32)].
+        assert_eq!(entry.hash, EXPECTED_V2_HASH);
+        let json = serde_json::to_string(&entry).unwrap();
+        assert!(json.ends_with(r#","v":2}"#), "{json}");
+        assert_eq!(serde_json::from_str::<AuditEntry>(&json).unwrap(), entry);
+        // An entry of an earlier version: no `v`, hashed over JSON.
+        let old = r#"{"seq":0,"time":1795328550,"actor":"system","action":"key.admin_created","subject":"admin","details":{},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"5d1bedf1eb084c4a29051d17e328e4c7d956912fdfd4ff77befb14acb92584e3"}"#;
+        let old: AuditEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(old.version, 1);
+        assert_eq!(old.compute_hash().unwrap(), old.hash);
+        assert!(!serde_json::to_string(&old).unwrap().contains(r#""v""#));
+        // Details deterministic CBOR cannot carry are refused, not hashed some other way.
+        assert!(
+            AuditEntry::new(0, 0, "a", "b", "c", serde_json::json!({"x": 1.5}), GENESIS).is_err()
+        );
+    }
+
+    /// The hash of the entry of the test above.
+    const EXPECTED_V2_HASH: &str =
+        "1a1d512ce8246ed954dfe81ba008f67a663f8a3430858946c670ceb3b29f5b7a";
 
     #[test]
     fn an_unreadable_entry_is_found() {
