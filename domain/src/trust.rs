@@ -141,6 +141,15 @@ pub enum KeyChange {
 }
 
 impl KeyChange {
+    /// The kids of `changes` that were activated, and those that were retired.
+    pub fn split(changes: &[KeyChange]) -> (Vec<Kid>, Vec<Kid>) {
+        let (activated, retired): (Vec<&KeyChange>, Vec<&KeyChange>) = changes
+            .iter()
+            .partition(|c| matches!(c, KeyChange::Activated(_)));
+        let kids = |list: Vec<&KeyChange>| list.into_iter().map(|c| c.kid().clone()).collect();
+        (kids(activated), kids(retired))
+    }
+
     /// The key changed.
     pub fn kid(&self) -> &Kid {
         match self {

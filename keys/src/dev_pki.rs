@@ -20,6 +20,29 @@ pub const ISSUER_DAYS: u64 = 1095;
 /// Trust-list lifetime: verifiers refuse a list after this, so a deployment re-signs well before.
 pub const TRUST_LIST_DAYS: u64 = 90;
 
+/// The accreditation of development issuers: IoTSF up to class 4, ETSI EN 303 645 and UK PSTI
+/// up to class 1, both assurances (the issuer service narrows the assurances to the
+/// certifier's own).
+pub fn development_scope() -> IssuerScope {
+    IssuerScope {
+        frameworks: vec![
+            FrameworkScope {
+                framework: FrameworkId::IOTSF_ICAF,
+                max_class: 4,
+            },
+            FrameworkScope {
+                framework: FrameworkId::ETSI_EN_303_645,
+                max_class: 1,
+            },
+            FrameworkScope {
+                framework: FrameworkId::UK_PSTI,
+                max_class: 1,
+            },
+        ],
+        assurances: vec![Assurance::SelfAssessment, Assurance::ThirdParty],
+    }
+}
+
 /// File locations of a PKI under a data directory.
 #[derive(Debug, Clone)]
 pub struct PkiPaths {
@@ -82,23 +105,7 @@ impl DevPkiOptions {
             alg: Algorithm::EdDsa,
             now,
             issuer_name: "Dev Test Lab".into(),
-            scope: IssuerScope {
-                frameworks: vec![
-                    FrameworkScope {
-                        framework: FrameworkId::IOTSF_ICAF,
-                        max_class: 4,
-                    },
-                    FrameworkScope {
-                        framework: FrameworkId::ETSI_EN_303_645,
-                        max_class: 1,
-                    },
-                    FrameworkScope {
-                        framework: FrameworkId::UK_PSTI,
-                        max_class: 1,
-                    },
-                ],
-                assurances: vec![Assurance::SelfAssessment, Assurance::ThirdParty],
-            },
+            scope: development_scope(),
             status_list_uri: None,
         }
     }

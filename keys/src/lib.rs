@@ -35,8 +35,8 @@ mod trust;
 
 pub use csr::{certification_request, SigningRequest};
 pub use dev_pki::{
-    init_dev_pki, load_dev_pki, DevPki, DevPkiOptions, PkiPaths, ISSUER_DAYS, ROOT_DAYS,
-    TRUST_LIST_DAYS,
+    development_scope, init_dev_pki, load_dev_pki, DevPki, DevPkiOptions, PkiPaths, ISSUER_DAYS,
+    ROOT_DAYS, TRUST_LIST_DAYS,
 };
 pub use error::KeyError;
 pub use kid::{kid_for, spki_der, KID_LEN};

@@ -236,20 +236,14 @@ pub(super) async fn put_trust_list(
     caller.admin()?;
     let (in_force, changes) = apply_trust_list(&state, body.to_vec(), "admin").await?;
     let list = &in_force.accepted.list;
-    let kids = |activated: bool| {
-        changes
-            .iter()
-            .filter(|c| matches!(c, KeyChange::Activated(_)) == activated)
-            .map(|c| c.kid().to_string())
-            .collect::<Vec<_>>()
-    };
+    let (activated, retired) = KeyChange::split(&changes);
     Ok(Json(serde_json::json!({
         "sequence": list.sequence,
         "issued_at": list.issued_at.0,
         "expires_at": list.expires_at.0,
         "issuers": list.issuers.len(),
-        "activated": kids(true),
-        "retired": kids(false),
+        "activated": activated,
+        "retired": retired,
     }))
     .into_response())
 }
@@ -267,26 +261,12 @@ pub(super) async fn get_trust_list(State(state): State<AppState>) -> Result<Resp
         .into_response())
 }
 
-/// Accreditation of a development certifier: every framework the service knows, up to class 3,
-/// with the certifier's own assurance.
+/// Accreditation of a development certifier: the development scope
+/// (`trustmark_keys::development_scope`) with the certifier's own assurance.
 fn development_scope(assurance: trustmark_format::Assurance) -> trustmark_format::IssuerScope {
-    use trustmark_format::{FrameworkId, FrameworkScope};
     trustmark_format::IssuerScope {
-        frameworks: vec![
-            FrameworkScope {
-                framework: FrameworkId::IOTSF_ICAF,
-                max_class: 3,
-            },
-            FrameworkScope {
-                framework: FrameworkId::ETSI_EN_303_645,
-                max_class: 1,
-            },
-            FrameworkScope {
-                framework: FrameworkId::UK_PSTI,
-                max_class: 1,
-            },
-        ],
         assurances: vec![assurance],
+        ..trustmark_keys::development_scope()
     }
 }
 

@@ -132,19 +132,13 @@ impl Writer {
         }
         batch.put(Table::Meta, TRUST_LIST, in_force.accepted.bytes.clone());
         self.counters.trust_sequence = Some(list.sequence);
-        let kids = |activated: bool| {
-            changes
-                .iter()
-                .filter(|c| matches!(c, KeyChange::Activated(_)) == activated)
-                .map(|c| c.kid().to_string())
-                .collect::<Vec<_>>()
-        };
+        let (activated, retired) = KeyChange::split(&changes);
         let details = serde_json::json!({
             "issued_at": list.issued_at.0,
             "expires_at": list.expires_at.0,
             "issuers": list.issuers.len(),
-            "activated": kids(true),
-            "retired": kids(false),
+            "activated": activated,
+            "retired": retired,
         });
         let subject = format!("sequence {}", list.sequence);
         self.audit(batch, actor, "trust_list.applied", &subject, details)?;
