@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 mkdir -p target
+# Where cargo builds (CARGO_TARGET_DIR, relative to this directory, if set); the copies and logs
+# below stay in ./target.
+build_dir=${CARGO_TARGET_DIR:-target}
 failed=()
 summary=()
 
@@ -21,7 +24,7 @@ prove() {
     cargo build --release --locked "$@"
     # Both builds write the same path: keep each binary under its backend's name.
     local bin=target/trustmark-nostd-proof-$name
-    cp target/release/trustmark-nostd-proof "$bin"
+    cp "$build_dir/release/trustmark-nostd-proof" "$bin"
 
     echo "== run ($name)"
     local log=target/proof-$name.log

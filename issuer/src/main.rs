@@ -601,7 +601,7 @@ fn demo(data_dir: &Path) -> Result<()> {
         Err(e) => out(format_args!("5. a tampered copy is rejected: {e}"))?,
     }
     out(format_args!(
-        "\nVerify it yourself:\n  cargo run -p trustmark-verifier --bin trustmark-verify -- --trust-list {} --qr {}",
+        "\nVerify it yourself:\n  cargo run -p trustmark-verifier --features cli --bin trustmark-verify -- --trust-list {} --qr {}",
         paths.trust_list().display(),
         qr_path.display()
     ))?;

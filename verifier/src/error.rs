@@ -54,6 +54,15 @@ pub enum VerifyError {
         /// Sequence number of the list offered.
         offered: u64,
     },
+    /// [`crate::TrustStores::add`] was offered a scheme whose root key is already held: a newer
+    /// list of a held scheme is an update ([`crate::TrustStores::update`], with a higher
+    /// sequence), and one root key cannot stand for two schemes.
+    TrustAnchorHeld {
+        /// Sequence number of the list held under that key.
+        sequence: u64,
+    },
+    /// [`crate::TrustStores::update`] was given the anchor of no held scheme: add it first.
+    UnknownTrustAnchor,
     /// The mark was issued outside its key's validity period.
     IssuedOutsideKeyValidity {
         /// The mark's `iat`.
@@ -202,6 +211,8 @@ impl VerifyError {
             Self::BadSignature => "bad_signature",
             Self::NonCanonicalSignature => "non_canonical_signature",
             Self::TrustListRollback { .. } => "trust_list_rollback",
+            Self::TrustAnchorHeld { .. } => "trust_anchor_held",
+            Self::UnknownTrustAnchor => "unknown_trust_anchor",
             Self::IssuedOutsideKeyValidity { .. } => "issued_outside_key_validity",
             Self::NotYetValid { .. } => "not_yet_valid",
             Self::Expired { .. } => "expired",
@@ -264,6 +275,11 @@ impl fmt::Display for VerifyError {
                 f,
                 "trust list sequence {offered} is not newer than the one held ({current})"
             ),
+            Self::TrustAnchorHeld { sequence } => write!(
+                f,
+                "a trust list under this root key is already held (sequence {sequence}); a newer one is an update"
+            ),
+            Self::UnknownTrustAnchor => f.write_str("no trust list is held under this trust anchor"),
             Self::IssuedOutsideKeyValidity { iat, not_before, not_after } => write!(
                 f,
                 "issued at {} outside its key's validity {}..{}",

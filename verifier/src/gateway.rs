@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader, Read};
 use trustmark_format::{qr_text, UnixTime};
 
 use crate::{
-    verify_with_status, Policy, TrustStore, VerifiedMark, VerifiedStatusList, VerifyError,
+    verify_with_status, Policy, TrustedSchemes, VerifiedMark, VerifiedStatusList, VerifyError,
 };
 
 /// Largest presentation read: a maximal mark URL is about 2,600 characters.
@@ -125,10 +125,11 @@ pub enum Admission {
 }
 
 /// Decides on a presentation: the policy's firmware digest is replaced by the measured one, so a
-/// device running other firmware than its mark is for is refused.
-pub fn admit(
+/// device running other firmware than its mark is for is refused. `trust` is one scheme's
+/// [`crate::TrustStore`] or several schemes' [`crate::TrustStores`].
+pub fn admit<T: TrustedSchemes + ?Sized>(
     presentation: &Presentation,
-    trust: &TrustStore<'_>,
+    trust: &T,
     status: Option<&VerifiedStatusList>,
     policy: &Policy,
     now: UnixTime,

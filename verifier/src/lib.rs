@@ -7,10 +7,16 @@
 //! successful [`verify`] or [`verify_with_status`] returns a [`VerifiedMark`], which nothing
 //! else can construct; a failure says which check failed ([`VerifyError`]).
 //!
-//! The core is `#![no_std]` with `alloc`. Features: `ring` (crypto backend, default),
-//! `rustcrypto` (a pure-Rust crypto backend for bare-metal targets; both may be enabled, and they
-//! accept the same signatures: `spec/backends.md`), `std`, `cli` (the `trustmark-verify` tool).
-//! With `std`, `stdout::print_line` is how the workspace's command-line tools print.
+//! A verifier that recognises several schemes at once (mutual recognition) holds a
+//! [`TrustStores`]: one trust list per scheme root, each verified under its own anchor. The
+//! functions above take either ([`TrustedSchemes`]); a mark's kid is looked up in every scheme,
+//! and [`VerifiedMark::anchor`] says which scheme verified it (`spec/pki.md` section 6.3).
+//!
+//! The core is `#![no_std]` with `alloc`. Features: `ring` (crypto backend; the only default
+//! feature), `rustcrypto` (a pure-Rust crypto backend for bare-metal targets; both may be
+//! enabled, and they accept the same signatures: `spec/backends.md`), `std`, `fetch`, `text`,
+//! `cli` (the `trustmark-verify` tool and its dependencies). With `std`, `stdout::print_line` is
+//! how the workspace's command-line tools print.
 //!
 //! ```no_run
 //! # #[cfg(feature = "ring")] {
@@ -30,6 +36,15 @@
 //! let list = verify_status_list(&status_list_token, &trust, &policy, now)?;
 //! let mark = verify_with_status(&token, &trust, Some(&list), &policy, now)?;
 //! assert_eq!(mark.status_as_of(), Some(list.issued_at()));
+//!
+//! // Two schemes: each list checked under its own root, marks of either verify.
+//! # let (other_anchor, other_trust_list_bytes) = (anchor.clone(), Vec::new());
+//! use trustmark_verifier::TrustStores;
+//! let mut schemes = TrustStores::new(&RING);
+//! schemes.add(&trust_list_bytes, &anchor, now)?;
+//! schemes.add(&other_trust_list_bytes, &other_anchor, now)?;
+//! let mark = verify(&token, &schemes, &Policy::default(), now)?;
+//! let verified_by: &TrustAnchor = mark.anchor();
 //! # }
 //! # Ok::<(), trustmark_verifier::VerifyError>(())
 //! ```
@@ -56,6 +71,7 @@ pub mod gateway;
 #[cfg(feature = "text")]
 pub mod mark_text;
 mod policy;
+mod schemes;
 mod status;
 #[cfg(feature = "std")]
 pub mod stdout;
@@ -69,6 +85,16 @@ pub use crypto::{RingVerifier, RING};
 pub use crypto::{RustCryptoVerifier, RUST_CRYPTO};
 pub use error::VerifyError;
 pub use policy::{FrameworkRequirement, Policy};
+pub use schemes::TrustStores;
 pub use status::{verify_status_list, verify_status_list_with_budget, VerifiedStatusList};
-pub use trust::{TrustAnchor, TrustStore, MAX_KEYS_PER_KID};
+pub use trust::{TrustAnchor, TrustStore, TrustedSchemes, MAX_KEYS_PER_KID};
 pub use verify::{verify, verify_with_status, VerifiedMark};
+
+// The tool's tests (`tests/cli.rs`) require the `cli` feature, which this crate's dev-dependency
+// on itself turns on for every test build. Were it off, cargo would skip them without a word;
+// this stops the build of the unit tests instead.
+#[cfg(all(test, not(feature = "cli")))]
+compile_error!(
+    "the `cli` feature is off in a test build: tests/cli.rs would be skipped (see the \
+     dev-dependencies in Cargo.toml)"
+);

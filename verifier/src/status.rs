@@ -8,8 +8,9 @@ use trustmark_format::{
     FormatError, Status, StatusListClaims, StatusListToken, TrustedIssuer, UnixTime,
 };
 
+use crate::trust::candidates;
 use crate::verify::find_signer;
-use crate::{Policy, TrustStore, VerifyError};
+use crate::{Policy, TrustAnchor, TrustStore, TrustedSchemes, VerifyError};
 
 /// How the verified list's entries are held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +41,12 @@ pub struct VerifiedStatusList {
     issuer: TrustedIssuer,
 }
 
-/// Verifies a signed status list token against the trust store and policy at `now`, with the
-/// default budget of [`MAX_LIST_BYTES`] bytes of uncompressed list.
-pub fn verify_status_list(
+/// Verifies a signed status list token against the trusted schemes (one [`TrustStore`] or
+/// several, [`crate::TrustStores`]) and policy at `now`, with the default budget of
+/// [`MAX_LIST_BYTES`] bytes of uncompressed list.
+pub fn verify_status_list<T: TrustedSchemes + ?Sized>(
     token: &[u8],
-    trust: &TrustStore<'_>,
+    trust: &T,
     policy: &Policy,
     now: UnixTime,
 ) -> Result<VerifiedStatusList, VerifyError> {
@@ -60,16 +62,17 @@ pub fn verify_status_list(
 /// as marks); the claims; `sub` equal to the signer's `status_list_uri` when its trust-list entry
 /// has one; `iat` inside the key's validity; the trust list current; `iat <= now`, `now < exp`
 /// and the policy's `max_status_age`; and the whole zlib stream (well-formed, checksum, at most
-/// `max_bytes`). The first failure is returned.
-pub fn verify_status_list_with_budget(
+/// `max_bytes`). The first failure is returned. With several schemes, the signer's key is looked
+/// up in all of them as a mark's is, and the trust list checked for currency is its scheme's.
+pub fn verify_status_list_with_budget<T: TrustedSchemes + ?Sized>(
     token: &[u8],
-    trust: &TrustStore<'_>,
+    trust: &T,
     policy: &Policy,
     now: UnixTime,
     max_bytes: usize,
 ) -> Result<VerifiedStatusList, VerifyError> {
     let sign1 = StatusListToken::parse_signed(token)?;
-    let issuer = find_signer(&sign1, trust).map_err(|e| match e {
+    let (scheme, issuer) = find_signer(&sign1, trust.schemes()).map_err(|e| match e {
         VerifyError::BadSignature => VerifyError::StatusListSignature,
         other => other,
     })?;
@@ -90,7 +93,7 @@ pub fn verify_status_list_with_budget(
             not_after: issuer.not_after,
         });
     }
-    trust.check_current(now)?;
+    scheme.check_current(now)?;
     check_fresh(claims.issued_at, claims.expires_at, policy, now)?;
     // Last, as the costliest check: inflate the whole stream once (nothing kept).
     let len = claims.list.check(max_bytes)?;
@@ -223,27 +226,31 @@ impl VerifiedStatusList {
         Ok(())
     }
 
-    /// Whether this list speaks for marks signed by `mark_issuer`, under `trust`:
+    /// Whether this list speaks for marks signed by `mark_issuer`, listed in the scheme of
+    /// `mark_scheme` among `schemes`:
     ///
     /// - if the mark issuer's trust-list entry has a `status_list_uri`, the list's `sub` is that
     ///   URI and the list's signer is listed with that same URI (a certifier may sign its list
     ///   with another of its keys, as after a key rollover);
     /// - otherwise the list is signed by the mark's own key.
     ///
-    /// Either way the list's signer must still be in `trust` (a list verified under an older
-    /// trust list must not outlive its signer's removal).
+    /// Either way the list's signer must still be listed in the mark's scheme (a list verified
+    /// under an older trust list must not outlive its signer's removal, and a key that another
+    /// scheme's root vouches for does not speak for this scheme's marks).
     pub(crate) fn check_applies(
         &self,
         mark_issuer: &TrustedIssuer,
-        trust: &TrustStore<'_>,
+        mark_scheme: &TrustAnchor,
+        schemes: &[TrustStore<'_>],
     ) -> Result<(), VerifyError> {
         let signer = &self.issuer;
         let bound = match &mark_issuer.status_list_uri {
             Some(uri) => self.uri == *uri && signer.status_list_uri.as_deref() == Some(uri),
             None => signer.alg == mark_issuer.alg && signer.public_key == mark_issuer.public_key,
         };
-        let still_trusted = trust.candidates(&signer.kid).any(|i| {
-            i.alg == signer.alg
+        let still_trusted = candidates(schemes, &signer.kid).any(|(scheme, i)| {
+            scheme.anchor() == mark_scheme
+                && i.alg == signer.alg
                 && i.public_key == signer.public_key
                 && i.status_list_uri == signer.status_list_uri
         });

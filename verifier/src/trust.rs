@@ -1,5 +1,6 @@
 //! The trust store: a trust list whose root signature has been checked, plus the crypto backend
-//! that marks are checked with.
+//! that marks are checked with; and [`TrustedSchemes`], the lookup that verification goes
+//! through, for one scheme ([`TrustStore`]) or several ([`crate::TrustStores`]).
 
 use alloc::vec::Vec;
 
@@ -41,15 +42,17 @@ pub struct TrustAnchor {
     pub public_key: Vec<u8>,
 }
 
-/// Most trusted keys tried for one kid. Kids are 4-byte hashes: an accidental collision among a
-/// scheme's keys is rare, and one certifier grinding keys to collide with another can only make
-/// verifiers try its key too. Bounding the tries keeps a hostile trust list (which would need the
-/// root's signature anyway) from turning one verification into many.
+/// Most trusted keys tried for one kid, over all the schemes a verifier holds. Kids are 4-byte
+/// hashes: an accidental collision among a scheme's keys is rare, and one certifier grinding keys
+/// to collide with another can only make verifiers try its key too. Bounding the tries keeps a
+/// hostile trust list (which would need the root's signature anyway) from turning one
+/// verification into many, however many schemes are held.
 pub const MAX_KEYS_PER_KID: usize = 4;
 
 /// A verified trust list with its crypto backend. Only [`TrustStore::from_signed`] makes one, so
 /// holding a `TrustStore` means the root signature was checked.
 pub struct TrustStore<'c> {
+    anchor: TrustAnchor,
     list: TrustList,
     crypto: &'c dyn SignatureVerifier,
 }
@@ -57,6 +60,7 @@ pub struct TrustStore<'c> {
 impl core::fmt::Debug for TrustStore<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TrustStore")
+            .field("anchor", &self.anchor)
             .field("list", &self.list)
             .finish_non_exhaustive()
     }
@@ -72,14 +76,19 @@ impl<'c> TrustStore<'c> {
         crypto: &'c dyn SignatureVerifier,
     ) -> Result<Self, VerifyError> {
         let list = verify_trust_list(signed, anchor, crypto)?;
-        let store = Self { list, crypto };
+        let store = Self {
+            anchor: anchor.clone(),
+            list,
+            crypto,
+        };
         store.check_current(now)?;
         Ok(store)
     }
 
     /// Replaces the held list with a newer signed one (as a cache refresh does). The new list
     /// must verify under `anchor`, be current at `now`, and have a higher sequence number: an
-    /// older list could bring back an issuer that was removed. On error the held list stays.
+    /// older list could bring back an issuer that was removed. On error the held list stays; on
+    /// success the store's anchor is `anchor` (normally the one it already had).
     pub fn update(
         &mut self,
         signed: &[u8],
@@ -94,6 +103,7 @@ impl<'c> TrustStore<'c> {
             });
         }
         let candidate = Self {
+            anchor: anchor.clone(),
             list,
             crypto: self.crypto,
         };
@@ -124,16 +134,85 @@ impl<'c> TrustStore<'c> {
         &self.list
     }
 
+    /// The trust anchor the list was verified under: the scheme's root.
+    pub fn anchor(&self) -> &TrustAnchor {
+        &self.anchor
+    }
+
     /// The crypto backend.
     pub(crate) fn crypto(&self) -> &'c dyn SignatureVerifier {
         self.crypto
     }
+}
 
-    /// Candidate keys for a kid, at most [`MAX_KEYS_PER_KID`].
-    pub(crate) fn candidates<'a, 'k>(
-        &'a self,
-        kid: &'k [u8],
-    ) -> impl Iterator<Item = &'a TrustedIssuer> + use<'a, 'k, 'c> {
-        self.list.issuers_with_kid(kid).take(MAX_KEYS_PER_KID)
+/// What marks and status lists are verified against: the verified trust lists of one scheme (a
+/// [`TrustStore`]) or of several at once (a [`crate::TrustStores`], for mutual recognition).
+///
+/// Verification looks a kid up in every held scheme, in order, and tries at most
+/// [`MAX_KEYS_PER_KID`] keys overall (`spec/pki.md` section 6.3). The trait is sealed: only this
+/// crate's stores implement it (and references and smart pointers to them), so every key a mark
+/// is checked with comes from a list whose root signature was checked.
+pub trait TrustedSchemes: sealed::Sealed {
+    /// The held schemes, in lookup order.
+    fn schemes(&self) -> &[TrustStore<'_>];
+}
+
+pub(crate) mod sealed {
+    /// Keeps [`super::TrustedSchemes`] to this crate's types.
+    #[allow(unreachable_pub)] // the sealed-trait pattern: public, but not nameable outside
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for TrustStore<'_> {}
+
+impl TrustedSchemes for TrustStore<'_> {
+    fn schemes(&self) -> &[TrustStore<'_>] {
+        core::slice::from_ref(self)
     }
+}
+
+impl<T: TrustedSchemes + ?Sized> sealed::Sealed for &T {}
+
+impl<T: TrustedSchemes + ?Sized> TrustedSchemes for &T {
+    fn schemes(&self) -> &[TrustStore<'_>] {
+        (**self).schemes()
+    }
+}
+
+impl<T: TrustedSchemes + ?Sized> sealed::Sealed for alloc::boxed::Box<T> {}
+
+impl<T: TrustedSchemes + ?Sized> TrustedSchemes for alloc::boxed::Box<T> {
+    fn schemes(&self) -> &[TrustStore<'_>] {
+        (**self).schemes()
+    }
+}
+
+impl<T: TrustedSchemes + ?Sized> sealed::Sealed for alloc::rc::Rc<T> {}
+
+impl<T: TrustedSchemes + ?Sized> TrustedSchemes for alloc::rc::Rc<T> {
+    fn schemes(&self) -> &[TrustStore<'_>] {
+        (**self).schemes()
+    }
+}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: TrustedSchemes + ?Sized> sealed::Sealed for alloc::sync::Arc<T> {}
+
+#[cfg(target_has_atomic = "ptr")]
+impl<T: TrustedSchemes + ?Sized> TrustedSchemes for alloc::sync::Arc<T> {
+    fn schemes(&self) -> &[TrustStore<'_>] {
+        (**self).schemes()
+    }
+}
+
+/// Candidate keys for a kid across `schemes`: each scheme's entries with that kid in list order,
+/// the schemes in order, at most [`MAX_KEYS_PER_KID`] in all; each with the scheme that lists it.
+pub(crate) fn candidates<'a, 'c, 'k>(
+    schemes: &'a [TrustStore<'c>],
+    kid: &'k [u8],
+) -> impl Iterator<Item = (&'a TrustStore<'c>, &'a TrustedIssuer)> + use<'a, 'c, 'k> {
+    schemes
+        .iter()
+        .flat_map(move |scheme| scheme.list.issuers_with_kid(kid).map(move |i| (scheme, i)))
+        .take(MAX_KEYS_PER_KID)
 }

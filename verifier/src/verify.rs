@@ -4,7 +4,8 @@ use alloc::vec::Vec;
 
 use trustmark_format::{ecdsa, mark, Algorithm, MarkClaims, Status, TrustedIssuer, UnixTime};
 
-use crate::{Policy, TrustStore, VerifiedStatusList, VerifyError};
+use crate::trust::candidates;
+use crate::{Policy, TrustAnchor, TrustStore, TrustedSchemes, VerifiedStatusList, VerifyError};
 
 /// A mark that passed every check. Only [`verify`] constructs one, so code that holds a
 /// `VerifiedMark` cannot have skipped a check.
@@ -12,6 +13,7 @@ use crate::{Policy, TrustStore, VerifiedStatusList, VerifyError};
 pub struct VerifiedMark {
     claims: MarkClaims,
     issuer: TrustedIssuer,
+    anchor: TrustAnchor,
     status_as_of: Option<UnixTime>,
 }
 
@@ -31,6 +33,12 @@ impl VerifiedMark {
         &self.issuer.kid
     }
 
+    /// The scheme that verified the mark: the trust anchor of the trust list that lists its
+    /// signing key. With several schemes held ([`crate::TrustStores`]), the one whose key it was.
+    pub fn anchor(&self) -> &TrustAnchor {
+        &self.anchor
+    }
+
     /// When the status list that found the mark valid was issued: the mark's revocation
     /// status is known as of this time. `None` when it was verified without a status list.
     pub fn status_as_of(&self) -> Option<UnixTime> {
@@ -38,17 +46,19 @@ impl VerifiedMark {
     }
 }
 
-/// Verifies `token` (the COSE bytes of a mark) against the trust store and policy at time `now`,
-/// without a status list: [`verify_with_status`] with `None` (so a policy that sets
+/// Verifies `token` (the COSE bytes of a mark) against the trusted schemes and policy at time
+/// `now`, without a status list: [`verify_with_status`] with `None` (so a policy that sets
 /// `require_status` refuses every mark here).
 ///
-/// Checks, in order: the profile structure; a trusted key with the mark's kid and algorithm; the
-/// signature over the received bytes; the claims; `iat` inside the key's validity and not after
-/// `now`; `now` before `exp`; the trust list still current; every framework claim inside the
+/// `trust` is one scheme's [`TrustStore`] or several schemes' [`crate::TrustStores`]. Checks, in
+/// order: the profile structure; a trusted key with the mark's kid and algorithm (looked up in
+/// every held scheme, at most [`crate::MAX_KEYS_PER_KID`] keys in all); the signature over the
+/// received bytes; the claims; `iat` inside the key's validity and not after `now`; `now` before
+/// `exp`; the trust list of the signer's scheme still current; every framework claim inside the
 /// issuer's scope; the policy. The first failure is returned.
-pub fn verify(
+pub fn verify<T: TrustedSchemes + ?Sized>(
     token: &[u8],
-    trust: &TrustStore<'_>,
+    trust: &T,
     policy: &Policy,
     now: UnixTime,
 ) -> Result<VerifiedMark, VerifyError> {
@@ -62,16 +72,18 @@ pub fn verify(
 /// `now` under the policy (`status_list_not_yet_valid`, `status_list_expired`,
 /// `status_list_stale`), and hold the mark's status index (`status_index_out_of_range`); the
 /// entry must be VALID: SUSPENDED fails with `suspended`, anything else with `revoked`. Without
-/// one, a policy with `require_status` fails with `status_missing`.
-pub fn verify_with_status(
+/// one, a policy with `require_status` fails with `status_missing`. With several schemes, the
+/// list's signer must be listed in the mark's own scheme.
+pub fn verify_with_status<T: TrustedSchemes + ?Sized>(
     token: &[u8],
-    trust: &TrustStore<'_>,
+    trust: &T,
     status: Option<&VerifiedStatusList>,
     policy: &Policy,
     now: UnixTime,
 ) -> Result<VerifiedMark, VerifyError> {
+    let schemes = trust.schemes();
     let sign1 = mark::parse(token)?;
-    let issuer = find_signer(&sign1, trust)?;
+    let (scheme, issuer) = find_signer(&sign1, schemes)?;
     let claims = MarkClaims::from_cbor(sign1.payload())?;
     let iat = claims.issued_at;
     if iat < issuer.not_before || iat > issuer.not_after {
@@ -90,7 +102,7 @@ pub fn verify_with_status(
             now,
         });
     }
-    trust.check_current(now)?;
+    scheme.check_current(now)?;
     for claim in &claims.frameworks {
         if !issuer
             .scope
@@ -108,7 +120,7 @@ pub fn verify_with_status(
         None if policy.require_status => return Err(VerifyError::StatusMissing),
         None => None,
         Some(list) => {
-            list.check_applies(issuer, trust)?;
+            list.check_applies(issuer, scheme.anchor(), schemes)?;
             list.check_current(policy, now)?;
             let index = claims.status_index;
             match list.status(index)? {
@@ -126,22 +138,23 @@ pub fn verify_with_status(
     Ok(VerifiedMark {
         claims,
         issuer: issuer.clone(),
+        anchor: scheme.anchor().clone(),
         status_as_of,
     })
 }
 
-/// The trusted key whose signature verifies, trying each key that shares the kid (for marks and
-/// status lists alike).
-pub(crate) fn find_signer<'t>(
+/// The trusted key whose signature verifies, trying each key that shares the kid in every held
+/// scheme (for marks and status lists alike), with the scheme that lists it.
+pub(crate) fn find_signer<'t, 'c>(
     sign1: &trustmark_format::ParsedSign1<'_>,
-    trust: &'t TrustStore<'_>,
-) -> Result<&'t TrustedIssuer, VerifyError> {
+    schemes: &'t [TrustStore<'c>],
+) -> Result<(&'t TrustStore<'c>, &'t TrustedIssuer), VerifyError> {
     let kid = sign1.kid();
     let alg = sign1.algorithm();
     let mut mismatch = None;
     let mut tbs: Option<Vec<u8>> = None;
     let mut any = false;
-    for issuer in trust.candidates(kid) {
+    for (scheme, issuer) in candidates(schemes, kid) {
         any = true;
         if issuer.alg != alg {
             mismatch = Some(issuer.alg);
@@ -151,11 +164,11 @@ pub(crate) fn find_signer<'t>(
             return Err(VerifyError::NonCanonicalSignature);
         }
         let message = tbs.get_or_insert_with(|| sign1.to_be_signed());
-        if trust
+        if scheme
             .crypto()
             .verify(alg, &issuer.public_key, message, sign1.signature())
         {
-            return Ok(issuer);
+            return Ok((scheme, issuer));
         }
         mismatch = None;
     }

@@ -1,6 +1,7 @@
 //! The `trustmark-verify` command line, run as a process: how INPUT is classified
 //! (`spec/token.md` section 9.6) with the exact code of each invalid input, the exit statuses,
-//! and a stdout whose reader has gone.
+//! a stdout whose reader has gone, and several schemes at once (`--trust-list` and `--root`
+//! repeated, paired in order).
 //!
 //! Each test makes a development PKI (`trustmark_keys::init_dev_pki`) and signs a mark with its
 //! issuer key, at the fixed time `NOW`; the tool verifies at `AT`, one day later.
@@ -24,6 +25,8 @@ const AT: &str = "2027-01-16T08:00:00Z";
 struct Fixture {
     dir: tempfile::TempDir,
     trust_list: PathBuf,
+    /// The scheme root's kid, in hex.
+    root_kid: String,
     token: Vec<u8>,
 }
 
@@ -55,9 +58,14 @@ impl Fixture {
         let token = mark::encode(&claims, key.algorithm(), key.kid(), |tbs| key.sign(tbs)).unwrap();
         Self {
             trust_list: paths.trust_list(),
+            root_kid: hex::encode(&pki.root.kid),
             dir,
             token,
         }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.trust_list.with_file_name("root.pem")
     }
 
     fn url(&self) -> String {
@@ -271,7 +279,8 @@ fn qr_code_text_is_classified_like_input() {
 fn usage_and_io_errors_exit_2() {
     let f = Fixture::new();
     let url = f.url();
-    let root = f.trust_list.with_file_name("root.pem");
+    let root = f.root();
+    let list = f.trust_list.to_str().unwrap();
     let missing_list = f.dir.path().join("no-such-list.cbor");
     let not_an_image = f.file("not-an-image.png", b"text");
     let verify = |trust_list: &std::path::Path, args: &[&str]| {
@@ -301,6 +310,14 @@ fn usage_and_io_errors_exit_2() {
             verify(&f.trust_list, &["--at", "yesterday", &url]),
         ),
         ("unknown flag", verify(&f.trust_list, &["--colour", &url])),
+        (
+            "two --trust-list, one --root",
+            verify(&f.trust_list, &["--trust-list", list, &url]),
+        ),
+        (
+            "one --trust-list, two --root",
+            verify(&f.trust_list, &["--root", root.to_str().unwrap(), &url]),
+        ),
     ];
     for (case, out) in runs {
         let stderr = text(&out.stderr);
@@ -351,5 +368,183 @@ fn closed_stdout_keeps_the_exit_status_quietly() {
                 "{stderr}"
             );
         }
+    }
+}
+
+/// `trustmark-verify` holding the schemes of `fixtures`: `--trust-list` and `--root` of each, in
+/// order, then `--at AT` and `args`.
+fn verify_with_schemes(fixtures: &[&Fixture], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trustmark-verify"));
+    for f in fixtures {
+        command
+            .arg("--trust-list")
+            .arg(&f.trust_list)
+            .arg("--root")
+            .arg(f.root());
+    }
+    command.args(["--at", AT]).args(args).output().unwrap()
+}
+
+/// Two schemes (two dev PKIs, each a root with its own issuer and mark): the mark of each
+/// verifies, in either order, and the output names the scheme whose root's list verified it.
+#[test]
+fn two_schemes_each_mark_verifies_and_names_its_scheme() {
+    let (a, b) = (Fixture::new(), Fixture::new());
+    assert_ne!(a.root_kid, b.root_kid);
+    for order in [[&a, &b], [&b, &a]] {
+        for f in [&a, &b] {
+            let out = verify_with_schemes(&order, &["--json", &f.url()]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let scheme = &json["mark"]["scheme"];
+            assert_eq!(
+                (
+                    json["valid"].as_bool(),
+                    scheme["root"].as_str(),
+                    scheme["root_kid"].as_str(),
+                    scheme["root_file"].as_str(),
+                ),
+                (
+                    Some(true),
+                    Some("trustmark dev scheme root"),
+                    Some(f.root_kid.as_str()),
+                    f.root().to_str(),
+                ),
+                "{json}"
+            );
+            let plain = verify_with_schemes(&order, &[&f.url()]);
+            assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+            let line = text(&plain.stdout);
+            let scheme = format!(
+                "| scheme trustmark dev scheme root (root kid {})\n",
+                f.root_kid
+            );
+            assert!(
+                line.starts_with("VALID Acme Devices Ltd SmartHub Pro 200")
+                    && line.ends_with(&scheme),
+                "{line}"
+            );
+        }
+    }
+    // Without --root, each list's root is the root.pem beside it.
+    let out = Command::new(env!("CARGO_BIN_EXE_trustmark-verify"))
+        .arg("--trust-list")
+        .arg(&a.trust_list)
+        .arg("--trust-list")
+        .arg(&b.trust_list)
+        .args(["--at", AT, "--json", &b.url()])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["mark"]["scheme"]["root_kid"],
+        b.root_kid.as_str(),
+        "{json}"
+    );
+    // Holding one scheme, the other's mark is unknown.
+    let out = verify_with_schemes(&[&a], &["--json", &b.url()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), json["error"]["code"].as_str()),
+        (Some(1), Some("unknown_kid")),
+        "{json}"
+    );
+}
+
+/// Lists and roots are paired in order: a list under another scheme's root is an invalid
+/// trust list (exit 1, naming the file); unequal counts, one root twice, and several roots for
+/// `--online` are usage errors (exit 2) that say what to give.
+#[test]
+fn two_schemes_pairing_errors() {
+    let (a, b) = (Fixture::new(), Fixture::new());
+    let crossed = Command::new(env!("CARGO_BIN_EXE_trustmark-verify"))
+        .arg("--trust-list")
+        .arg(&a.trust_list)
+        .arg("--root")
+        .arg(b.root())
+        .arg("--trust-list")
+        .arg(&b.trust_list)
+        .arg("--root")
+        .arg(a.root())
+        .args(["--at", AT, "--json", &a.url()])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&crossed.stdout).unwrap();
+    assert_eq!(
+        (crossed.status.code(), json["error"]["code"].as_str()),
+        (Some(1), Some("trust_list_signature")),
+        "{json}"
+    );
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("{}: ", a.trust_list.display())),
+        "{message}"
+    );
+
+    let (list_a, list_b) = (
+        a.trust_list.to_str().unwrap(),
+        b.trust_list.to_str().unwrap(),
+    );
+    let (root_a, root_b) = (a.root(), b.root());
+    let (root_a, root_b) = (root_a.to_str().unwrap(), root_b.to_str().unwrap());
+    let url = a.url();
+    let verifier = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_trustmark-verify"))
+            .args(args)
+            .args(["--at", AT, "--json", &url])
+            .output()
+            .unwrap()
+    };
+    let cases = [
+        (
+            vec![
+                "--trust-list",
+                list_a,
+                "--trust-list",
+                list_b,
+                "--root",
+                root_a,
+            ],
+            "2 --trust-list but 1 --root: give one --root per --trust-list, paired in order \
+             (or no --root, for the root.pem beside each list)",
+        ),
+        (
+            vec!["--trust-list", list_a, "--root", root_a, "--root", root_b],
+            "1 --trust-list but 2 --root: give one --root per --trust-list",
+        ),
+        (
+            vec![
+                "--trust-list",
+                list_a,
+                "--root",
+                root_a,
+                "--trust-list",
+                list_a,
+                "--root",
+                root_a,
+            ],
+            &format!("{root_a} has the same root key as {root_a}: give each scheme once"),
+        ),
+        (
+            vec![
+                "--online",
+                "http://127.0.0.1:9",
+                "--root",
+                root_a,
+                "--root",
+                root_b,
+            ],
+            "--online takes one --root (it fetches one scheme's trust list)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = verifier(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        assert!(
+            stderr.starts_with(&format!("trustmark-verify: {expected}")),
+            "{args:?}: {stderr}"
+        );
     }
 }

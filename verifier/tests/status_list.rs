@@ -6,73 +6,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use base64::Engine;
 use trustmark_format::status_list::{CompressedStatusList, MAX_LIST_BYTES};
 use trustmark_format::{
-    mark, Algorithm, Assurance, Day, Firmware, FormatError, FrameworkClaim, FrameworkId,
-    FrameworkScope, IssuerScope, MarkClaims, Status, StatusList, StatusListClaims, StatusListToken,
-    TrustList, TrustedIssuer, UnixTime,
+    Algorithm, FormatError, Status, StatusList, StatusListClaims, StatusListToken, TrustedIssuer,
+    UnixTime,
 };
 use trustmark_keys::{KeyError, Signer, SoftwareKey};
 use trustmark_verifier::cose::verify_cose_sign1;
 use trustmark_verifier::{
     verify, verify_status_list, verify_status_list_with_budget, verify_with_status, Policy,
-    SignatureVerifier, TrustAnchor, TrustStore, VerifiedStatusList, VerifyError, RING, RUST_CRYPTO,
+    SignatureVerifier, TrustAnchor, TrustStore, VerifiedStatusList, VerifyError,
 };
 
-/// Every case runs with each crypto backend.
-static BACKENDS: [(&str, &dyn SignatureVerifier); 2] =
-    [("ring", &RING), ("rustcrypto", &RUST_CRYPTO)];
+use common::{
+    entries, entry, for_each_backend, key, mark_by, status_token, token_with, zlib9, Root,
+    BACKENDS, DAY, NOW,
+};
 
-/// Runs `case` with each backend, naming it in the output (shown when the case fails).
-fn for_each_backend(case: impl Fn(&'static dyn SignatureVerifier)) {
-    for (name, crypto) in BACKENDS {
-        println!("crypto backend: {name}");
-        case(crypto);
-    }
-}
-
-/// The one clock of these tests: the status lists are issued at `NOW`.
-const NOW: u64 = 1_800_000_000;
-const DAY: u64 = 86_400;
 const URI_A: &str = "https://status.lab-a.example/v1/lists/1";
 const URI_B: &str = "https://status.lab-b.example/v1/lists/1";
-
-/// zlib at level 9 from the C library (flate2's libz-sys backend), as the issuer compresses.
-fn zlib9(data: &[u8]) -> Vec<u8> {
-    let mut z = flate2::Compress::new(flate2::Compression::new(9), true);
-    let mut out = Vec::with_capacity(data.len() + data.len() / 1000 + 64);
-    match z.compress_vec(data, &mut out, flate2::FlushCompress::Finish) {
-        Ok(flate2::Status::StreamEnd) => out,
-        other => panic!("zlib: {other:?}"),
-    }
-}
-
-fn key(seed: u8) -> SoftwareKey {
-    SoftwareKey::ed25519_from_seed(&[seed; 32]).unwrap()
-}
-
-fn entry(key: &dyn Signer, name: &str, uri: Option<&str>) -> TrustedIssuer {
-    TrustedIssuer {
-        kid: key.kid().to_vec(),
-        alg: key.algorithm(),
-        public_key: key.public_key().to_vec(),
-        not_before: UnixTime(NOW - 365 * DAY),
-        not_after: UnixTime(NOW + 365 * DAY),
-        name: name.to_string(),
-        scope: IssuerScope {
-            frameworks: vec![FrameworkScope {
-                framework: FrameworkId::IOTSF_ICAF,
-                max_class: 4,
-            }],
-            assurances: vec![Assurance::ThirdParty],
-        },
-        status_list_uri: uri.map(str::to_string),
-    }
-}
 
 /// The scheme: a root, and issuers
 /// - `a`: lab A's key, publishing at `URI_A`; `a2`: lab A's second key, same URI;
@@ -80,7 +38,7 @@ fn entry(key: &dyn Signer, name: &str, uri: Option<&str>) -> TrustedIssuer {
 /// - `c`: a certifier with no status list URI in the trust list;
 /// - `es`: an ES256 key publishing at `URI_B` too (lab B's second key).
 struct Scheme {
-    root: SoftwareKey,
+    root: Root,
     a: SoftwareKey,
     a2: SoftwareKey,
     b: SoftwareKey,
@@ -91,7 +49,7 @@ struct Scheme {
 impl Scheme {
     fn new() -> Self {
         Self {
-            root: key(1),
+            root: Root::new(1),
             a: key(2),
             a2: key(3),
             b: key(4),
@@ -111,87 +69,16 @@ impl Scheme {
     }
 
     fn anchor(&self) -> TrustAnchor {
-        TrustAnchor {
-            alg: Algorithm::EdDsa,
-            public_key: self.root.public_key().to_vec(),
-        }
+        self.root.anchor()
     }
 
     fn signed_trust_list(&self, sequence: u64, issuers: Vec<TrustedIssuer>) -> Vec<u8> {
-        let list = TrustList {
-            sequence,
-            issued_at: UnixTime(NOW - DAY),
-            expires_at: UnixTime(NOW + 30 * DAY),
-            issuers,
-        };
-        list.sign(Algorithm::EdDsa, self.root.kid(), |tbs| self.root.sign(tbs))
-            .unwrap()
+        self.root.signed_list(sequence, issuers)
     }
 
     fn trust(&self, crypto: &'static dyn SignatureVerifier) -> TrustStore<'static> {
-        let signed = self.signed_trust_list(1, self.entries());
-        TrustStore::from_signed(&signed, &self.anchor(), UnixTime(NOW), crypto).unwrap()
+        self.root.store(self.entries(), crypto)
     }
-}
-
-fn claims(status_index: u32) -> MarkClaims {
-    MarkClaims {
-        vendor: "Acme Devices Ltd".to_string(),
-        model: "Thermostat T1000".to_string(),
-        hw_version: "1.0.0".to_string(),
-        firmware: Firmware {
-            version: "2.4.1".to_string(),
-            sha256: [0x9f; 32],
-        },
-        frameworks: vec![FrameworkClaim {
-            framework: FrameworkId::IOTSF_ICAF,
-            version: "3.0".to_string(),
-            class: 2,
-            assurance: Assurance::ThirdParty,
-        }],
-        issued_at: UnixTime(NOW - 10 * DAY),
-        expires_at: UnixTime(NOW + 300 * DAY),
-        support_until: Day(25_000),
-        status_index,
-    }
-}
-
-fn mark_by(key: &dyn Signer, status_index: u32) -> Vec<u8> {
-    mark::encode(&claims(status_index), key.algorithm(), key.kid(), |tbs| {
-        key.sign(tbs)
-    })
-    .unwrap()
-}
-
-/// A 2-bit list of `len` entries with the given `(index, status)` set.
-fn entries(len: usize, set: &[(usize, Status)]) -> StatusList {
-    let mut list = StatusList::new(2, len).unwrap();
-    for (index, status) in set {
-        list.set(*index, status.value()).unwrap();
-    }
-    list
-}
-
-fn status_token(key: &dyn Signer, uri: &str, list: StatusList) -> Vec<u8> {
-    token_with(key, uri, UnixTime(NOW), Some(UnixTime(NOW + DAY)), list)
-}
-
-fn token_with(
-    key: &dyn Signer,
-    uri: &str,
-    issued_at: UnixTime,
-    expires_at: Option<UnixTime>,
-    list: StatusList,
-) -> Vec<u8> {
-    StatusListToken {
-        uri: uri.to_string(),
-        issued_at,
-        expires_at,
-        ttl: Some(43_200),
-        list,
-    }
-    .sign::<KeyError>(key.algorithm(), key.kid(), zlib9, |tbs| key.sign(tbs))
-    .unwrap()
 }
 
 fn verified(token: &[u8], trust: &TrustStore<'_>) -> VerifiedStatusList {

@@ -12,17 +12,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod common;
+
 use peak_alloc::PeakAlloc;
 use trustmark_format::status_list::{lookup, window_len};
 use trustmark_format::{
-    mark, Algorithm, Assurance, Day, Firmware, FrameworkClaim, FrameworkId, FrameworkScope,
-    IssuerScope, MarkClaims, Status, StatusList, StatusListClaims, StatusListToken, TrustList,
-    TrustedIssuer, UnixTime,
+    mark, Algorithm, Assurance, FrameworkId, FrameworkScope, IssuerScope, MarkClaims, Status,
+    StatusList, StatusListClaims, StatusListToken, TrustList, TrustedIssuer, UnixTime,
 };
 use trustmark_keys::{KeyError, Signer, SoftwareKey};
 use trustmark_verifier::{
     verify, verify_status_list, verify_with_status, Policy, TrustAnchor, TrustStore, RING,
 };
+
+use common::NOW;
 
 #[global_allocator]
 static HEAP: PeakAlloc = PeakAlloc;
@@ -35,7 +38,6 @@ fn high_water<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (value, HEAP.peak_usage() - base)
 }
 
-const NOW: u64 = 1_800_000_000;
 const URI: &str = "https://status.lab-a.example/v1/lists/1";
 
 /// Heap the decompressor's state may take besides the window: `miniz_oxide`'s
@@ -109,23 +111,9 @@ fn heap_high_water_of_status_checks() {
         .find(|i| list.get(*i) == Some(0))
         .unwrap();
     let claims = MarkClaims {
-        vendor: "Acme Devices Ltd".to_string(),
-        model: "Thermostat T1000".to_string(),
-        hw_version: "1.0.0".to_string(),
-        firmware: Firmware {
-            version: "2.4.1".to_string(),
-            sha256: [0x9f; 32],
-        },
-        frameworks: vec![FrameworkClaim {
-            framework: FrameworkId::IOTSF_ICAF,
-            version: "3.0".to_string(),
-            class: 2,
-            assurance: Assurance::ThirdParty,
-        }],
         issued_at: UnixTime(NOW - 3600),
         expires_at: UnixTime(NOW + 3600),
-        support_until: Day(25_000),
-        status_index: valid as u32,
+        ..common::claims(valid as u32)
     };
     let mark = mark::encode(&claims, Algorithm::EdDsa, issuer.kid(), |tbs| {
         issuer.sign(tbs)

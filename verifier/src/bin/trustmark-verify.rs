@@ -13,11 +13,12 @@ use clap::Parser;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use trustmark_format::{Assurance, FormatError, FrameworkId, UnixTime};
+use trustmark_keys::RootCertificate;
 use trustmark_verifier::mark_text;
 use trustmark_verifier::stdout::print_line;
 use trustmark_verifier::{
     verify_status_list, verify_with_status, FrameworkRequirement, Policy, TrustAnchor, TrustStore,
-    VerifiedMark, VerifyError, RING,
+    TrustStores, VerifiedMark, VerifyError, RING,
 };
 
 /// Verify a trustmark trust mark offline, against a trust list signed by the scheme root.
@@ -30,14 +31,23 @@ INPUT is read as the first of these that fits (spec/token.md section 9.6):\n  \
 4. a base64url token (no padding), as `trustmark-issuer issue` prints it.\n\
 The text of a --qr image is read by rules 1, 2 and 4. Once a rule fits, its decoding decides: \
 an input that fails to decode, or fits no rule, is an invalid mark.\n\n\
+Several schemes (mutual recognition): repeat --trust-list, and --root with it, paired in order \
+(the n-th list must be signed by the n-th root; without --root, each list's root is root.pem \
+beside it). The mark's kid is looked up in every list, in the order given, and at most 4 keys \
+are tried in all (spec/pki.md section 6.3). The output names the scheme that verified the mark: \
+its root's common name and key id (\"scheme\" with --json). A different number of --root and \
+--trust-list, or one root given twice, is a usage error.\n\n\
 Exit status: 0 valid, 1 invalid (reason on stderr; with --json, {\"valid\": false, \"error\": \
 {\"code\", \"message\"}} on stdout), 2 usage or I/O error.\n\n\
-Example:\n  trustmark-verify --trust-list data/pki/trust-list.cbor --firmware-sha256 <hex> \
-'HTTPS://VERIFY.EXAMPLE.ORG/V/1379...'")]
+Examples:\n  trustmark-verify --trust-list data/pki/trust-list.cbor --firmware-sha256 <hex> \
+'HTTPS://VERIFY.EXAMPLE.ORG/V/1379...'\n  \
+trustmark-verify --trust-list a/trust-list.cbor --root a/root.pem \
+--trust-list b/trust-list.cbor --root b/root.pem 'HTTPS://VERIFY.EXAMPLE.ORG/V/1379...'")]
 struct Args {
-    /// The signed trust list (trust-list.cbor).
+    /// A signed trust list (trust-list.cbor). Repeat it to hold several schemes at once, each
+    /// verified under its own --root (paired in order).
     #[arg(long, value_name = "FILE", required_unless_present = "online")]
-    trust_list: Option<PathBuf>,
+    trust_list: Vec<PathBuf>,
     /// Fetch the trust list (BASE_URL/v1/trust-list) and the mark issuer's status list (from
     /// its trust-list entry) over HTTP, with a cache: conditional requests, the status list's
     /// ttl honoured, the cached copies used when offline (verification still refuses an expired
@@ -47,10 +57,11 @@ struct Args {
     /// Cache directory for --online [default: $XDG_CACHE_HOME/trustmark or ~/.cache/trustmark].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// The scheme root certificate (PEM) the trust list must be signed by.
-    /// [default: root.pem in the trust list's directory]
+    /// The scheme root certificate (PEM) a trust list must be signed by. Repeated: the n-th
+    /// --root is the n-th --trust-list's, and there must be as many of each. --online takes one.
+    /// [default: root.pem in each trust list's directory]
     #[arg(long, value_name = "PEM")]
-    root: Option<PathBuf>,
+    root: Vec<PathBuf>,
     /// Verify as of this time (RFC 3339, e.g. 2027-01-31T12:00:00Z) instead of now.
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
@@ -122,7 +133,7 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
         ),
     };
     let policy = policy(args)?;
-    let anchor = anchor(args)?;
+    let roots = roots(args)?;
     // A mark that does not decode is an invalid mark (exit 1), reported after the trust list is
     // built, as `verify` reports a malformed token; a file or image that cannot be read is an
     // I/O error (exit 2) now.
@@ -131,42 +142,132 @@ fn run(args: &Args) -> Result<ExitCode, UsageError> {
         (None, Some(input)) => token_from_input(input)?,
         (None, None) => return Err(UsageError("give INPUT or --qr IMAGE".into())),
     };
-    let (trust_bytes, online_status) = match (&args.online, &args.trust_list) {
-        (Some(base), _) => online(args, base, &anchor, token.as_deref().ok(), now)?,
-        (None, Some(path)) => (read(path)?, None),
-        (None, None) => {
-            return Err(UsageError(
-                "give --trust-list FILE or --online BASE_URL".into(),
-            ))
+    let (schemes, online_status) = match &args.online {
+        Some(base) => {
+            let [root] = <[Root; 1]>::try_from(roots)
+                .map_err(|_| "--online takes one --root (it fetches one scheme's trust list)")?;
+            let (scheme, status) = online(args, base, root, token.as_deref().ok(), now)?;
+            (vec![scheme], status)
+        }
+        None => {
+            let schemes = roots.into_iter().zip(&args.trust_list).map(|(root, path)| {
+                Ok(Scheme {
+                    root,
+                    source: path.display().to_string(),
+                    trust_list: read(path)?,
+                })
+            });
+            (schemes.collect::<Result<_, UsageError>>()?, None)
         }
     };
     let status_bytes = match &args.status_list {
         Some(source) => Some(read_source(source)?),
         None => online_status,
     };
-    let result = TrustStore::from_signed(&trust_bytes, &anchor, now, &RING).and_then(|trust| {
+    let result = trust_stores(&schemes, now).and_then(|trust| {
         let status = match &status_bytes {
             Some(bytes) => Some(verify_status_list(bytes, &trust, &policy, now)?),
             None => None,
         };
         let token = token.map_err(VerifyError::Format)?;
-        verify_with_status(&token, &trust, status.as_ref(), &policy, now)
+        Ok(verify_with_status(
+            &token,
+            &trust,
+            status.as_ref(),
+            &policy,
+            now,
+        )?)
     });
-    report(args.json, &result)
+    report(args.json, &schemes, &result)
+}
+
+/// A scheme root, from its certificate.
+struct Root {
+    /// The certificate's path.
+    path: PathBuf,
+    /// The root certificate.
+    certificate: RootCertificate,
+    /// Its key, as the trust lists are verified under it.
+    anchor: TrustAnchor,
+}
+
+/// One scheme the tool trusts: a root and the trust list it signed.
+struct Scheme {
+    /// The root.
+    root: Root,
+    /// Where the trust list came from: its file, or the `--online` URL.
+    source: String,
+    /// The signed trust list.
+    trust_list: Vec<u8>,
+}
+
+/// Why the mark is not valid (exit 1): the failed check, and the trust list it is about, if any.
+struct Invalid {
+    error: VerifyError,
+    trust_list: Option<String>,
+}
+
+impl From<VerifyError> for Invalid {
+    fn from(error: VerifyError) -> Self {
+        Self {
+            error,
+            trust_list: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.trust_list {
+            Some(source) => write!(f, "{source}: {}", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+/// Every scheme's trust list, verified under its root at `now`, held together in the order
+/// given. A list that does not verify makes the mark invalid, naming the list.
+fn trust_stores(schemes: &[Scheme], now: UnixTime) -> Result<TrustStores<'static>, Invalid> {
+    let mut trust = TrustStores::new(&RING);
+    for scheme in schemes {
+        trust
+            .add(&scheme.trust_list, &scheme.root.anchor, now)
+            .map_err(|error| Invalid {
+                error,
+                trust_list: Some(scheme.source.clone()),
+            })?;
+    }
+    Ok(trust)
 }
 
 /// Prints the outcome and returns its exit status: 0 valid, 1 invalid. If the reader of stdout
 /// has gone, the status is the same (`print_line`); another failed write is an I/O error.
-fn report(json: bool, result: &Result<VerifiedMark, VerifyError>) -> Result<ExitCode, UsageError> {
+fn report(
+    json: bool,
+    schemes: &[Scheme],
+    result: &Result<VerifiedMark, Invalid>,
+) -> Result<ExitCode, UsageError> {
+    // The scheme whose trust list lists the key that verified the mark.
+    let scheme = |mark: &VerifiedMark| {
+        schemes
+            .iter()
+            .find(|s| s.root.anchor == *mark.anchor())
+            .map(|s| &s.root)
+    };
     let line = match (result, json) {
         (Ok(mark), true) => {
-            Some(serde_json::json!({"valid": true, "mark": mark_json(mark)}).to_string())
+            let mark = mark_json(mark, scheme(mark));
+            Some(serde_json::json!({"valid": true, "mark": mark}).to_string())
         }
         (Err(e), true) => {
-            let error = serde_json::json!({"code": e.code(), "message": e.to_string()});
+            let error = serde_json::json!({"code": e.error.code(), "message": e.to_string()});
             Some(serde_json::json!({"valid": false, "error": error}).to_string())
         }
-        (Ok(mark), false) => Some(format!("VALID {}", summary(mark))),
+        (Ok(mark), false) => Some(format!(
+            "VALID {} | scheme {}",
+            summary(mark),
+            scheme_name(scheme(mark))
+        )),
         (Err(_), false) => None,
     };
     if let Some(line) = line {
@@ -230,15 +331,17 @@ fn policy(args: &Args) -> Result<Policy, UsageError> {
     Ok(policy)
 }
 
-/// `--online`: the trust list and the issuer's status list, fetched or from the cache.
+/// `--online`: the scheme of `root` with its trust list, and the issuer's status list, fetched
+/// or from the cache.
 fn online(
     args: &Args,
     base: &str,
-    anchor: &TrustAnchor,
+    root: Root,
     token: Option<&[u8]>,
     now: UnixTime,
-) -> Result<(Vec<u8>, Option<Vec<u8>>), UsageError> {
+) -> Result<(Scheme, Option<Vec<u8>>), UsageError> {
     use trustmark_verifier::fetch::{status_list_fresh, Origin, Source};
+    let anchor = &root.anchor;
     let cache_dir = match &args.cache_dir {
         Some(dir) => dir.clone(),
         None => std::env::var_os("XDG_CACHE_HOME")
@@ -282,30 +385,69 @@ fn online(
         }
         None => None,
     };
-    Ok((fetched.bytes, status))
+    let scheme = Scheme {
+        root,
+        source: url,
+        trust_list: fetched.bytes,
+    };
+    Ok((scheme, status))
 }
 
-fn anchor(args: &Args) -> Result<TrustAnchor, UsageError> {
-    let root_path = match (&args.root, &args.trust_list) {
-        (Some(path), _) => path.clone(),
-        (None, Some(list)) => list.parent().unwrap_or(Path::new(".")).join("root.pem"),
-        (None, None) => {
-            return Err(UsageError(
-                "--online needs the scheme root pinned with --root ROOT.pem".into(),
-            ))
+/// The scheme roots: the n-th `--root` for the n-th `--trust-list` (or root.pem beside each
+/// list when no `--root` is given), or the `--root` of `--online`. Different counts, and one
+/// root key given twice, are usage errors.
+fn roots(args: &Args) -> Result<Vec<Root>, UsageError> {
+    let paths = match (args.root.as_slice(), args.trust_list.as_slice()) {
+        ([], []) if args.online.is_some() => {
+            return Err("--online needs the scheme root pinned with --root ROOT.pem".into())
+        }
+        ([], []) => return Err("give --trust-list FILE or --online BASE_URL".into()),
+        ([], lists) => lists
+            .iter()
+            .map(|list| list.parent().unwrap_or(Path::new(".")).join("root.pem"))
+            .collect(),
+        (roots, []) => roots.to_vec(),
+        (roots, lists) if roots.len() == lists.len() => roots.to_vec(),
+        (roots, lists) => {
+            return Err(UsageError(format!(
+                "{} --trust-list but {} --root: give one --root per --trust-list, paired in \
+                 order (or no --root, for the root.pem beside each list)",
+                lists.len(),
+                roots.len()
+            )))
         }
     };
-    let pem = std::fs::read_to_string(&root_path).map_err(|e| {
-        format!(
-            "{}: {e} (give the scheme root with --root)",
-            root_path.display()
-        )
-    })?;
-    let root = trustmark_keys::RootCertificate::from_pem(&pem)
-        .map_err(|e| format!("{}: {e}", root_path.display()))?;
-    Ok(TrustAnchor {
-        alg: root.alg,
-        public_key: root.public_key,
+    let mut roots: Vec<Root> = Vec::with_capacity(paths.len());
+    for path in paths {
+        let root = root(path)?;
+        if let Some(earlier) = roots
+            .iter()
+            .find(|r| r.anchor.public_key == root.anchor.public_key)
+        {
+            return Err(UsageError(format!(
+                "{} has the same root key as {}: give each scheme once",
+                root.path.display(),
+                earlier.path.display()
+            )));
+        }
+        roots.push(root);
+    }
+    Ok(roots)
+}
+
+fn root(path: PathBuf) -> Result<Root, UsageError> {
+    let pem = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e} (give the scheme root with --root)", path.display()))?;
+    let certificate =
+        RootCertificate::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    let anchor = TrustAnchor {
+        alg: certificate.alg,
+        public_key: certificate.public_key.clone(),
+    };
+    Ok(Root {
+        path,
+        certificate,
+        anchor,
     })
 }
 
@@ -369,7 +511,7 @@ fn day(d: trustmark_format::Day) -> String {
     date.split('T').next().unwrap_or_default().to_owned()
 }
 
-fn mark_json(mark: &VerifiedMark) -> serde_json::Value {
+fn mark_json(mark: &VerifiedMark, scheme: Option<&Root>) -> serde_json::Value {
     let c = mark.claims();
     serde_json::json!({
         "issuer": mark.issuer().name,
@@ -388,7 +530,33 @@ fn mark_json(mark: &VerifiedMark) -> serde_json::Value {
         "expires_at": rfc3339(c.expires_at),
         "support_until": day(c.support_until),
         "status_index": c.status_index,
+        "scheme": scheme_json(scheme),
     })
+}
+
+/// The scheme that verified a mark, for `--json`: its root's common name and key id, and the
+/// root certificate's file.
+fn scheme_json(root: Option<&Root>) -> serde_json::Value {
+    match root {
+        Some(root) => serde_json::json!({
+            "root": root.certificate.common_name,
+            "root_kid": hex::encode(&root.certificate.kid),
+            "root_file": root.path.display().to_string(),
+        }),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// The scheme that verified a mark, for the text output: `CN (root kid HEX)`.
+fn scheme_name(root: Option<&Root>) -> String {
+    match root {
+        Some(root) => format!(
+            "{} (root kid {})",
+            root.certificate.common_name,
+            hex::encode(&root.certificate.kid)
+        ),
+        None => "unknown".to_owned(),
+    }
 }
 
 fn summary(mark: &VerifiedMark) -> String {
