@@ -107,13 +107,27 @@ pub struct MarkCase {
     pub time: Option<u64>,
     /// The expected answer.
     pub expect: Expect,
+    /// For a valid mark, the trust-list entry that must have verified it (given in
+    /// `multi-key.json`, whose list has several keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<SignerVector>,
+}
+
+/// The trust-list entry whose key verified a mark.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SignerVector {
+    /// Its kid, hex.
+    pub kid: String,
+    /// Its name (unique within the vector's trust list).
+    pub name: String,
 }
 
 fn is_default(policy: &PolicyVector) -> bool {
     *policy == PolicyVector::default()
 }
 
-/// `marks.json`: marks verified against one trust list.
+/// `marks.json` and `multi-key.json`: marks verified against one trust list.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MarkVectors {

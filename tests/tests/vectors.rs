@@ -68,9 +68,11 @@ fn outcome<T>(result: Result<T, VerifyError>) -> Expect {
     }
 }
 
-#[test]
-fn mark_vectors() {
-    let file: MarkVectors = read("marks.json");
+/// Runs every case of a mark file with each backend: the answer must be the expected one, and
+/// for a case that names its signer, the verifying entry's kid and name too. The file must hold
+/// at least `min_cases` cases, so that it cannot silently shrink. Returns the file.
+fn check_mark_file(name: &str, min_cases: usize) -> MarkVectors {
+    let file: MarkVectors = read(name);
     let anchor = anchor(&file.anchor);
     let trust_list = bytes(&file.trust_list);
     let mut failures = Vec::new();
@@ -79,21 +81,62 @@ fn mark_vectors() {
             let now = UnixTime(case.time.unwrap_or(file.time));
             let result = TrustStore::from_signed(&trust_list, &anchor, now, crypto)
                 .and_then(|trust| verify(&bytes(&case.token), &trust, &policy(&case.policy), now));
+            let signer = result.as_ref().ok().map(|mark| SignerVector {
+                kid: hex::encode(mark.kid()),
+                name: mark.issuer().name.clone(),
+            });
             let got = outcome(result);
             if got != case.expect {
                 failures.push(format!(
                     "{} ({backend}): expected {:?}, got {got:?}",
                     case.name, case.expect
                 ));
+            } else if case.signer.is_some() && signer != case.signer {
+                failures.push(format!(
+                    "{} ({backend}): expected signer {:?}, got {signer:?}",
+                    case.name, case.signer
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(failures.is_empty(), "{name}: {failures:#?}");
     assert!(
-        file.cases.len() >= 40,
-        "the mark vectors shrank to {}",
+        file.cases.len() >= min_cases,
+        "{name} shrank to {} cases",
         file.cases.len()
     );
+    file
+}
+
+#[test]
+fn mark_vectors() {
+    check_mark_file("marks.json", 40);
+}
+
+/// The trust list of several keys: each valid case names its signer, and every kind of case
+/// (valid, scope, withdrawal, removal, wrong key) stays in the file.
+#[test]
+fn multi_key_vectors() {
+    let file = check_mark_file("multi-key.json", 14);
+    let count = |expect: Expect| file.cases.iter().filter(|c| c.expect == expect).count();
+    assert!(count(Expect::Valid) >= 6, "valid cases");
+    for code in [
+        "outside_scope",
+        "issued_outside_key_validity",
+        "unknown_kid",
+        "bad_signature",
+        "algorithm_mismatch",
+    ] {
+        assert!(count(Expect::Error(code.into())) >= 1, "no {code} case");
+    }
+    for case in &file.cases {
+        assert_eq!(
+            case.signer.is_some(),
+            case.expect == Expect::Valid,
+            "{}: a signer is named exactly for a valid case",
+            case.name
+        );
+    }
 }
 
 #[test]
@@ -220,13 +263,15 @@ fn qr_text_vectors() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// Vector names are unique, so a failure report names one case.
+/// Vector names are unique within a file, so a failure report names one case.
 #[test]
 fn case_names_are_unique() {
-    let file: MarkVectors = read("marks.json");
-    let mut names: Vec<&str> = file.cases.iter().map(|c| c.name.as_str()).collect();
-    names.sort_unstable();
-    let before = names.len();
-    names.dedup();
-    assert_eq!(before, names.len());
+    for name in ["marks.json", "multi-key.json"] {
+        let file: MarkVectors = read(name);
+        let mut names: Vec<&str> = file.cases.iter().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "{name}");
+    }
 }

@@ -57,23 +57,44 @@ impl Es256Key {
         })
     }
 
-    /// Signs `payload` into a mark; `high_s` returns the malleable twin `(r, n - s)`.
-    fn sign_mark(&self, payload: Vec<u8>, high_s: bool) -> Result<Vec<u8>> {
+    /// The low-s signature of `message`; `high_s` returns its malleable twin `(r, n - s)`.
+    fn signature(&self, message: &[u8], high_s: bool) -> Result<Vec<u8>, KeyError> {
         use p256::ecdsa::signature::Signer as _;
+        let signature: p256::ecdsa::Signature = self.key.sign(message);
+        let signature = signature.normalize_s().unwrap_or(signature);
+        let (r, s) = signature.split_scalars();
+        let s = if high_s { -*s } else { *s };
+        let twin = p256::ecdsa::Signature::from_scalars(r, s)
+            .map_err(|_| KeyError::Crypto("ECDSA scalars"))?;
+        Ok(twin.to_bytes().to_vec())
+    }
+
+    /// Signs `payload` into a mark; `high_s` gives the malleable twin of the signature.
+    fn sign_mark(&self, payload: Vec<u8>, high_s: bool) -> Result<Vec<u8>> {
         Ok(cose::build_sign1::<KeyError>(
             Algorithm::Es256,
             &self.kid,
             payload,
-            |tbs| {
-                let signature: p256::ecdsa::Signature = self.key.sign(tbs);
-                let signature = signature.normalize_s().unwrap_or(signature);
-                let (r, s) = signature.split_scalars();
-                let s = if high_s { -*s } else { *s };
-                let twin = p256::ecdsa::Signature::from_scalars(r, s)
-                    .map_err(|_| KeyError::Crypto("ECDSA scalars"))?;
-                Ok(twin.to_bytes().to_vec())
-            },
+            |tbs| self.signature(tbs, high_s),
         )?)
+    }
+}
+
+impl Signer for Es256Key {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::Es256
+    }
+
+    fn public_key(&self) -> &[u8] {
+        &self.public_key
+    }
+
+    fn kid(&self) -> &[u8] {
+        &self.kid
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.signature(message, false)
     }
 }
 
@@ -131,13 +152,21 @@ fn trust_list_payload(keys: &Keys) -> TrustList {
     }
 }
 
+/// `list` signed by the vector root.
+fn signed_by_root(keys: &Keys, list: &TrustList) -> Result<Vec<u8>> {
+    sign_with(&keys.root, Algorithm::EdDsa, list.to_cbor()?)
+}
+
 fn sign_with(key: &SoftwareKey, header_alg: Algorithm, payload: Vec<u8>) -> Result<Vec<u8>> {
-    Ok(cose::build_sign1::<KeyError>(
-        header_alg,
-        key.kid(),
-        payload,
-        |tbs| key.sign(tbs),
-    )?)
+    sign_as(key, header_alg, key.kid(), payload)
+}
+
+/// A COSE_Sign1 of `payload` signed by `key` under the header `alg` and `kid`, which need not be
+/// the key's own.
+fn sign_as(key: &dyn Signer, alg: Algorithm, kid: &[u8], payload: Vec<u8>) -> Result<Vec<u8>> {
+    Ok(cose::build_sign1::<KeyError>(alg, kid, payload, |tbs| {
+        key.sign(tbs)
+    })?)
 }
 
 fn typical_claims() -> MarkClaims {
@@ -210,6 +239,7 @@ fn case(name: &str, description: &str, token: &[u8], expect: Expect) -> MarkCase
         policy: PolicyVector::default(),
         time: None,
         expect,
+        signer: None,
     }
 }
 
@@ -833,6 +863,302 @@ fn trust_list_cases(keys: &Keys) -> Result<Vec<TrustListCase>> {
     ])
 }
 
+/// Two Ed25519 seeds (`twin_seed`) whose keys have the same kid: the first collision found by
+/// deriving the kid of `twin_seed(n)` for n = 0, 1, 2, ... (a 4-byte kid collides after about
+/// 2^16 keys). Lab A and Lab D of `multi-key.json` are these keys.
+const KID_TWINS: [u32; 2] = [90_091, 104_827];
+/// Seed of Lab C of `multi-key.json` (Ed25519).
+const LAB_C_SEED: [u8; 32] = [0x05; 32];
+/// Seed of the key removed from the `multi-key.json` list (Ed25519).
+const REMOVED_SEED: [u8; 32] = [0x06; 32];
+/// Scalar of Lab B of `multi-key.json` (ES256).
+const LAB_B_SCALAR: [u8; 32] = [0x07; 32];
+/// Scalar of Lab W of `multi-key.json` (ES256), the withdrawn key.
+const LAB_W_SCALAR: [u8; 32] = [0x08; 32];
+/// `issued_at` of the `multi-key.json` list, and so the end of Lab W's withdrawn validity.
+const MULTI_KEY_LIST_ISSUED_AT: u64 = VECTOR_TIME - DAY;
+
+/// Seed `n` of the kid-twin search: 28 bytes 0x0a, then `n` big-endian.
+fn twin_seed(n: u32) -> [u8; 32] {
+    let mut seed = [0x0a; 32];
+    seed[28..].copy_from_slice(&n.to_be_bytes());
+    seed
+}
+
+/// An issuer key of `multi-key.json` with its trust-list entry.
+struct Lab {
+    key: Box<dyn Signer>,
+    entry: TrustedIssuer,
+}
+
+impl Lab {
+    /// Listed from 30 days before the vector time until `not_after`, accredited for
+    /// `frameworks` (each with its highest class) at `assurances`.
+    fn new(
+        name: &str,
+        key: Box<dyn Signer>,
+        frameworks: &[(FrameworkId, u8)],
+        assurances: &[Assurance],
+        not_after: u64,
+    ) -> Self {
+        let entry = TrustedIssuer {
+            kid: key.kid().to_vec(),
+            alg: key.algorithm(),
+            public_key: key.public_key().to_vec(),
+            not_before: UnixTime(VECTOR_TIME - 30 * DAY),
+            not_after: UnixTime(not_after),
+            name: name.into(),
+            scope: IssuerScope {
+                frameworks: frameworks
+                    .iter()
+                    .map(|&(framework, max_class)| FrameworkScope {
+                        framework,
+                        max_class,
+                    })
+                    .collect(),
+                assurances: assurances.to_vec(),
+            },
+            status_list_uri: None,
+        };
+        Self { key, entry }
+    }
+
+    /// A mark of `claims` signed by this key under its own kid.
+    fn mark(&self, claims: &MarkClaims) -> Result<Vec<u8>> {
+        self.mark_as(self.key.kid(), claims)
+    }
+
+    /// A mark of `claims` signed by this key (and with its alg) under the header `kid`.
+    fn mark_as(&self, kid: &[u8], claims: &MarkClaims) -> Result<Vec<u8>> {
+        let key = self.key.as_ref();
+        sign_as(key, key.algorithm(), kid, claims.to_cbor()?)
+    }
+
+    fn signer(&self) -> SignerVector {
+        SignerVector {
+            kid: hex_of(&self.entry.kid),
+            name: self.entry.name.clone(),
+        }
+    }
+}
+
+/// The keys of `multi-key.json`: five listed (in list order A, B, C, W, D) and one removed.
+struct MultiKeyLabs {
+    /// Ed25519, iotsf-icaf up to class 3, both assurances; shares its kid with `d`.
+    a: Lab,
+    /// ES256, etsi-en-303-645 up to class 1, third-party only.
+    b: Lab,
+    /// Ed25519, uk-psti up to class 1, self-assessment only.
+    c: Lab,
+    /// ES256, iotsf-icaf up to class 2, third-party only; withdrawn for the future.
+    w: Lab,
+    /// Ed25519, uk-psti up to class 1, both assurances; listed after `a`, with the same kid.
+    d: Lab,
+    /// Ed25519, in no entry of the list (a removed key).
+    removed: Lab,
+}
+
+impl MultiKeyLabs {
+    fn new() -> Result<Self> {
+        use Assurance::{SelfAssessment, ThirdParty};
+        let ed25519 = |seed: &[u8; 32]| -> Result<Box<dyn Signer>> {
+            Ok(Box::new(SoftwareKey::ed25519_from_seed(seed)?))
+        };
+        let es256 =
+            |scalar: &[u8; 32]| -> Result<Box<dyn Signer>> { Ok(Box::new(Es256Key::new(scalar)?)) };
+        let listed_until = VECTOR_TIME + 3 * 365 * DAY;
+        let labs = Self {
+            a: Lab::new(
+                "Vector Lab A",
+                ed25519(&twin_seed(KID_TWINS[0]))?,
+                &[(FrameworkId::IOTSF_ICAF, 3)],
+                &[SelfAssessment, ThirdParty],
+                listed_until,
+            ),
+            b: Lab::new(
+                "Vector Lab B",
+                es256(&LAB_B_SCALAR)?,
+                &[(FrameworkId::ETSI_EN_303_645, 1)],
+                &[ThirdParty],
+                listed_until,
+            ),
+            c: Lab::new(
+                "Vector Lab C",
+                ed25519(&LAB_C_SEED)?,
+                &[(FrameworkId::UK_PSTI, 1)],
+                &[SelfAssessment],
+                listed_until,
+            ),
+            // Withdrawn as `trustmark-scheme trust-list --withdraw` does: the validity ends at
+            // the issued_at of the list that withdraws it (`spec/pki.md` 6.4).
+            w: Lab::new(
+                "Vector Lab W",
+                es256(&LAB_W_SCALAR)?,
+                &[(FrameworkId::IOTSF_ICAF, 2)],
+                &[ThirdParty],
+                MULTI_KEY_LIST_ISSUED_AT,
+            ),
+            d: Lab::new(
+                "Vector Lab D",
+                ed25519(&twin_seed(KID_TWINS[1]))?,
+                &[(FrameworkId::UK_PSTI, 1)],
+                &[SelfAssessment, ThirdParty],
+                listed_until,
+            ),
+            removed: Lab::new(
+                "Vector Lab R",
+                ed25519(&REMOVED_SEED)?,
+                &[(FrameworkId::IOTSF_ICAF, 3)],
+                &[ThirdParty],
+                listed_until,
+            ),
+        };
+        anyhow::ensure!(
+            labs.a.entry.kid == labs.d.entry.kid,
+            "the kid twins do not share a kid"
+        );
+        Ok(labs)
+    }
+
+    /// The list: sequence 2, current from a day before the vector time for 90 days.
+    fn trust_list(&self) -> TrustList {
+        TrustList {
+            sequence: 2,
+            issued_at: UnixTime(MULTI_KEY_LIST_ISSUED_AT),
+            expires_at: UnixTime(VECTOR_TIME + 90 * DAY),
+            issuers: [&self.a, &self.b, &self.c, &self.w, &self.d]
+                .map(|lab| lab.entry.clone())
+                .into(),
+        }
+    }
+}
+
+/// The typical claims with a single class 1 claim of `framework` instead.
+fn claiming(framework: FrameworkId, version: &str, assurance: Assurance) -> MarkClaims {
+    MarkClaims {
+        frameworks: vec![FrameworkClaim {
+            framework,
+            version: version.into(),
+            class: 1,
+            assurance,
+        }],
+        ..typical_claims()
+    }
+}
+
+fn multi_key_cases(labs: &MultiKeyLabs) -> Result<Vec<MarkCase>> {
+    let MultiKeyLabs {
+        a,
+        b,
+        c,
+        w,
+        d,
+        removed,
+    } = labs;
+    // The typical claims (iotsf-icaf class 2, third-party) are in the scope of A and W only.
+    let iotsf = typical_claims();
+    let etsi = |assurance| claiming(FrameworkId::ETSI_EN_303_645, "2.1.1", assurance);
+    let psti = |assurance| claiming(FrameworkId::UK_PSTI, "2023", assurance);
+    let valid = |name: &str, description: &str, lab: &Lab, token: Vec<u8>| MarkCase {
+        signer: Some(lab.signer()),
+        ..case(name, description, &token, Expect::Valid)
+    };
+    let withdrawn_at = w.entry.not_after.0;
+    let issued_by_w = |iat: u64| {
+        w.mark(&MarkClaims {
+            issued_at: UnixTime(iat),
+            ..typical_claims()
+        })
+    };
+    let twin_kid = hex_of(&a.entry.kid);
+    Ok(vec![
+        valid(
+            "valid-a",
+            &format!("Lab A (Ed25519) signs the typical claims (iotsf-icaf class 2, third-party), inside its scope. Its kid {twin_kid} is also Lab D's: A is listed first, so its key verifies at the first try."),
+            a,
+            a.mark(&iotsf)?,
+        ),
+        valid(
+            "valid-b",
+            "Lab B (ES256) signs an etsi-en-303-645 class 1 third-party claim, inside its scope.",
+            b,
+            b.mark(&etsi(Assurance::ThirdParty))?,
+        ),
+        valid(
+            "valid-c",
+            "Lab C (Ed25519) signs a uk-psti class 1 self-assessed claim, inside its scope.",
+            c,
+            c.mark(&psti(Assurance::SelfAssessment))?,
+        ),
+        valid(
+            "valid-d-kid-twin",
+            &format!("Lab D (Ed25519) signs a uk-psti class 1 third-party claim under its own kid {twin_kid}, which Lab A's key (listed before D's) derives too: A's key is tried first and fails, D's verifies, and D is the signer."),
+            d,
+            d.mark(&psti(Assurance::ThirdParty))?,
+        ),
+        case(
+            "c-framework-outside-scope",
+            "Lab C signs the claims of valid-a: iotsf-icaf, for which only A and W are accredited. The scope is that of the entry whose key verified.",
+            &c.mark(&iotsf)?,
+            error("outside_scope"),
+        ),
+        case(
+            "d-framework-outside-scope",
+            "Lab D signs the claims of valid-a under the kid it shares with A. D's key verifies, so D's scope applies (uk-psti only), not that of A, the first entry with the kid.",
+            &d.mark(&iotsf)?,
+            error("outside_scope"),
+        ),
+        case(
+            "b-assurance-outside-scope",
+            "Lab B signs the claim of valid-b self-assessed; B is accredited for third-party assessment only.",
+            &b.mark(&etsi(Assurance::SelfAssessment))?,
+            error("outside_scope"),
+        ),
+        valid(
+            "valid-w-before-withdrawal",
+            "Lab W (ES256), withdrawn: its entry ends (not_after) at the list's issued_at, a day before the vector time. A mark issued a day before that still verifies.",
+            w,
+            issued_by_w(withdrawn_at - DAY)?,
+        ),
+        valid(
+            "valid-w-at-withdrawal",
+            "Lab W's mark issued at its entry's not_after exactly: not_before <= iat <= not_after holds.",
+            w,
+            issued_by_w(withdrawn_at)?,
+        ),
+        case(
+            "w-after-withdrawal",
+            "Lab W's mark issued one second after its entry's not_after.",
+            &issued_by_w(withdrawn_at + 1)?,
+            error("issued_outside_key_validity"),
+        ),
+        case(
+            "removed-key",
+            "The typical claims signed by a key the list no longer holds (removed): inside the validity and scope it once had, yet unknown.",
+            &removed.mark(&iotsf)?,
+            error("unknown_kid"),
+        ),
+        case(
+            "kid-a-signed-by-c",
+            "The claims of valid-a with A's kid in the header (EdDSA), signed by Lab C's Ed25519 key: neither A's nor D's key verifies it.",
+            &c.mark_as(&a.entry.kid, &iotsf)?,
+            error("bad_signature"),
+        ),
+        case(
+            "kid-b-signed-by-w",
+            "The claims of valid-b with B's kid in the header (ES256), signed (low s) by Lab W's ES256 key.",
+            &w.mark_as(&b.entry.kid, &etsi(Assurance::ThirdParty))?,
+            error("bad_signature"),
+        ),
+        case(
+            "kid-a-es256-signed-by-b",
+            "The claims of valid-b with A's kid and ES256 in the header, signed by Lab B: both entries with that kid are EdDSA keys.",
+            &b.mark_as(&a.entry.kid, &etsi(Assurance::ThirdParty))?,
+            error("algorithm_mismatch"),
+        ),
+    ])
+}
+
 fn qr_cases(typical: &[u8]) -> Vec<QrTextCase> {
     let text = trustmark_format::qr_text::encode(typical);
     let url =
@@ -1016,11 +1342,7 @@ fn main() -> Result<()> {
         stranger: SoftwareKey::ed25519_from_seed(&STRANGER_SEED)?,
         es256: Es256Key::new(&ES256_ISSUER_SCALAR)?,
     };
-    let trust_list = sign_with(
-        &keys.root,
-        Algorithm::EdDsa,
-        trust_list_payload(&keys).to_cbor()?,
-    )?;
+    let trust_list = signed_by_root(&keys, &trust_list_payload(&keys))?;
     let typical = mark(&keys, &typical_claims())?;
     let revoked = with_claims(&keys, |c| c.status_index = REVOKED_STATUS_INDEX)?;
     let status_list = status_list_token(&keys)?;
@@ -1037,6 +1359,14 @@ fn main() -> Result<()> {
         anchor: anchor(&keys),
         trust_list: hex_of(&trust_list),
         cases: mark_cases(&keys)?,
+    })?;
+    let labs = MultiKeyLabs::new()?;
+    write_json(&out, "multi-key.json", &MarkVectors {
+        description: "Marks of several issuer keys (Ed25519 and ES256, each with its own scope and validity, two sharing a kid) and of a removed key, checked against one trust list at time; a valid case names the entry (kid and name) whose key verified it.".into(),
+        time: VECTOR_TIME,
+        anchor: anchor(&keys),
+        trust_list: hex_of(&signed_by_root(&keys, &labs.trust_list())?),
+        cases: multi_key_cases(&labs)?,
     })?;
     write_json(
         &out,
