@@ -511,3 +511,68 @@ fn development_mode_keeps_its_root_apart_and_accredits_certifiers_itself() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("dev-scheme/root-key.pem"));
 }
+
+#[test]
+fn the_service_recognises_another_schemes_marks_against_its_own_root() {
+    let temp = tempfile::tempdir().unwrap();
+    // The other scheme: a service of its own (development mode), with a mark.
+    let other = Server::start(&temp.path().join("other"));
+    let other_key =
+        std::fs::read_to_string(temp.path().join("other/dev-certifier-api-key")).unwrap();
+    let other_psti = assessment(&other, other_key.trim());
+    let foreign = issue(&other, other_key.trim(), &other_psti).json();
+    let recognized = temp.path().join("recognized");
+    std::fs::create_dir_all(&recognized).unwrap();
+    std::fs::write(
+        recognized.join("root.pem"),
+        other.get("/v1/pki/root.pem").body,
+    )
+    .unwrap();
+    std::fs::write(
+        recognized.join("list.cose"),
+        other.get("/v1/trust-list").body,
+    )
+    .unwrap();
+    // A third scheme nobody recognises.
+    let stranger = Server::start(&temp.path().join("stranger"));
+    let stranger_key =
+        std::fs::read_to_string(temp.path().join("stranger/dev-certifier-api-key")).unwrap();
+    let stranger_psti = assessment(&stranger, stranger_key.trim());
+    let unknown = issue(&stranger, stranger_key.trim(), &stranger_psti).json();
+
+    let config = format!(
+        "[scheme]\ntrust_list_poll_seconds = 1\n\n[[scheme.recognized]]\nroot_certificate = {:?}\ntrust_list = {:?}\n",
+        recognized.join("root.pem"),
+        recognized.join("list.cose")
+    );
+    let server = Server::start_with(&temp.path().join("data"), Some(&config), &[]);
+    let own_key = std::fs::read_to_string(temp.path().join("data/dev-certifier-api-key")).unwrap();
+    let own_psti = assessment(&server, own_key.trim());
+    let own = issue(&server, own_key.trim(), &own_psti).json();
+    let url = |mark: &Value| mark["url"].as_str().unwrap().to_owned();
+
+    let verified = verify(&server, &url(&foreign));
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert!(
+        verified["mark"]["issuer"]
+            .as_str()
+            .unwrap()
+            .ends_with("(trustmark DEVELOPMENT root (not for production))"),
+        "{verified}"
+    );
+    assert_eq!(verify(&server, &url(&own))["valid"], true);
+    let refused = verify(&server, &url(&unknown));
+    assert_eq!(refused["error"]["code"], "unknown_kid", "{refused}");
+    // A list of the recognised scheme signed by another root is refused, and the held one stays.
+    std::fs::write(
+        recognized.join("list.cose"),
+        stranger.get("/v1/trust-list").body,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        verify(&server, &url(&foreign))["valid"],
+        true,
+        "the held list stays"
+    );
+}

@@ -111,6 +111,20 @@ pub struct SchemeConfig {
     pub trust_list_poll_seconds: u64,
     /// How long before the trust list expires `/healthz` degrades and the log warns, in days.
     pub trust_list_warn_days: u64,
+    /// Other schemes whose marks the verification page and `POST /v1/verify` recognise
+    /// (mutual recognition), each verified against its own root.
+    pub recognized: Vec<RecognizedScheme>,
+}
+
+/// Another scheme the service recognises (`[[scheme.recognized]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecognizedScheme {
+    /// Its root certificate (PEM).
+    pub root_certificate: PathBuf,
+    /// A file holding its signed trust list, read at start and whenever it changes (every
+    /// `trust_list_poll_seconds`); a newer list replaces the held one, an older one is refused.
+    pub trust_list: PathBuf,
 }
 
 impl Default for SchemeConfig {
@@ -120,6 +134,7 @@ impl Default for SchemeConfig {
             trust_list_path: None,
             trust_list_poll_seconds: 10,
             trust_list_warn_days: 14,
+            recognized: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod limits;
 mod page;
 mod pki;
+pub mod recognized;
 pub mod records;
 pub mod scheme;
 mod server;
@@ -73,6 +74,7 @@ pub struct Services {
     config: Arc<ServiceConfig>,
     base_url: Arc<str>,
     scheme: scheme::Scheme,
+    recognition: recognized::Recognition,
     signers: Arc<dyn SignerProvider>,
     limiter: Arc<RateLimiter<String>>,
     public_limiter: Arc<RateLimiter<ClientKey>>,
@@ -335,6 +337,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let base_url = config.base_url(bound);
 
     let scheme = scheme::Scheme::open(&config, UnixTime(now()))?;
+    let recognition = recognized::Recognition::open(&config.scheme.recognized, &scheme.anchor)?;
     // Made once per process and kept for its life: the trust stores borrow it.
     let crypto: &'static verify_cache::CachingVerifier = Box::leak(Box::new(
         verify_cache::CachingVerifier::new(&RING, config.verify_cache_entries),
@@ -381,6 +384,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         config: Arc::new(config),
         base_url: base_url.clone().into(),
         scheme,
+        recognition,
         signers,
         crypto,
     }));

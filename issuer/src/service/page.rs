@@ -7,7 +7,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use trustmark_format::{mark, qr_text, MarkClaims, UnixTime};
-use trustmark_verifier::{verify, Policy, SignatureVerifier, TrustStore, VerifyError};
+use trustmark_verifier::{
+    verify, Policy, SignatureVerifier, TrustAnchor, TrustStores, VerifyError,
+};
 
 use super::error::ApiError;
 use super::{now, AppState};
@@ -85,23 +87,35 @@ impl Outcome {
     }
 }
 
-/// Verifies `token` with the trust list in force and the current status of its marks (none in
-/// force: 503 `no_trust_list`).
+/// Verifies `token` with the trust list in force and those of the recognised schemes
+/// (`spec/pki.md` 11.6), and, for a mark of this registry, the current status of its marks
+/// (no list held at all: 503 `no_trust_list`).
 pub(super) fn check(
     state: &AppState,
     token: &[u8],
     firmware: Option<[u8; 32]>,
 ) -> Result<Outcome, ApiError> {
-    let in_force = state
-        .shared
-        .in_force()
-        .ok_or(trustmark_domain::DomainError::NoTrustList)?;
-    Ok(check_in(state, &in_force.store, token, firmware))
+    let stores = state
+        .recognition
+        .stores(&state.shared, &state.scheme.anchor, state.crypto);
+    if stores.is_empty() {
+        return Err(trustmark_domain::DomainError::NoTrustList.into());
+    }
+    Ok(check_in(state, &stores, token, firmware))
+}
+
+/// The name shown for the issuer of a mark of `anchor`'s scheme: the certifier's name for a mark
+/// of this registry, and the trust list's name with its scheme for a recognised scheme's.
+fn issuer_name(state: &AppState, anchor: &TrustAnchor, token: &[u8], listed: &str) -> String {
+    match state.recognition.name_of(anchor) {
+        Some(scheme) => format!("{listed} ({scheme})"),
+        None => certifier_name(state, token).unwrap_or_else(|| listed.to_owned()),
+    }
 }
 
 fn check_in(
     state: &AppState,
-    trust: &TrustStore<'_>,
+    trust: &TrustStores<'_>,
     token: &[u8],
     firmware: Option<[u8; 32]>,
 ) -> Outcome {
@@ -112,12 +126,13 @@ fn check_in(
     };
     match verify(token, trust, &policy, at) {
         Ok(verified) => {
-            let issuer =
-                certifier_name(state, token).unwrap_or_else(|| verified.issuer().name.clone());
-            // The status list of the key that signed it (a key of another registry: none here).
-            let status = state
-                .shared
-                .key(verified.kid())
+            let issuer = issuer_name(state, verified.anchor(), token, &verified.issuer().name);
+            // The status list of the key that signed it: this registry's keys only (a mark of a
+            // recognised scheme has its status in that scheme's registry).
+            let ours = *verified.anchor() == state.scheme.anchor;
+            let status = ours
+                .then(|| state.shared.key(verified.kid()))
+                .flatten()
                 .map_or(MarkStatus::Valid, |(key, _)| {
                     state
                         .shared
@@ -169,20 +184,23 @@ fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
 /// The claims of a token whose signature verifies under a trusted key (whatever else fails).
 fn genuine_claims(
     state: &AppState,
-    trust: &TrustStore<'_>,
+    trust: &TrustStores<'_>,
     token: &[u8],
 ) -> Option<(MarkClaims, String)> {
     let parsed = mark::parse(token).ok()?;
-    let issuer = trust.list().issuers_with_kid(parsed.kid()).find(|i| {
-        i.alg == parsed.algorithm()
-            && state.crypto.verify(
-                i.alg,
-                &i.public_key,
-                &parsed.to_be_signed(),
-                parsed.signature(),
-            )
+    let (store, issuer) = trust.iter().find_map(|store| {
+        let issuer = store.list().issuers_with_kid(parsed.kid()).find(|i| {
+            i.alg == parsed.algorithm()
+                && state.crypto.verify(
+                    i.alg,
+                    &i.public_key,
+                    &parsed.to_be_signed(),
+                    parsed.signature(),
+                )
+        })?;
+        Some((store, issuer))
     })?;
-    let name = certifier_name(state, token).unwrap_or_else(|| issuer.name.clone());
+    let name = issuer_name(state, store.anchor(), token, &issuer.name);
     Some((MarkClaims::from_cbor(parsed.payload()).ok()?, name))
 }
 

@@ -13,15 +13,32 @@ use super::{now, pki, AppState};
 /// How often the expiry warning is repeated, in seconds.
 const WARN_EVERY: u64 = 3600;
 
+/// Reads a trust-list file on a blocking thread, refusing one over the format's limit (a trust
+/// list is at most 256 KiB) without reading it whole.
+async fn read_list(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let limit = trustmark_format::trust_list::MAX_TRUST_LIST_LEN;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)?
+            .take(limit as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() > limit {
+            return Err(std::io::Error::other(format!(
+                "over {limit} bytes: not a trust list"
+            )));
+        }
+        Ok(bytes)
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
 /// Puts the file's list in force if it is not the list in force already. Returns a line for
 /// the log when the file is refused (the same refusal is not logged again).
 async fn read_file(state: &AppState, path: &Path, last_refused: &mut Option<Vec<u8>>) {
-    // A trust list is at most 256 KiB: read on a blocking thread like any file.
-    let owned = path.to_path_buf();
-    let read = tokio::task::spawn_blocking(move || std::fs::read(owned))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-    let bytes = match read {
+    let bytes = match read_list(path).await {
         Ok(bytes) => bytes,
         Err(e) => {
             if last_refused.as_deref() != Some(b"unreadable".as_slice()) {
@@ -46,6 +63,34 @@ async fn read_file(state: &AppState, path: &Path, last_refused: &mut Option<Vec<
                 e.code
             );
             *last_refused = Some(bytes);
+        }
+    }
+}
+
+/// Reads the recognised schemes' trust-list files; a refusal is logged once per content.
+async fn read_recognized(state: &AppState, refused: &mut [Option<String>]) {
+    for (index, scheme) in state.recognition.schemes().iter().enumerate() {
+        let read = read_list(&scheme.trust_list)
+            .await
+            .map_err(|e| format!("{}: {e}", scheme.trust_list.display()))
+            .and_then(|bytes| {
+                state
+                    .recognition
+                    .refresh(index, bytes, UnixTime(now()), state.crypto)
+                    .map_err(|e| format!("{}: {e}", scheme.trust_list.display()))
+            });
+        match read {
+            Ok(true) => {
+                tracing::info!(scheme = %scheme.name, "recognised scheme's trust list held");
+                refused[index] = None;
+            }
+            Ok(false) => refused[index] = None,
+            Err(message) => {
+                if refused[index].as_ref() != Some(&message) {
+                    tracing::error!(scheme = %scheme.name, "recognised scheme's trust list refused: {message}");
+                    refused[index] = Some(message);
+                }
+            }
         }
     }
 }
@@ -80,6 +125,8 @@ pub(super) async fn start(state: &AppState) -> anyhow::Result<tokio::task::JoinH
     if let Some(path) = &state.config.scheme.trust_list_path {
         read_file(state, path, &mut last_refused).await;
     }
+    let mut recognized_refused = vec![None; state.recognition.schemes().len()];
+    read_recognized(state, &mut recognized_refused).await;
     warn_of_expiry(state);
     let state = state.clone();
     Ok(tokio::spawn(async move {
@@ -90,6 +137,7 @@ pub(super) async fn start(state: &AppState) -> anyhow::Result<tokio::task::JoinH
             if let Some(path) = &state.config.scheme.trust_list_path {
                 read_file(&state, path, &mut last_refused).await;
             }
+            read_recognized(&state, &mut recognized_refused).await;
             if now() >= warned_at + WARN_EVERY {
                 warn_of_expiry(&state);
                 warned_at = now();
