@@ -54,7 +54,33 @@ pub const MAX_KEYS_PER_KID: usize = 4;
 pub struct TrustStore<'c> {
     anchor: TrustAnchor,
     list: TrustList,
+    /// Positions of `list.issuers` sorted by kid (stable: list order among equal kids), so a
+    /// large scheme's kid lookup is a binary search; empty for lists of at most
+    /// [`INDEX_FROM`] issuers, which are scanned (no allocation for a gateway's small list).
+    by_kid: Vec<u32>,
     crypto: &'c dyn SignatureVerifier,
+}
+
+/// Lists with more issuers than this get a kid index.
+const INDEX_FROM: usize = 16;
+
+/// The entries of one list with a kid, in list order.
+enum WithKid<'a, 'k> {
+    Scan(core::slice::Iter<'a, TrustedIssuer>, &'k [u8]),
+    Indexed(core::slice::Iter<'a, u32>, &'a [TrustedIssuer]),
+}
+
+impl<'a> Iterator for WithKid<'a, '_> {
+    type Item = &'a TrustedIssuer;
+
+    fn next(&mut self) -> Option<&'a TrustedIssuer> {
+        match self {
+            Self::Scan(issuers, kid) => issuers.find(|i| i.kid == *kid),
+            Self::Indexed(positions, issuers) => {
+                positions.next().and_then(|&at| issuers.get(at as usize))
+            }
+        }
+    }
 }
 
 impl core::fmt::Debug for TrustStore<'_> {
@@ -76,13 +102,41 @@ impl<'c> TrustStore<'c> {
         crypto: &'c dyn SignatureVerifier,
     ) -> Result<Self, VerifyError> {
         let list = verify_trust_list(signed, anchor, crypto)?;
-        let store = Self {
-            anchor: anchor.clone(),
-            list,
-            crypto,
-        };
+        let store = Self::new(anchor, list, crypto);
         store.check_current(now)?;
         Ok(store)
+    }
+
+    /// A store of a verified `list`, with its kid index.
+    fn new(anchor: &TrustAnchor, list: TrustList, crypto: &'c dyn SignatureVerifier) -> Self {
+        let mut by_kid = Vec::new();
+        // At most MAX_ISSUERS (1,000) entries: positions fit a u32.
+        if list.issuers.len() > INDEX_FROM {
+            by_kid = (0..list.issuers.len() as u32).collect();
+            by_kid.sort_by(|&a, &b| {
+                list.issuers[a as usize]
+                    .kid
+                    .cmp(&list.issuers[b as usize].kid)
+            });
+        }
+        Self {
+            anchor: anchor.clone(),
+            list,
+            by_kid,
+            crypto,
+        }
+    }
+
+    /// The entries with `kid`, in list order.
+    fn with_kid<'a, 'k>(&'a self, kid: &'k [u8]) -> WithKid<'a, 'k> {
+        if self.by_kid.is_empty() {
+            return WithKid::Scan(self.list.issuers.iter(), kid);
+        }
+        let issuers = self.list.issuers.as_slice();
+        let key = |at: &u32| issuers.get(*at as usize).map(|i| i.kid.as_slice());
+        let start = self.by_kid.partition_point(|at| key(at) < Some(kid));
+        let len = self.by_kid[start..].partition_point(|at| key(at) == Some(kid));
+        WithKid::Indexed(self.by_kid[start..start + len].iter(), issuers)
     }
 
     /// Replaces the held list with a newer signed one (as a cache refresh does). The new list
@@ -102,11 +156,7 @@ impl<'c> TrustStore<'c> {
                 offered: list.sequence,
             });
         }
-        let candidate = Self {
-            anchor: anchor.clone(),
-            list,
-            crypto: self.crypto,
-        };
+        let candidate = Self::new(anchor, list, self.crypto);
         candidate.check_current(now)?;
         *self = candidate;
         Ok(())
@@ -213,6 +263,60 @@ pub(crate) fn candidates<'a, 'c, 'k>(
 ) -> impl Iterator<Item = (&'a TrustStore<'c>, &'a TrustedIssuer)> + use<'a, 'c, 'k> {
     schemes
         .iter()
-        .flat_map(move |scheme| scheme.list.issuers_with_kid(kid).map(move |i| (scheme, i)))
+        .flat_map(move |scheme| scheme.with_kid(kid).map(move |i| (scheme, i)))
         .take(MAX_KEYS_PER_KID)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use trustmark_format::{Algorithm, IssuerScope};
+
+    use super::*;
+
+    /// A list of `n` issuers whose kids cycle through 7 values, so that kids repeat.
+    fn list(n: u8) -> TrustList {
+        TrustList {
+            sequence: 1,
+            issued_at: UnixTime(0),
+            expires_at: UnixTime(1),
+            issuers: (0..n)
+                .map(|i| TrustedIssuer {
+                    kid: vec![i % 7, 0xab],
+                    alg: Algorithm::EdDsa,
+                    public_key: vec![i; 32],
+                    not_before: UnixTime(0),
+                    not_after: UnixTime(1),
+                    name: alloc::format!("issuer {i}"),
+                    scope: IssuerScope {
+                        frameworks: vec![],
+                        assurances: vec![],
+                    },
+                    status_list_uri: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_kid_index_finds_what_a_scan_finds_in_list_order() {
+        let anchor = TrustAnchor {
+            alg: Algorithm::EdDsa,
+            public_key: vec![0; 32],
+        };
+        for n in [0, 1, 16, 17, 100] {
+            let store = TrustStore::new(&anchor, list(n), &crate::RING);
+            assert_eq!(store.by_kid.is_empty(), usize::from(n) <= INDEX_FROM);
+            for kid in (0..9).map(|k| vec![k, 0xab]).chain([vec![], vec![3]]) {
+                let found: Vec<&[u8]> = store.with_kid(&kid).map(|i| &i.public_key[..]).collect();
+                let scanned: Vec<&[u8]> = store
+                    .list
+                    .issuers_with_kid(&kid)
+                    .map(|i| &i.public_key[..])
+                    .collect();
+                assert_eq!(found, scanned, "{n} issuers, kid {kid:?}");
+            }
+        }
+    }
 }
