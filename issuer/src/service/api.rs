@@ -234,24 +234,27 @@ fn sign_mark(
         .shared
         .in_force()
         .ok_or(trustmark_domain::DomainError::NoTrustList)?;
-    let ring = state.shared.keys_of(&certifier.id);
     let at = UnixTime(now());
     let assurance = trustmark_format::Assurance::from_name(&certifier.assurance)
         .ok_or_else(|| ApiError::internal("a certifier with an unknown assurance"))?;
-    let (key, entry) = in_force.accepted.authorize(
-        &certifier.id,
-        trustmark_domain::KeyRing::new(&ring),
-        at,
-        decided.iter().map(|d| (d.framework, d.class, assurance)),
-    )?;
+    // The ring is read in place (it holds certificates: no copy per mark).
+    let (kid, status_list, entry) = state.shared.with_keys_of(&certifier.id, |ring| {
+        let (key, entry) = in_force.accepted.authorize(
+            &certifier.id,
+            trustmark_domain::KeyRing::new(ring),
+            at,
+            decided.iter().map(|d| (d.framework, d.class, assurance)),
+        )?;
+        Ok::<_, ApiError>((key.kid.clone(), key.status_list, entry))
+    })?;
     let list = state
         .shared
-        .list(key.status_list)
-        .ok_or_else(|| ApiError::internal(format!("key {} has no status list", key.kid)))?;
+        .list(status_list)
+        .ok_or_else(|| ApiError::internal(format!("key {kid} has no status list")))?;
     let index = take_index(state, &list)?;
     let signer = state
         .signers
-        .signer(key.kid.as_bytes())
+        .signer(kid.as_bytes())
         .map_err(ApiError::signer_unavailable)?;
     let claims = issue_request.to_claims(at, index, decided)?;
     let issuer = crate::MarkIssuer::with_accreditation(
@@ -272,8 +275,8 @@ fn sign_mark(
     let signed = SignedToken {
         token: &token,
         mark_id,
-        kid: key.kid.as_bytes(),
-        status_list: key.status_list,
+        kid: kid.as_bytes(),
+        status_list,
         claims,
     };
     // The registry names the certifier; the trust list names the key holder.

@@ -337,6 +337,12 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    /// Runs `read` on the keys of `certifier` (none: an empty ring) under the read lock.
+    pub fn with_keys_of<T>(&self, certifier: &str, read: impl FnOnce(&[IssuerKey]) -> T) -> T {
+        let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());
+        read(keys.get(certifier).map_or(&[], Vec::as_slice))
+    }
+
     /// Adds or replaces an issuer key record.
     pub fn put_key(&self, key: IssuerKey) {
         let mut keys = self.issuer_keys.write().unwrap_or_else(|e| e.into_inner());
