@@ -88,7 +88,7 @@ pub use policy::{FrameworkRequirement, Policy};
 pub use schemes::TrustStores;
 pub use status::{verify_status_list, verify_status_list_with_budget, VerifiedStatusList};
 pub use trust::{TrustAnchor, TrustStore, TrustedSchemes, MAX_KEYS_PER_KID};
-pub use verify::{verify, verify_with_status, VerifiedMark};
+pub use verify::{authenticate, verify, verify_with_status, Authentic, VerifiedMark};
 
 // The tool's tests (`tests/cli.rs`) require the `cli` feature, which this crate's dev-dependency
 // on itself turns on for every test build. Were it off, cargo would skip them without a word;

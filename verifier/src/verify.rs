@@ -82,9 +82,11 @@ pub fn verify_with_status<T: TrustedSchemes + ?Sized>(
     now: UnixTime,
 ) -> Result<VerifiedMark, VerifyError> {
     let schemes = trust.schemes();
-    let sign1 = mark::parse(token)?;
-    let (scheme, issuer) = find_signer(&sign1, schemes)?;
-    let claims = MarkClaims::from_cbor(sign1.payload())?;
+    let Authentic {
+        scheme,
+        issuer,
+        claims,
+    } = authenticate_in(token, schemes)?;
     let iat = claims.issued_at;
     if iat < issuer.not_before || iat > issuer.not_after {
         return Err(VerifyError::IssuedOutsideKeyValidity {
@@ -140,6 +142,62 @@ pub fn verify_with_status<T: TrustedSchemes + ?Sized>(
         issuer: issuer.clone(),
         anchor: scheme.anchor().clone(),
         status_as_of,
+    })
+}
+
+/// A mark whose signature verifies under a key of a held scheme, and nothing more: its time,
+/// scope, policy and status are not checked. For showing what a mark that failed those checks
+/// says (an expired mark's product, say); never for accepting it.
+#[derive(Debug)]
+pub struct Authentic<'t, 'c> {
+    scheme: &'t TrustStore<'c>,
+    issuer: &'t TrustedIssuer,
+    claims: MarkClaims,
+}
+
+impl Authentic<'_, '_> {
+    /// The claims as signed.
+    pub fn claims(&self) -> &MarkClaims {
+        &self.claims
+    }
+
+    /// The claims, owned.
+    pub fn into_claims(self) -> MarkClaims {
+        self.claims
+    }
+
+    /// The trust-list entry of the key that signed it.
+    pub fn issuer(&self) -> &TrustedIssuer {
+        self.issuer
+    }
+
+    /// The anchor of the scheme that lists that key.
+    pub fn anchor(&self) -> &TrustAnchor {
+        self.scheme.anchor()
+    }
+}
+
+/// Checks only that `token` is a mark signed by a key of one of `trust`'s schemes (the first
+/// steps of [`verify`]: parsing, key lookup by kid, signature, claims decoding), with the same
+/// errors. See [`Authentic`] for what it does not check.
+pub fn authenticate<'t, T: TrustedSchemes + ?Sized>(
+    token: &[u8],
+    trust: &'t T,
+) -> Result<Authentic<'t, 't>, VerifyError> {
+    authenticate_in(token, trust.schemes())
+}
+
+fn authenticate_in<'t, 'c>(
+    token: &[u8],
+    schemes: &'t [TrustStore<'c>],
+) -> Result<Authentic<'t, 'c>, VerifyError> {
+    let sign1 = mark::parse(token)?;
+    let (scheme, issuer) = find_signer(&sign1, schemes)?;
+    let claims = MarkClaims::from_cbor(sign1.payload())?;
+    Ok(Authentic {
+        scheme,
+        issuer,
+        claims,
     })
 }
 

@@ -354,3 +354,37 @@ fn any_holder_of_the_schemes_verifies() {
         assert_eq!(verified_by(&mark_b, &single), expected);
     });
 }
+
+/// `authenticate` checks the signature and nothing else: an expired mark authenticates (its
+/// claims can be shown) while `verify` refuses it; an unknown kid and a tampered mark fail with
+/// the errors `verify` gives.
+#[test]
+fn authenticate_checks_the_signature_only() {
+    for_each_backend(|crypto| {
+        let s = TwoSchemes::new();
+        let stores = s.stores(crypto);
+        let mark = mark_by(&s.b, 7);
+        let later = UnixTime(NOW + 3650 * DAY);
+        assert!(matches!(
+            verify(&mark, &stores, &Policy::default(), later),
+            Err(VerifyError::Expired { .. } | VerifyError::TrustListExpired { .. })
+        ));
+        let authentic = trustmark_verifier::authenticate(&mark, &stores).unwrap();
+        assert_eq!(authentic.claims().status_index, 7);
+        assert_eq!(authentic.anchor(), &s.root_b.anchor());
+        assert_eq!(authentic.issuer().name, "Lab B");
+        assert_eq!(
+            trustmark_verifier::authenticate(&mark_by(&s.stranger, 1), &stores).err(),
+            Some(VerifyError::UnknownKid {
+                kid: s.stranger.kid().to_vec()
+            })
+        );
+        let mut tampered = mark.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert_eq!(
+            trustmark_verifier::authenticate(&tampered, &stores).err(),
+            Some(VerifyError::BadSignature)
+        );
+    });
+}

@@ -6,10 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use trustmark_format::{mark, qr_text, MarkClaims, UnixTime};
-use trustmark_verifier::{
-    verify, Policy, SignatureVerifier, TrustAnchor, TrustStores, VerifyError,
-};
+use trustmark_format::{qr_text, MarkClaims, UnixTime};
+use trustmark_verifier::{authenticate, verify, Policy, TrustAnchor, TrustStores, VerifyError};
 
 use super::error::ApiError;
 use super::{now, AppState};
@@ -181,27 +179,16 @@ fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
     MarkRecord::stored_issuer(&record).ok()
 }
 
-/// The claims of a token whose signature verifies under a trusted key (whatever else fails).
+/// The claims of a token whose signature verifies under a trusted key (whatever else fails),
+/// as the verifier authenticates it.
 fn genuine_claims(
     state: &AppState,
     trust: &TrustStores<'_>,
     token: &[u8],
 ) -> Option<(MarkClaims, String)> {
-    let parsed = mark::parse(token).ok()?;
-    let (store, issuer) = trust.iter().find_map(|store| {
-        let issuer = store.list().issuers_with_kid(parsed.kid()).find(|i| {
-            i.alg == parsed.algorithm()
-                && state.crypto.verify(
-                    i.alg,
-                    &i.public_key,
-                    &parsed.to_be_signed(),
-                    parsed.signature(),
-                )
-        })?;
-        Some((store, issuer))
-    })?;
-    let name = issuer_name(state, store.anchor(), token, &issuer.name);
-    Some((MarkClaims::from_cbor(parsed.payload()).ok()?, name))
+    let authentic = authenticate(token, trust).ok()?;
+    let name = issuer_name(state, authentic.anchor(), token, &authentic.issuer().name);
+    Some((authentic.into_claims(), name))
 }
 
 const STYLE: &str = "
