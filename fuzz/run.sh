@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 seconds=${1:-20}
-targets=(mark_decode verify qr_text trust_list status_list responses)
+targets=(mark_decode verify qr_text trust_list status_list responses csr)
 
 # cargo fuzz has no --locked: check here that Cargo.lock is current, so the build below cannot
 # quietly resolve other versions than the committed ones.

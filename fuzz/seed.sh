@@ -148,6 +148,21 @@ for method, name in ((zipfile.ZIP_DEFLATED, "xlsx"), (zipfile.ZIP_STORED, "xlsx-
             archive.writestr(zipfile.ZipInfo(part, (1980, 1, 1, 0, 0, 0)), text, compress_type=method)
     put("responses", name, b"\x01" + buffer.getvalue())
 
+# Signing requests made by OpenSSL (Ed25519 and P-256), as DER (the target wraps DER in PEM).
+import subprocess, tempfile
+with tempfile.TemporaryDirectory() as scratch:
+    for name, genpkey in (("ed25519", ["-algorithm", "ed25519"]),
+                          ("p256", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])):
+        key = f"{scratch}/{name}.pem"
+        try:
+            subprocess.run(["openssl", "genpkey", *genpkey, "-out", key], check=True, capture_output=True)
+            der = subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", "/O=Acme Ltd/CN=Acme Test Lab",
+                                  "-outform", "DER"], check=True, capture_output=True).stdout
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(f"seed.sh: csr: no OpenSSL seed ({e})", file=sys.stderr)
+            continue
+        put("csr", name, der)
+
 for target in sorted(counts):
     print(f"seed.sh: {target}: {counts[target]} seeds")
 EOF

@@ -576,3 +576,127 @@ fn the_service_recognises_another_schemes_marks_against_its_own_root() {
         "the held list stays"
     );
 }
+
+#[test]
+fn bad_input_to_the_pki_routes_gets_clear_errors_and_stores_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let operator = Operator::init(temp.path(), "Scheme");
+    let root = operator.published_root();
+    let server = Server::start_with(
+        &temp.path().join("data"),
+        None,
+        &[os("--root-certificate"), root.as_os_str()],
+    );
+    let (lab, lab_key) = certifier(&server, "Lab");
+    let key = new_key(&server, &lab);
+    let audit = server.metric("trustmark_audit_entries");
+    let admin = server.admin_key.clone();
+    let cases: Vec<(&str, Answer, u16, &str)> = vec![
+        (
+            "a certifier asks for a key",
+            server.post_json(&format!("/v1/certifiers/{lab}/keys"), Some(&lab_key), &json!({})),
+            403,
+            "forbidden",
+        ),
+        (
+            "an unknown algorithm",
+            server.post_json(
+                &format!("/v1/certifiers/{lab}/keys"),
+                Some(&admin),
+                &json!({"alg": "rsa"}),
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            "a key for no certifier",
+            server.post_json(
+                "/v1/certifiers/00000000000000000000000000000000/keys",
+                Some(&admin),
+                &json!({}),
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            "a certificate that is not PEM",
+            server.put(
+                &format!("/v1/certifiers/{lab}/keys/{}/certificate", key.kid),
+                &admin,
+                "text/plain",
+                b"not a certificate",
+            ),
+            422,
+            "invalid_certificate",
+        ),
+        (
+            "a certificate that is not UTF-8",
+            server.put(
+                &format!("/v1/certifiers/{lab}/keys/{}/certificate", key.kid),
+                &admin,
+                "text/plain",
+                &[0xff, 0xfe, 0x00],
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            "a certificate for no such key",
+            server.put(
+                &format!("/v1/certifiers/{lab}/keys/ffffffff/certificate"),
+                &admin,
+                "text/plain",
+                b"x",
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            "a kid that is not one",
+            server.put(
+                &format!("/v1/certifiers/{lab}/keys/..%2F..%2Fetc/certificate"),
+                &admin,
+                "text/plain",
+                b"x",
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            "a trust list by a certifier",
+            server.put("/v1/trust-list", &lab_key, "application/cose", b"x"),
+            403,
+            "forbidden",
+        ),
+        (
+            "a trust list that is not COSE",
+            server.put("/v1/trust-list", &admin, "application/cose", b"\xd2\x84garbage"),
+            422,
+            "trust_list_invalid",
+        ),
+        (
+            "a trust list over 256 KiB",
+            server.put(
+                "/v1/trust-list",
+                &admin,
+                "application/cose",
+                &vec![0u8; 256 * 1024 + 1],
+            ),
+            413,
+            "too_large",
+        ),
+    ];
+    for (case, answer, status, code) in cases {
+        assert_eq!(
+            (answer.status, error_code(&answer)),
+            (status, code.to_owned()),
+            "{case}: {}",
+            answer.text()
+        );
+    }
+    assert_eq!(
+        server.metric("trustmark_audit_entries"),
+        audit,
+        "a refused request stores nothing"
+    );
+}
