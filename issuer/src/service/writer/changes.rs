@@ -240,6 +240,13 @@ impl Writer {
                 orphan.record.status_list
             )));
         }
+        let mut kids: Vec<trustmark_domain::Kid> = marks
+            .iter()
+            .filter_map(|m| trustmark_domain::Kid::from_hex(&m.record.kid))
+            .collect();
+        kids.sort_unstable();
+        kids.dedup();
+        self.check_signing_keys(kids, effects)?;
         let issued = |record: &MarkRecord| {
             serde_json::json!({
                 "kid": record.kid,

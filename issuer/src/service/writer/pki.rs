@@ -42,6 +42,34 @@ impl Writer {
         keys
     }
 
+    /// Refuses marks signed by a key retired after their handler authorised them (a trust list
+    /// that dropped the key was put in force meanwhile, in an earlier commit or earlier in this
+    /// group): such a mark would be stored as valid while every verifier refuses it.
+    pub(super) fn check_signing_keys(
+        &self,
+        kids: impl IntoIterator<Item = trustmark_domain::Kid>,
+        effects: &[Effect],
+    ) -> Result<(), ApiError> {
+        for kid in kids {
+            let pending = effects.iter().rev().find_map(|e| match e {
+                Effect::IssuerKey(key) if key.kid == kid => Some(key.clone()),
+                _ => None,
+            });
+            let key = pending.or_else(|| self.shared.key(kid.as_bytes()).map(|(key, _)| key));
+            match key {
+                Some(key) if key.retired_at.is_none() => {}
+                Some(_) => {
+                    return Err(DomainError::KeyRetired {
+                        kid: kid.to_string(),
+                    }
+                    .into())
+                }
+                None => return Err(ApiError::internal(format!("a mark of no key {kid}"))),
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn save_issuer_key(
         &mut self,
         key: Box<IssuerKey>,

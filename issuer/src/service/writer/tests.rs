@@ -403,3 +403,21 @@ fn a_status_past_the_capacity_is_refused_by_the_writer_too() {
     assert!(store.scan(Table::Mark).unwrap().is_empty());
     assert_eq!(verify_chain(store.as_ref()).unwrap().0, 0);
 }
+
+#[test]
+fn a_mark_of_a_key_retired_since_it_was_signed_is_refused_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let (mut key, _) = writer.shared.key(&[1, 2, 3, 4]).unwrap();
+    key.retired_at = Some(1);
+    writer.shared.put_key(key);
+    let (command, mut rx) = issue(vec![SignedMark::new(sample_record(0))]);
+    writer.commit(vec![command]);
+    let error = rx.try_recv().unwrap().unwrap_err();
+    assert_eq!(
+        (error.code, error.message.as_str()),
+        ("key_retired", "key 01020304 is retired")
+    );
+    assert!(store.scan(Table::Mark).unwrap().is_empty());
+    assert_eq!(verify_chain(store.as_ref()).unwrap().0, 0);
+}
