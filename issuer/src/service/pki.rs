@@ -320,15 +320,12 @@ async fn publish_development_list(
 ) -> Result<(), ApiError> {
     let issuers: Vec<trustmark_scheme::ListedIssuer> = state
         .shared
-        .issuer_keys
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .flatten()
+        .all_keys()
+        .into_iter()
         .filter(|k| k.retired_at.is_none())
         .filter_map(|k| {
             Some(trustmark_scheme::ListedIssuer {
-                certificate_pem: k.certificate.clone()?,
+                certificate_pem: k.certificate?,
                 status_list_uri: Some(list_uri(&state.base_url, k.status_list)),
                 withdrawn_at: None,
             })

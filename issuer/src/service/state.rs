@@ -337,6 +337,17 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    /// Every issuer key (a copy).
+    pub fn all_keys(&self) -> Vec<IssuerKey> {
+        self.issuer_keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// Runs `read` on the keys of `certifier` (none: an empty ring) under the read lock.
     pub fn with_keys_of<T>(&self, certifier: &str, read: impl FnOnce(&[IssuerKey]) -> T) -> T {
         let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());

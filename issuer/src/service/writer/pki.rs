@@ -22,15 +22,7 @@ pub(super) fn stored_sequence(bytes: &[u8]) -> Result<u64, String> {
 impl Writer {
     /// The issuer keys as they will be after this group's earlier commands.
     fn issuer_keys_after(&self, effects: &[Effect]) -> Vec<IssuerKey> {
-        let mut keys: Vec<IssuerKey> = self
-            .shared
-            .issuer_keys
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .flatten()
-            .cloned()
-            .collect();
+        let mut keys = self.shared.all_keys();
         for effect in effects {
             if let Effect::IssuerKey(key) = effect {
                 match keys.iter_mut().find(|k| k.kid == key.kid) {
