@@ -594,7 +594,11 @@ fn bad_input_to_the_pki_routes_gets_clear_errors_and_stores_nothing() {
     let cases: Vec<(&str, Answer, u16, &str)> = vec![
         (
             "a certifier asks for a key",
-            server.post_json(&format!("/v1/certifiers/{lab}/keys"), Some(&lab_key), &json!({})),
+            server.post_json(
+                &format!("/v1/certifiers/{lab}/keys"),
+                Some(&lab_key),
+                &json!({}),
+            ),
             403,
             "forbidden",
         ),
@@ -670,7 +674,12 @@ fn bad_input_to_the_pki_routes_gets_clear_errors_and_stores_nothing() {
         ),
         (
             "a trust list that is not COSE",
-            server.put("/v1/trust-list", &admin, "application/cose", b"\xd2\x84garbage"),
+            server.put(
+                "/v1/trust-list",
+                &admin,
+                "application/cose",
+                b"\xd2\x84garbage",
+            ),
             422,
             "trust_list_invalid",
         ),
