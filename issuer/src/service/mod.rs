@@ -9,8 +9,10 @@ pub mod config;
 mod error;
 mod handler;
 pub mod idempotency;
+mod issuance;
 pub mod keys;
 pub mod limits;
+mod ops;
 mod page;
 mod pki;
 pub mod recognized;
@@ -95,8 +97,8 @@ fn router(state: AppState) -> Router {
         .route("/v1/admin/api-keys", post(admin::create_admin_key))
         .route("/v1/api-keys/{key_id}/revoke", post(admin::revoke_key))
         .route("/v1/assessments", post(api::create_assessment))
-        .route("/v1/marks", post(api::create_mark))
-        .route("/v1/marks:batch", post(api::create_marks))
+        .route("/v1/marks", post(issuance::create_mark))
+        .route("/v1/marks:batch", post(issuance::create_marks))
         .route("/v1/marks/{id}/revoke", post(api::revoke))
         .route("/v1/marks/{id}/suspend", post(api::suspend))
         .route("/v1/marks/{id}/reinstate", post(api::reinstate))
@@ -116,8 +118,8 @@ fn router(state: AppState) -> Router {
             limits::public_compute,
         ));
     Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
         .route("/v1/certifiers", get(admin::list_certifiers))
         .route("/v1/certifiers/{id}", get(admin::get_certifier))
         .route("/v1/certifiers/{id}/keys", get(pki::list_issuer_keys))
