@@ -11,11 +11,11 @@ use trustmark_format::Assurance;
 use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
-use super::handler::{is_id, json_body, load, new_id, Rendered};
+use super::handler::{is_id, json_body, new_id, Rendered};
 use super::idempotency::Claim;
 use super::keys::{key_hash, key_id, new_key, ApiKeyRecord, KeyHolder};
 use super::records::Certifier;
-use super::store::Table;
+use super::registry::Registry;
 use super::writer::{Command, NewKey};
 use super::{now, AppState};
 
@@ -157,13 +157,12 @@ pub(super) async fn list_certifiers(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.admin()?;
-    let mut certifiers = Vec::new();
-    for (id, bytes) in state.store.scan(Table::Certifier)? {
-        let certifier: Certifier = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::internal(super::store::StoreError::corrupt(Table::Certifier, &id, e))
-        })?;
-        certifiers.push(certifier_json(&state, &certifier));
-    }
+    let certifiers: Vec<serde_json::Value> = state
+        .store
+        .certifiers()?
+        .iter()
+        .map(|certifier| certifier_json(&state, certifier))
+        .collect();
     Ok(Json(serde_json::json!({ "certifiers": certifiers })).into_response())
 }
 
@@ -172,7 +171,10 @@ pub(super) fn certifier(state: &AppState, id: &str) -> Result<Certifier, ApiErro
     if !is_id(id) {
         return Err(ApiError::not_found("certifier"));
     }
-    load(state, Table::Certifier, id)?.ok_or_else(|| ApiError::not_found("certifier"))
+    state
+        .store
+        .certifier(id)?
+        .ok_or_else(|| ApiError::not_found("certifier"))
 }
 
 /// `GET /v1/certifiers/{id}` (admin).

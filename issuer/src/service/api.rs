@@ -14,10 +14,10 @@ use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
 pub(super) use super::handler::submit;
-use super::handler::{is_id, json_body, load, new_id, Rendered};
+use super::handler::{is_id, json_body, new_id, Rendered};
 use super::idempotency::Claim;
 use super::records::{AssessmentRecord, MarkRecord, StoredResponse};
-use super::store::{StoreError, Table};
+use super::registry::Registry;
 use super::writer::{Command, Remember};
 use super::{now, page, AppState};
 use crate::assessment::{self, ResponsesFormat};
@@ -103,8 +103,10 @@ pub(super) async fn get_assessment(
     if !is_id(&id) {
         return Err(ApiError::not_found("assessment"));
     }
-    let record: AssessmentRecord =
-        load(&state, Table::Assessment, &id)?.ok_or_else(|| ApiError::not_found("assessment"))?;
+    let record: AssessmentRecord = state
+        .store
+        .assessment(&id)?
+        .ok_or_else(|| ApiError::not_found("assessment"))?;
     caller.owns(&record.certifier_id, "assessment")?;
     Ok(Json(record).into_response())
 }
@@ -113,12 +115,10 @@ fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {
     if !is_id(id) {
         return Err(ApiError::not_found("mark"));
     }
-    let bytes = state
+    state
         .store
-        .get(Table::Mark, id.as_bytes())?
-        .ok_or_else(|| ApiError::not_found("mark"))?;
-    MarkRecord::decode(&bytes)
-        .map_err(|e| ApiError::internal(StoreError::corrupt(Table::Mark, id.as_bytes(), e)))
+        .mark(id)?
+        .ok_or_else(|| ApiError::not_found("mark"))
 }
 
 /// The public registry record (no token internals beyond what the QR shows).

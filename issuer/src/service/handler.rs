@@ -1,4 +1,4 @@
-//! What every handler uses: the writer round trip, JSON bodies, stored records, ids, and
+//! What every handler uses: the writer round trip, JSON bodies, ids, and
 //! answers rendered before their commit so that they can be remembered under an idempotency
 //! key in it.
 
@@ -10,7 +10,6 @@ use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use super::idempotency::{withhold_secret, Claim};
-use super::store::{StoreError, Table};
 use super::writer::{Command, Remember, Write};
 use super::AppState;
 
@@ -45,21 +44,6 @@ pub(super) async fn submit<T>(
 /// Parses a JSON body into `T` with a message that says where it is wrong.
 pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))
-}
-
-/// A stored JSON record; one that does not decode is a 500 naming its table and key in the
-/// log.
-pub(super) fn load<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    table: Table,
-    id: &str,
-) -> Result<Option<T>, ApiError> {
-    match state.store.get(table, id.as_bytes())? {
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::internal(StoreError::corrupt(table, id.as_bytes(), e))
-        })?)),
-        None => Ok(None),
-    }
 }
 
 /// A random id: 16 bytes, hex.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::store::{StoreError, Table};
+use super::registry::Registry;
 use super::{now, AppState};
 
 /// The request header.
@@ -160,12 +160,8 @@ pub(super) fn lookup(
     state: &AppState,
     storage_key: &[u8],
 ) -> Result<Option<StoredAnswer>, ApiError> {
-    let Some(bytes) = state.store.get(Table::Idempotency, storage_key)? else {
-        return Ok(None);
-    };
-    let answer: StoredAnswer = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::internal(StoreError::corrupt(Table::Idempotency, storage_key, e)))?;
-    Ok((answer.expires_at > now()).then_some(answer))
+    let answer = state.store.idempotent_answer(storage_key)?;
+    Ok(answer.filter(|a| a.expires_at > now()))
 }
 
 /// The replay of a stored answer.

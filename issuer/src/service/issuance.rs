@@ -13,11 +13,11 @@ use trustmark_format::UnixTime;
 use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
-use super::handler::{is_id, json_body, load, Rendered};
+use super::handler::{is_id, json_body, Rendered};
 use super::idempotency::Claim;
 use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken};
+use super::registry::Registry;
 use super::state::Metrics;
-use super::store::Table;
 use super::writer::{Command, SignedMark};
 use super::{now, AppState};
 use crate::assessment;
@@ -63,7 +63,9 @@ fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Dec
                 "assessment_id {id:?}: not an id (32 lowercase hex digits)"
             )));
         }
-        let record: AssessmentRecord = load(state, Table::Assessment, id)?
+        let record: AssessmentRecord = state
+            .store
+            .assessment(id)?
             .ok_or_else(|| ApiError::invalid(format!("assessment_id {id}: no such assessment")))?;
         if record.certifier_id != certifier.id {
             return Err(ApiError::forbidden(format!(
@@ -211,7 +213,9 @@ impl NewMark {
 
 fn certifier_of(state: &AppState, caller: &Caller) -> Result<Certifier, ApiError> {
     let id = caller.certifier()?;
-    load(state, Table::Certifier, id)?
+    state
+        .store
+        .certifier(id)?
         .ok_or_else(|| ApiError::internal(format!("certifier {id} has a key but no record")))
 }
 

@@ -17,6 +17,7 @@ mod page;
 mod pki;
 pub mod recognized;
 pub mod records;
+pub mod registry;
 pub mod scheme;
 mod server;
 pub mod state;
@@ -353,7 +354,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let verified = started.elapsed();
     let shared = Arc::new(Shared::new(config.status_list_capacity));
     let writer = Writer::open(store.clone(), shared.clone())?;
-    if let Some(bytes) = store.get(store::Table::Meta, writer::TRUST_LIST)? {
+    if let Some(bytes) = registry::Registry::trust_list(store.as_ref())? {
         let in_force = scheme.restore(bytes, crypto).map_err(|e| {
             anyhow::anyhow!("the stored trust list does not verify under the scheme root: {e}")
         })?;

@@ -10,6 +10,7 @@ use trustmark_format::{qr_text, MarkClaims, UnixTime};
 use trustmark_verifier::{authenticate, verify, Policy, TrustAnchor, TrustStores, VerifyError};
 
 use super::error::ApiError;
+use super::registry::Registry;
 use super::{now, AppState};
 use crate::{format_day, MarkStatus};
 
@@ -170,13 +171,7 @@ fn check_in(
 /// sign with one accredited key; the trust list names the key holder, the registry the
 /// certifier).
 fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
-    use super::records::MarkRecord;
-    use super::store::Table;
-    let record = state
-        .store
-        .get(Table::Mark, crate::mark_id(token).as_bytes())
-        .ok()??;
-    MarkRecord::stored_issuer(&record).ok()
+    state.store.mark_issuer(&crate::mark_id(token)).ok()?
 }
 
 /// The claims of a token whose signature verifies under a trusted key (whatever else fails),
