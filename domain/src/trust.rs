@@ -21,14 +21,15 @@ pub struct AcceptedTrustList {
 
 impl AcceptedTrustList {
     /// Verifies `bytes` under `anchor` at `now` (root signature, issued and not expired) and,
-    /// when a list is in force (`current` is its sequence), requires a higher sequence.
-    pub fn accept(
+    /// when a list is in force (`current` is its sequence), requires a higher sequence. Returns
+    /// the verifier's store of it too, so the one signature check serves both.
+    pub fn accept<'c>(
         bytes: Vec<u8>,
         anchor: &TrustAnchor,
         current: Option<u64>,
         now: UnixTime,
-        crypto: &dyn SignatureVerifier,
-    ) -> Result<Self, DomainError> {
+        crypto: &'c dyn SignatureVerifier,
+    ) -> Result<(Self, TrustStore<'c>), DomainError> {
         let store = TrustStore::from_signed(&bytes, anchor, now, crypto)
             .map_err(|e| DomainError::TrustList(e.to_string()))?;
         let list = store.list().clone();
@@ -40,7 +41,7 @@ impl AcceptedTrustList {
                 });
             }
         }
-        Ok(Self { bytes, list })
+        Ok((Self { bytes, list }, store))
     }
 
     /// The entry for `key`: same kid and same public key.

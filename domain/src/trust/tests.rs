@@ -88,7 +88,7 @@ impl Scheme {
         bytes: Vec<u8>,
         current: Option<u64>,
     ) -> Result<AcceptedTrustList, DomainError> {
-        AcceptedTrustList::accept(bytes, &self.anchor(), current, NOW, &RING)
+        AcceptedTrustList::accept(bytes, &self.anchor(), current, NOW, &RING).map(|(list, _)| list)
     }
 }
 

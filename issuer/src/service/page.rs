@@ -130,15 +130,10 @@ fn check_in(
             // recognised scheme has its status in that scheme's registry).
             let ours = *verified.anchor() == state.scheme.anchor;
             let status = ours
-                .then(|| state.shared.key(verified.kid()))
+                .then(|| state.shared.list_of_kid(verified.kid()))
                 .flatten()
-                .map_or(MarkStatus::Valid, |(key, _)| {
-                    state
-                        .shared
-                        .list(key.status_list)
-                        .map_or(MarkStatus::Valid, |list| {
-                            list.get(verified.claims().status_index)
-                        })
+                .map_or(MarkStatus::Valid, |list| {
+                    list.get(verified.claims().status_index)
                 });
             let claims = verified.claims().clone();
             match status {

@@ -53,11 +53,16 @@ impl std::fmt::Debug for Recognition {
     }
 }
 
+/// The payload of a signed list that was verified before.
+fn list_of(bytes: &[u8]) -> Option<TrustList> {
+    let signed = TrustList::parse_signed(bytes).ok()?;
+    TrustList::from_cbor(signed.payload()).ok()
+}
+
 /// The issued-at time of a signed list (to hold an expired list: verification then fails with
 /// `trust_list_expired` for that scheme only).
 fn issued_at(bytes: &[u8]) -> Option<UnixTime> {
-    let signed = TrustList::parse_signed(bytes).ok()?;
-    Some(TrustList::from_cbor(signed.payload()).ok()?.issued_at)
+    list_of(bytes).map(|l| l.issued_at)
 }
 
 impl Recognition {
@@ -129,14 +134,17 @@ impl Recognition {
         if held.as_deref() == Some(bytes.as_slice()) {
             return Ok(false);
         }
-        let mut store = match held.as_deref() {
-            Some(old) => {
-                TrustStore::from_signed(old, &scheme.anchor, issued_at(old).unwrap_or(now), crypto)?
+        let offered = TrustStore::from_signed(&bytes, &scheme.anchor, now, crypto)?
+            .list()
+            .sequence;
+        // The held list was verified when it was accepted: only its sequence is read again.
+        if let Some(current) = held.as_deref().and_then(list_of).map(|l| l.sequence) {
+            if offered <= current {
+                return Err(trustmark_verifier::VerifyError::TrustListRollback {
+                    current,
+                    offered,
+                });
             }
-            None => TrustStore::from_signed(&bytes, &scheme.anchor, now, crypto)?,
-        };
-        if held.is_some() {
-            store.update(&bytes, &scheme.anchor, now)?;
         }
         *held = Some(bytes);
         self.version.fetch_add(1, Ordering::Release);

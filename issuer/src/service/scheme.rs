@@ -12,7 +12,7 @@ use trustmark_domain::{AcceptedTrustList, DomainError};
 use trustmark_format::{TrustList, UnixTime};
 use trustmark_keys::RootCertificate;
 use trustmark_scheme::SchemeDir;
-use trustmark_verifier::{SignatureVerifier, TrustAnchor, TrustStore};
+use trustmark_verifier::{SignatureVerifier, TrustAnchor};
 
 use super::config::ServiceConfig;
 use super::state::InForce;
@@ -137,8 +137,9 @@ impl Scheme {
         now: UnixTime,
         crypto: &'static dyn SignatureVerifier,
     ) -> Result<Arc<InForce>, DomainError> {
-        let accepted = AcceptedTrustList::accept(bytes, &self.anchor, current, now, crypto)?;
-        self.in_force(accepted, now, crypto)
+        let (accepted, store) =
+            AcceptedTrustList::accept(bytes, &self.anchor, current, now, crypto)?;
+        Ok(Arc::new(InForce { accepted, store }))
     }
 
     /// The stored list in force, checked again under the root at start. It was current when it
@@ -153,18 +154,8 @@ impl Scheme {
             .and_then(|signed| TrustList::from_cbor(signed.payload()))
             .map_err(|e| DomainError::TrustList(e.to_string()))?
             .issued_at;
-        let accepted = AcceptedTrustList::accept(bytes, &self.anchor, None, issued_at, crypto)?;
-        self.in_force(accepted, issued_at, crypto)
-    }
-
-    fn in_force(
-        &self,
-        accepted: AcceptedTrustList,
-        at: UnixTime,
-        crypto: &'static dyn SignatureVerifier,
-    ) -> Result<Arc<InForce>, DomainError> {
-        let store = TrustStore::from_signed(&accepted.bytes, &self.anchor, at, crypto)
-            .map_err(|e| DomainError::TrustList(e.to_string()))?;
+        let (accepted, store) =
+            AcceptedTrustList::accept(bytes, &self.anchor, None, issued_at, crypto)?;
         Ok(Arc::new(InForce { accepted, store }))
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use trustmark_domain::{AcceptedTrustList, IssuerKey, KeyRing, Kid};
+use trustmark_domain::{AcceptedTrustList, IssuerKey, Kid};
 use trustmark_format::status_list::{StatusList, MAX_LIST_BYTES};
 use trustmark_verifier::TrustStore;
 
@@ -305,6 +305,17 @@ impl Shared {
             .cloned()
     }
 
+    /// The status list of the key with `kid` (every key has one): no key record is copied, as
+    /// the verification page asks on every view.
+    pub fn list_of_kid(&self, kid: &[u8]) -> Option<Arc<ListState>> {
+        self.lists
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .find(|list| list.kid.as_bytes() == kid)
+            .cloned()
+    }
+
     /// Adds (or keeps) the status list of `key`.
     pub fn add_list(&self, key: &IssuerKey) -> Arc<ListState> {
         let mut lists = self.lists.write().unwrap_or_else(|e| e.into_inner());
@@ -364,13 +375,13 @@ impl Shared {
         }
     }
 
-    /// The issuer key with `kid`, and the state it is in.
-    pub fn key(&self, kid: &[u8]) -> Option<(IssuerKey, trustmark_domain::KeyState)> {
+    /// The issuer key with `kid` (a copy).
+    pub fn key(&self, kid: &[u8]) -> Option<IssuerKey> {
         let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.values().find_map(|ring| {
-            let key = ring.iter().find(|k| k.kid.as_bytes() == kid)?;
-            Some((key.clone(), KeyRing::new(ring).state(key)))
-        })
+        keys.values()
+            .flatten()
+            .find(|k| k.kid.as_bytes() == kid)
+            .cloned()
     }
 }
 

@@ -35,26 +35,40 @@ async fn read_list(path: &Path) -> std::io::Result<Vec<u8>> {
     .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
-/// Puts the file's list in force if it is not the list in force already. Returns a line for
-/// the log when the file is refused (the same refusal is not logged again).
-async fn read_file(state: &AppState, path: &Path, last_refused: &mut Option<Vec<u8>>) {
+/// What the trust-list file last gave that was not put in force, so that it is neither logged
+/// nor checked again until it changes.
+#[derive(Default)]
+struct FileState {
+    /// The read error last logged.
+    unreadable: Option<String>,
+    /// The content last refused.
+    refused: Option<Vec<u8>>,
+}
+
+/// Puts the file's list in force if it is not the list in force already; a refusal is logged
+/// once per content, a read error once per message.
+async fn read_file(state: &AppState, path: &Path, seen: &mut FileState) {
     let bytes = match read_list(path).await {
-        Ok(bytes) => bytes,
+        Ok(bytes) => {
+            seen.unreadable = None;
+            bytes
+        }
         Err(e) => {
-            if last_refused.as_deref() != Some(b"unreadable".as_slice()) {
-                tracing::error!("trust list file {}: {e}", path.display());
-                *last_refused = Some(b"unreadable".to_vec());
+            let message = e.to_string();
+            if seen.unreadable.as_ref() != Some(&message) {
+                tracing::error!("trust list file {}: {message}", path.display());
+                seen.unreadable = Some(message);
             }
             return;
         }
     };
     let in_force = state.shared.in_force();
-    if in_force.is_some_and(|t| t.accepted.bytes == bytes) || last_refused.as_ref() == Some(&bytes)
+    if in_force.is_some_and(|t| t.accepted.bytes == bytes) || seen.refused.as_ref() == Some(&bytes)
     {
         return;
     }
     match pki::apply_trust_list(state, bytes.clone(), "system:trust-list-file").await {
-        Ok(_) => *last_refused = None,
+        Ok(_) => seen.refused = None,
         Err(e) => {
             tracing::error!(
                 "trust list file {} refused: {} ({})",
@@ -62,7 +76,7 @@ async fn read_file(state: &AppState, path: &Path, last_refused: &mut Option<Vec<
                 e.message,
                 e.code
             );
-            *last_refused = Some(bytes);
+            seen.refused = Some(bytes);
         }
     }
 }
@@ -121,9 +135,9 @@ pub(super) async fn start(state: &AppState) -> anyhow::Result<tokio::task::JoinH
     pki::refresh_development_list(state)
         .await
         .map_err(|e| anyhow::anyhow!("development trust list: {}", e.message))?;
-    let mut last_refused = None;
+    let mut seen = FileState::default();
     if let Some(path) = &state.config.scheme.trust_list_path {
-        read_file(state, path, &mut last_refused).await;
+        read_file(state, path, &mut seen).await;
     }
     let mut recognized_refused = vec![None; state.recognition.schemes().len()];
     read_recognized(state, &mut recognized_refused).await;
@@ -135,7 +149,7 @@ pub(super) async fn start(state: &AppState) -> anyhow::Result<tokio::task::JoinH
         loop {
             tokio::time::sleep(every).await;
             if let Some(path) = &state.config.scheme.trust_list_path {
-                read_file(&state, path, &mut last_refused).await;
+                read_file(&state, path, &mut seen).await;
             }
             read_recognized(&state, &mut recognized_refused).await;
             if now() >= warned_at + WARN_EVERY {

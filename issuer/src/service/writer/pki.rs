@@ -47,7 +47,7 @@ impl Writer {
                 Effect::IssuerKey(key) if key.kid == kid => Some(key.clone()),
                 _ => None,
             });
-            let key = pending.or_else(|| self.shared.key(kid.as_bytes()).map(|(key, _)| key));
+            let key = pending.or_else(|| self.shared.key(kid.as_bytes()));
             match key {
                 Some(key) if key.retired_at.is_none() => {}
                 Some(_) => {

@@ -408,7 +408,7 @@ fn a_status_past_the_capacity_is_refused_by_the_writer_too() {
 fn a_mark_of_a_key_retired_since_it_was_signed_is_refused_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (mut writer, store) = writer(dir.path());
-    let (mut key, _) = writer.shared.key(&[1, 2, 3, 4]).unwrap();
+    let mut key = writer.shared.key(&[1, 2, 3, 4]).unwrap();
     key.retired_at = Some(1);
     writer.shared.put_key(key);
     let (command, mut rx) = issue(vec![SignedMark::new(sample_record(0))]);
