@@ -15,7 +15,6 @@ use super::handler::{is_id, json_body, new_id, Rendered};
 use super::idempotency::Claim;
 use super::keys::{key_hash, key_id, new_key, ApiKeyRecord, KeyHolder};
 use super::records::Certifier;
-use super::registry::Registry;
 use super::writer::{Command, NewKey};
 use super::{now, AppState};
 

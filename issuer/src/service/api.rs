@@ -17,7 +17,6 @@ pub(super) use super::handler::submit;
 use super::handler::{is_id, json_body, new_id, Rendered};
 use super::idempotency::Claim;
 use super::records::{AssessmentRecord, MarkRecord, StoredResponse};
-use super::registry::Registry;
 use super::writer::{Command, Remember};
 use super::{now, page, AppState};
 use crate::assessment::{self, ResponsesFormat};

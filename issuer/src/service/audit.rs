@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{Store, StoreError, Table};
+use super::repository::Repository;
+use super::store::StoreError;
 
 /// One audit entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -63,10 +64,6 @@ pub enum HashError {
     #[error("unknown audit hash version {0}")]
     Version(u8),
 }
-
-/// Meta key of the stored head: `(entries, hash of the last entry)`, written in the same atomic
-/// batch as the entries.
-pub const AUDIT_HEAD: &[u8] = b"audit-head";
 
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -191,15 +188,15 @@ pub enum AuditError {
 }
 
 /// Walks the whole chain; returns the number of entries and the head hash.
-pub fn verify_chain(store: &dyn Store) -> Result<(u64, String), AuditError> {
+pub fn verify_chain(store: &dyn Repository) -> Result<(u64, String), AuditError> {
     let mut prev = GENESIS.to_owned();
     let mut count = 0u64;
     // The first broken entry; the walk stops there.
     let mut broken: Option<AuditError> = None;
-    let walked = store.for_each(Table::Audit, &mut |key, value| {
+    let walked = store.for_each_audit_entry(&mut |position, entry| {
         let check = || {
-            let entry: AuditEntry = serde_json::from_slice(value).map_err(|_| "unreadable")?;
-            if key != count.to_be_bytes() || entry.seq != count {
+            let entry = entry.ok_or("unreadable")?;
+            if position != count || entry.seq != count {
                 return Err("out of sequence (an entry is missing)");
             }
             if entry.prev_hash != prev {
@@ -229,28 +226,28 @@ pub fn verify_chain(store: &dyn Store) -> Result<(u64, String), AuditError> {
         return Err(broken);
     }
     walked?;
-    // The stored head, written with every batch, must name the last entry: a log cut short
-    // together with its newest entries would otherwise still verify.
-    if let Some(head) = store.get(Table::Meta, AUDIT_HEAD)? {
-        let (seq, hash): (u64, String) =
-            serde_json::from_slice(&head).map_err(|_| AuditError::Broken {
-                seq: count,
-                reason: "unreadable head".into(),
-            })?;
-        if seq != count || hash != prev {
-            return Err(AuditError::Broken {
-                seq: count,
-                reason: format!("the log ends at entry {count} but its stored head says {seq}"),
-            });
-        }
+    // The stored head, written with every commit, must name the last entry: a log cut short
+    // together with its newest entries would otherwise still verify. (An empty registry has
+    // no head stored: the default head, of no entries.)
+    let head = store.counters()?.audit;
+    if head.entries != count || head.hash != prev {
+        return Err(AuditError::Broken {
+            seq: count,
+            reason: format!(
+                "the log ends at entry {count} but its stored head says {}",
+                head.entries
+            ),
+        });
     }
     Ok((count, prev))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::store::{SledStore, WriteBatch};
+    use super::super::store::{SledStore, Store, Table, WriteBatch};
     use super::*;
+
+    const AUDIT_HEAD: &[u8] = b"audit-head";
 
     /// A store holding a chain of `n` entries and its head.
     fn chain(n: u64) -> (tempfile::TempDir, SledStore, Vec<AuditEntry>) {

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::registry::Registry;
 use super::{now, AppState};
 
 /// The request header.

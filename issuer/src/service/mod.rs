@@ -17,7 +17,7 @@ mod page;
 mod pki;
 pub mod recognized;
 pub mod records;
-pub mod registry;
+pub mod repository;
 pub mod scheme;
 mod server;
 pub mod state;
@@ -44,8 +44,9 @@ pub use config::{Overrides, ServiceConfig};
 pub use error::ApiError;
 
 use limits::{ClientKey, RateLimiter};
+use repository::Repository;
 use state::Shared;
-use store::{SledStore, Store};
+use store::SledStore;
 use writer::{Command, Write, Writer};
 
 /// Seconds since 1970 (the service's clock; verification takes it as an argument).
@@ -71,7 +72,7 @@ impl std::ops::Deref for AppState {
 
 /// What [`AppState`] holds.
 pub struct Services {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Repository>,
     shared: Arc<Shared>,
     writer: tokio::sync::mpsc::Sender<Write>,
     config: Arc<ServiceConfig>,
@@ -348,13 +349,13 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let signers: Arc<dyn SignerProvider> = Arc::new(KeyDirectory::new(data_dir.join("keys")));
 
     let started = std::time::Instant::now();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir.join("db"))?);
+    let store: Arc<dyn Repository> = Arc::new(SledStore::open(&data_dir.join("db"))?);
     let opened = started.elapsed();
     let (chain_len, _) = audit::verify_chain(store.as_ref())?;
     let verified = started.elapsed();
     let shared = Arc::new(Shared::new(config.status_list_capacity));
     let writer = Writer::open(store.clone(), shared.clone())?;
-    if let Some(bytes) = registry::Registry::trust_list(store.as_ref())? {
+    if let Some(bytes) = store.trust_list()? {
         let in_force = scheme.restore(bytes, crypto).map_err(|e| {
             anyhow::anyhow!("the stored trust list does not verify under the scheme root: {e}")
         })?;

@@ -10,7 +10,6 @@ use trustmark_format::{qr_text, MarkClaims, UnixTime};
 use trustmark_verifier::{authenticate, verify, Policy, TrustAnchor, TrustStores, VerifyError};
 
 use super::error::ApiError;
-use super::registry::Registry;
 use super::{now, AppState};
 use crate::{format_day, MarkStatus};
 

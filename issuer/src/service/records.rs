@@ -203,6 +203,25 @@ const STORED_MARK_V1: u8 = 1;
 /// Length of an assessment digest (SHA-256).
 const DIGEST_LEN: usize = 32;
 
+/// A mark signed by a handler with its registry record encoded there too, so the single writer
+/// only inserts bytes (encoding in the handlers runs on every core).
+#[derive(Debug)]
+pub struct SignedMark {
+    /// The record.
+    pub record: MarkRecord,
+    /// [`MarkRecord::encode`] of it.
+    pub encoded: Vec<u8>,
+}
+
+#[cfg(test)]
+impl SignedMark {
+    /// Encodes `record`.
+    pub(super) fn new(record: MarkRecord) -> Self {
+        let encoded = record.encode().unwrap();
+        Self { record, encoded }
+    }
+}
+
 impl MarkRecord {
     /// The record of a signed token: the token's claims plus what the registry adds.
     /// `digests` gives each framework claim's assessment digest (hex) by framework id.
@@ -469,6 +488,30 @@ pub(super) fn sample_record(index: u32) -> MarkRecord {
     .unwrap();
     let digests = [(claims.frameworks[0].framework.to_string(), "ab".repeat(32))];
     MarkRecord::from_token(&token, "c1", "Lab", (1, index), &digests).unwrap()
+}
+
+/// An assessment `id` of certifier `c1`: every UK PSTI row compliant, target class 1.
+#[cfg(test)]
+pub(super) fn sample_assessment(id: &str) -> AssessmentRecord {
+    let catalogue = crate::assessment::find("uk-psti").unwrap();
+    let responses = crate::assessment::from_csv(
+        b"requirement,response,evidence\n1,C,E1\n2,C,E2\n3,C,E3\n",
+        &crate::assessment::UploadBudget::default(),
+    )
+    .unwrap();
+    let decision = crate::assessment::assess(&catalogue, 1, &responses).unwrap();
+    AssessmentRecord {
+        id: id.into(),
+        certifier_id: "c1".into(),
+        framework: "uk-psti".into(),
+        target_class: 1,
+        decision,
+        responses: responses
+            .iter()
+            .map(StoredResponse::from_response)
+            .collect(),
+        created_at: 1_795_300_000,
+    }
 }
 
 #[cfg(test)]

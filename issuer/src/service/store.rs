@@ -1,6 +1,7 @@
-//! Storage behind a trait: a key-value store with atomic batches and an explicit durability
-//! barrier. sled is the embedded default (`spec/storage.md` says what durability it gives); a
-//! server database replaces it by implementing [`Store`].
+//! A key-value store with atomic batches and an explicit durability barrier, under the typed
+//! repositories of [`super::repository`] (which give any [`Store`] the registry's records).
+//! sled is the embedded default (`spec/storage.md` says what durability it gives); a server
+//! database implements the repositories directly.
 
 use std::path::Path;
 
@@ -87,26 +88,22 @@ impl WriteBatch {
         self.puts.is_empty()
     }
 
-    /// A point to [`Self::rollback`] to: the puts made so far.
-    pub fn savepoint(&self) -> Savepoint {
-        Savepoint(self.puts.len())
+    /// A point to [`Self::rollback`] to: the number of puts made so far.
+    pub fn savepoint(&self) -> usize {
+        self.puts.len()
     }
 
     /// Drops every put made after `savepoint`, so a command refused half-way leaves nothing in
     /// the batch of its commit group.
-    pub fn rollback(&mut self, savepoint: Savepoint) {
-        if savepoint.0 >= self.puts.len() {
+    pub fn rollback(&mut self, savepoint: usize) {
+        if savepoint >= self.puts.len() {
             return;
         }
-        self.puts.truncate(savepoint.0);
+        self.puts.truncate(savepoint);
         // The index would point past the end or at overwritten puts: rebuild it when next read.
         self.index = None;
     }
 }
-
-/// A position in a [`WriteBatch`] (see [`WriteBatch::savepoint`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Savepoint(usize);
 
 /// A stored key for messages: the text if it is printable ASCII, else hex.
 pub fn printable_key(key: &[u8]) -> String {

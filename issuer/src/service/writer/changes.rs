@@ -4,10 +4,10 @@ use axum::http::StatusCode;
 
 use super::super::error::ApiError;
 use super::super::keys::{key_id, ApiKeyRecord, KeyHolder, KeyState};
-use super::super::records::{AssessmentRecord, Certifier, MarkRecord};
+use super::super::records::{AssessmentRecord, Certifier, MarkRecord, SignedMark};
+use super::super::repository::UnitOfWork;
 use super::super::state::StatusListFull;
-use super::super::store::{StoreError, Table, WriteBatch};
-use super::{json, Command, Effect, NewKey, Pending, SignedMark, Writer};
+use super::{Command, Effect, NewKey, Pending, Writer};
 use crate::{MarkStatus, StatusChange};
 
 /// Most marks one `marks.issued` audit entry lists. Keeps entries (about 200 bytes per mark)
@@ -16,11 +16,11 @@ use crate::{MarkStatus, StatusChange};
 const AUDIT_MARKS_PER_ENTRY: usize = 32;
 
 impl Writer {
-    /// Computes a command's writes into `batch` and its effects; the answer waits for the flush.
+    /// Computes a command's writes into `unit` and its effects; the answer waits for the flush.
     pub(super) fn change(
         &mut self,
         command: Command,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Pending {
         match command {
@@ -28,10 +28,7 @@ impl Writer {
                 certifier_id,
                 marks,
                 reply,
-            } => Pending::Unit(
-                reply,
-                self.store_marks(&certifier_id, marks, batch, effects),
-            ),
+            } => Pending::Unit(reply, self.store_marks(&certifier_id, marks, unit, effects)),
             Command::SetStatus {
                 mark_id,
                 change,
@@ -39,19 +36,16 @@ impl Writer {
                 actor,
                 reply,
             } => {
-                let result = self.set_status(&mark_id, change, &reason, &actor, batch, effects);
+                let result = self.set_status(&mark_id, change, &reason, &actor, unit, effects);
                 Pending::Mark(reply, Box::new(result))
             }
             Command::CreateCertifier {
                 certifier,
                 key,
                 reply,
-            } => Pending::Unit(
-                reply,
-                self.create_certifier(&certifier, key, batch, effects),
-            ),
+            } => Pending::Unit(reply, self.create_certifier(&certifier, key, unit, effects)),
             Command::CreateApiKey { key, actor, reply } => {
-                Pending::Unit(reply, self.create_api_key(key, &actor, batch, effects))
+                Pending::Unit(reply, self.create_api_key(key, &actor, unit, effects))
             }
             Command::RevokeApiKey {
                 key_hash,
@@ -60,13 +54,13 @@ impl Writer {
                 reply,
             } => Pending::Unit(
                 reply,
-                self.revoke_api_key(&key_hash, revoked, &actor, batch, effects),
+                self.revoke_api_key(&key_hash, revoked, &actor, unit, effects),
             ),
             Command::SaveAssessment { record, reply } => {
-                Pending::Unit(reply, self.save_assessment(&record, batch, effects))
+                Pending::Unit(reply, self.save_assessment(&record, unit, effects))
             }
             Command::SweepIdempotency { now, limit, reply } => {
-                Pending::Count(reply, self.sweep_idempotency(now, limit, batch))
+                Pending::Count(reply, self.sweep_idempotency(now, limit, unit))
             }
             Command::SaveIssuerKey {
                 key,
@@ -75,7 +69,7 @@ impl Writer {
                 reply,
             } => Pending::Unit(
                 reply,
-                self.save_issuer_key(key, action, &actor, batch, effects),
+                self.save_issuer_key(key, action, &actor, unit, effects),
             ),
             Command::ApplyTrustList {
                 in_force,
@@ -83,7 +77,7 @@ impl Writer {
                 reply,
             } => Pending::Changes(
                 reply,
-                self.apply_trust_list(in_force, &actor, batch, effects),
+                self.apply_trust_list(in_force, &actor, unit, effects),
             ),
         }
     }
@@ -92,23 +86,23 @@ impl Writer {
         &mut self,
         certifier: &Certifier,
         key: NewKey,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
-        batch.put(Table::Certifier, certifier.id.as_bytes(), json(certifier)?);
+        unit.put_certifier(certifier)?;
         let details = serde_json::json!({
             "name": certifier.name, "assurance": certifier.assurance,
             "key_id": key_id(&key.hash),
         });
-        self.audit(batch, "admin", "certifier.created", &certifier.id, details)?;
-        self.put_key(key, batch, effects)
+        self.audit(unit, "admin", "certifier.created", &certifier.id, details)?;
+        self.put_key(key, unit, effects)
     }
 
     fn create_api_key(
         &mut self,
         key: NewKey,
         actor: &str,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
         let (role, certifier_id) = match &key.record.holder {
@@ -118,17 +112,17 @@ impl Writer {
         let details = serde_json::json!({
             "role": role, "certifier_id": certifier_id, "expires_at": key.record.expires_at,
         });
-        self.audit(batch, actor, "api_key.created", key_id(&key.hash), details)?;
-        self.put_key(key, batch, effects)
+        self.audit(unit, actor, "api_key.created", key_id(&key.hash), details)?;
+        self.put_key(key, unit, effects)
     }
 
     fn put_key(
         &mut self,
         key: NewKey,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
-        batch.put(Table::ApiKey, key.hash.as_bytes(), json(&key.record)?);
+        unit.put_api_key(&key.hash, &key.record)?;
         effects.push(Effect::ApiKey(key.hash, key.record));
         Ok(())
     }
@@ -156,7 +150,7 @@ impl Writer {
         key_hash: &str,
         revoked: ApiKeyRecord,
         actor: &str,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
         let keys = self.keys_after(effects);
@@ -182,13 +176,13 @@ impl Writer {
             ));
         }
         let details = serde_json::json!({"reason": revoked.revocation_reason});
-        self.audit(batch, actor, "api_key.revoked", key_id(key_hash), details)?;
+        self.audit(unit, actor, "api_key.revoked", key_id(key_hash), details)?;
         self.put_key(
             NewKey {
                 hash: key_hash.to_owned(),
                 record: revoked,
             },
-            batch,
+            unit,
             effects,
         )
     }
@@ -196,10 +190,10 @@ impl Writer {
     fn save_assessment(
         &mut self,
         record: &AssessmentRecord,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
-        batch.put(Table::Assessment, record.id.as_bytes(), json(record)?);
+        unit.put_assessment(record)?;
         let details = serde_json::json!({
             "framework": record.framework,
             "target_class": record.target_class,
@@ -207,7 +201,7 @@ impl Writer {
             "digest": record.decision.digest,
         });
         let actor = format!("certifier:{}", record.certifier_id);
-        self.audit(batch, &actor, "assessment.created", &record.id, details)?;
+        self.audit(unit, &actor, "assessment.created", &record.id, details)?;
         effects.push(Effect::Assessment);
         Ok(())
     }
@@ -218,7 +212,7 @@ impl Writer {
         &mut self,
         certifier_id: &str,
         marks: Vec<SignedMark>,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
         let capacity = self.shared.list_capacity;
@@ -258,7 +252,7 @@ impl Writer {
         let actor = format!("certifier:{certifier_id}");
         if let [one] = marks.as_slice() {
             let details = issued(&one.record);
-            self.audit(batch, &actor, "mark.issued", &one.record.mark_id, details)?;
+            self.audit(unit, &actor, "mark.issued", &one.record.mark_id, details)?;
         } else {
             for (n, chunk) in marks.chunks(AUDIT_MARKS_PER_ENTRY).enumerate() {
                 let listed = chunk
@@ -276,23 +270,16 @@ impl Writer {
                     marks.len()
                 );
                 let details = serde_json::json!({ "marks": listed });
-                self.audit(batch, &actor, "marks.issued", &subject, details)?;
+                self.audit(unit, &actor, "marks.issued", &subject, details)?;
             }
         }
         let count = marks.len();
-        for SignedMark { record, encoded } in marks {
-            batch.put(Table::Mark, record.mark_id.as_bytes(), encoded);
-            let next = self
-                .counters
-                .next_index
-                .entry(record.status_list)
-                .or_default();
-            *next = (*next).max(record.status_index.saturating_add(1));
-            effects.push(Effect::Status(
-                record.status_list,
-                record.status_index,
-                MarkStatus::Valid,
-            ));
+        for mark in marks {
+            let (list, index) = (mark.record.status_list, mark.record.status_index);
+            unit.put_mark(mark)?;
+            let next = self.counters.stored.next_index.entry(list).or_default();
+            *next = (*next).max(index.saturating_add(1));
+            effects.push(Effect::Status(list, index, MarkStatus::Valid));
         }
         effects.push(Effect::Issued(count));
         Ok(())
@@ -304,28 +291,19 @@ impl Writer {
         change: StatusChange,
         reason: &str,
         actor: &str,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<MarkRecord, ApiError> {
-        // A mark issued or changed earlier in this group is read from the batch.
-        let stored = match batch.get(Table::Mark, mark_id.as_bytes()) {
-            Some(pending) => pending.map(<[u8]>::to_vec),
-            None => self.store.get(Table::Mark, mark_id.as_bytes())?,
-        };
-        let stored = stored.ok_or_else(|| ApiError::not_found("mark"))?;
-        let mut record = MarkRecord::decode(&stored).map_err(|e| {
-            ApiError::internal(StoreError::corrupt(Table::Mark, mark_id.as_bytes(), e))
-        })?;
+        // A mark issued or changed earlier in this group is read from the unit.
+        let mut record = unit
+            .mark(mark_id)?
+            .ok_or_else(|| ApiError::not_found("mark"))?;
         let old = record.status;
         record.status = old.apply(change)?;
         record.status_reason = Some(reason.to_owned());
-        batch.put(
-            Table::Mark,
-            mark_id.as_bytes(),
-            record.encode().map_err(ApiError::internal)?,
-        );
+        unit.put_mark_record(&record)?;
         let details = serde_json::json!({"from": old, "to": record.status, "reason": reason});
-        self.audit(batch, actor, change.audit_action(), mark_id, details)?;
+        self.audit(unit, actor, change.audit_action(), mark_id, details)?;
         effects.push(Effect::Status(
             record.status_list,
             record.status_index,
@@ -335,31 +313,16 @@ impl Writer {
         Ok(record)
     }
 
-    /// Deletes idempotency records that expired by `now`, at most `limit`. A record that does
-    /// not decode is left in place and logged (it is refused where it is read).
+    /// Deletes idempotency records that expired by `now`, at most `limit`.
     fn sweep_idempotency(
         &mut self,
         now: u64,
         limit: usize,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
     ) -> Result<usize, ApiError> {
-        let mut expired = Vec::new();
-        let walked = self.store.for_each(Table::Idempotency, &mut |key, value| {
-            match serde_json::from_slice::<super::super::idempotency::StoredAnswer>(value) {
-                Ok(answer) if answer.expires_at <= now => expired.push(key.to_vec()),
-                Ok(_) => {}
-                Err(e) => tracing::error!("{}", StoreError::corrupt(Table::Idempotency, key, e)),
-            }
-            if expired.len() >= limit {
-                return Err(StoreError("enough".into()));
-            }
-            Ok(())
-        });
-        if expired.len() < limit {
-            walked?;
-        }
+        let expired = self.store.expired_answers(now, limit)?;
         for key in &expired {
-            batch.delete(Table::Idempotency, key);
+            unit.delete_idempotent_answer(key);
         }
         Ok(expired.len())
     }

@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 use super::super::error::ApiError;
 use super::super::idempotency::{Claim, StoredAnswer};
 use super::super::keys::ApiKeyRecord;
-use super::super::records::{AssessmentRecord, Certifier, MarkRecord};
+use super::super::records::{AssessmentRecord, Certifier, MarkRecord, SignedMark};
 use crate::StatusChange;
 
 /// Where the writer sends a command's answer, once it is durable.
@@ -129,25 +129,6 @@ pub(in crate::service) struct NewKey {
     pub hash: String,
     /// The record.
     pub record: ApiKeyRecord,
-}
-
-/// A mark signed by a handler with its registry record encoded there too, so the single writer
-/// only inserts bytes (encoding in the handlers runs on every core).
-#[derive(Debug)]
-pub(in crate::service) struct SignedMark {
-    /// The record.
-    pub record: MarkRecord,
-    /// [`MarkRecord::encode`] of it.
-    pub encoded: Vec<u8>,
-}
-
-#[cfg(test)]
-impl SignedMark {
-    /// Encodes `record`.
-    pub(in crate::service) fn new(record: MarkRecord) -> Self {
-        let encoded = record.encode().unwrap();
-        Self { record, encoded }
-    }
 }
 
 /// Renders the answer of a status change from the changed record.

@@ -7,20 +7,20 @@ mod changes;
 mod command;
 mod pki;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-pub(super) use command::{Command, KeyAction, NewKey, Remember, Reply, SignedMark, Write};
+pub(super) use command::{Command, KeyAction, NewKey, Remember, Reply, Write};
 
-use super::audit::{AuditEntry, AUDIT_HEAD, GENESIS};
+use super::audit::AuditEntry;
 use super::error::ApiError;
 use super::keys::ApiKeyRecord;
 use super::now;
 use super::records::MarkRecord;
+use super::repository::{self, Repository, UnitOfWork};
 use super::state::{InForce, Metrics, Shared};
-use super::store::{printable_key, Store, StoreError, Table, WriteBatch};
+use super::store::StoreError;
 use crate::MarkStatus;
 
 /// Most commands in one commit group: bounds the latency a group adds.
@@ -28,7 +28,7 @@ const MAX_GROUP: usize = 4096;
 
 /// The writer's own state.
 pub(super) struct Writer {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Repository>,
     shared: Arc<Shared>,
     counters: Counters,
 }
@@ -36,26 +36,11 @@ pub(super) struct Writer {
 /// What the writer counts, saved before a command and restored if it is refused.
 #[derive(Debug, Clone)]
 struct Counters {
-    /// Per status list: one past the highest status index stored.
-    next_index: HashMap<u32, u32>,
-    /// The number the next issuer key's status list gets.
-    next_list: u32,
+    /// The status indexes, status lists and audit head, stored with every change.
+    stored: repository::Counters,
     /// The sequence of the trust list in force.
     trust_sequence: Option<u64>,
-    audit_seq: u64,
-    audit_head: String,
 }
-
-/// Meta key of the next status index of list `n`.
-fn next_index_key(list: u32) -> Vec<u8> {
-    format!("next-index/{list}").into_bytes()
-}
-
-/// Meta key of the next status list number.
-const NEXT_LIST: &[u8] = b"next-status-list";
-
-/// Meta key of the trust list in force (its signed bytes).
-pub(super) const TRUST_LIST: &[u8] = b"trust-list";
 
 /// A change computed for one command, applied to the shared state only after the flush.
 enum Effect {
@@ -66,18 +51,6 @@ enum Effect {
     Issued(usize),
     StatusChanged(u32),
     Assessment,
-}
-
-/// A big-endian u32 counter of the Meta table.
-fn read_u32(store: &dyn Store, key: &[u8]) -> Result<Option<u32>, StoreError> {
-    store
-        .get(Table::Meta, key)?
-        .map(|v| {
-            v.try_into()
-                .map(u32::from_be_bytes)
-                .map_err(|_| StoreError::corrupt(Table::Meta, key, "not 4 bytes"))
-        })
-        .transpose()
 }
 
 /// A computed answer waiting for the flush.
@@ -135,45 +108,31 @@ impl Writer {
     /// Loads the counters and heads from the store and rebuilds the shared state. Fails closed:
     /// a stored value that does not decode stops the start with an error naming its table and
     /// key; nothing is skipped or read as a default.
-    pub(super) fn open(store: Arc<dyn Store>, shared: Arc<Shared>) -> Result<Self, StoreError> {
-        let (audit_seq, audit_head) = match store.get(Table::Meta, AUDIT_HEAD)? {
-            Some(v) => serde_json::from_slice::<(u64, String)>(&v)
-                .map_err(|e| StoreError::corrupt(Table::Meta, AUDIT_HEAD, e))?,
-            None => (0, GENESIS.to_owned()),
-        };
-        let trust_sequence = match store.get(Table::Meta, TRUST_LIST)? {
-            Some(bytes) => Some(
-                pki::stored_sequence(&bytes)
-                    .map_err(|e| StoreError::corrupt(Table::Meta, TRUST_LIST, e))?,
-            ),
-            None => None,
-        };
-        store.for_each(Table::ApiKey, &mut |hash, value| {
-            let record: ApiKeyRecord = serde_json::from_slice(value)
-                .map_err(|e| StoreError::corrupt(Table::ApiKey, hash, e))?;
+    pub(super) fn open(
+        store: Arc<dyn Repository>,
+        shared: Arc<Shared>,
+    ) -> Result<Self, StoreError> {
+        let mut stored = store.counters()?;
+        let trust_sequence =
+            match store.trust_list()? {
+                Some(bytes) => Some(pki::stored_sequence(&bytes).map_err(|e| {
+                    StoreError(format!("the stored trust list does not decode: {e}"))
+                })?),
+                None => None,
+            };
+        store.for_each_api_key(&mut |hash, record| {
             shared
                 .api_keys
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(printable_key(hash), record);
+                .insert(hash, record);
             Ok(())
         })?;
-        store.for_each(Table::IssuerKey, &mut |kid, value| {
-            let key: trustmark_domain::IssuerKey = serde_json::from_slice(value)
-                .map_err(|e| StoreError::corrupt(Table::IssuerKey, kid, e))?;
-            if key.kid.to_string().as_bytes() != kid {
-                return Err(StoreError::corrupt(
-                    Table::IssuerKey,
-                    kid,
-                    format!("the record is of key {}", key.kid),
-                ));
-            }
+        for key in store.issuer_keys()? {
             shared.add_list(&key);
             shared.put_key(key);
-            Ok(())
-        })?;
+        }
         let capacity = shared.list_capacity;
-        let mut next_index = HashMap::new();
         let lists: Vec<_> = shared
             .lists
             .read()
@@ -182,61 +141,53 @@ impl Writer {
             .cloned()
             .collect();
         for list in &lists {
-            let key = next_index_key(list.number);
-            let next = read_u32(store.as_ref(), &key)?.unwrap_or(0);
+            let next = *stored.next_index.entry(list.number).or_insert(0);
             if next > capacity {
                 return Err(StoreError(format!(
                     "the store holds status indexes up to {next} in list {}, past the configured status list capacity {capacity}",
                     list.number
                 )));
             }
-            next_index.insert(list.number, next);
         }
-        store.for_each(Table::Mark, &mut |id, value| {
-            let (number, index, mark_status) = MarkRecord::stored_status(value)
-                .map_err(|e| StoreError::corrupt(Table::Mark, id, e))?;
-            let list = shared.list(number).ok_or_else(|| {
-                StoreError::corrupt(Table::Mark, id, format!("status list {number} has no key"))
-            })?;
-            let next = next_index.get(&number).copied().unwrap_or(0);
-            if index >= next {
-                return Err(StoreError::corrupt(
-                    Table::Mark,
-                    id,
-                    format!("status index {index} at or past next-index/{number} = {next}"),
-                ));
+        store.for_each_mark_status(&mut |id, slot| {
+            let bad = |reason: String| StoreError(format!("mark {id}: {reason}"));
+            let list = shared
+                .list(slot.list)
+                .ok_or_else(|| bad(format!("status list {} has no key", slot.list)))?;
+            let next = stored.next_index.get(&slot.list).copied().unwrap_or(0);
+            if slot.index >= next {
+                return Err(bad(format!(
+                    "status index {} at or past the stored next index {next} of list {}",
+                    slot.index, slot.list
+                )));
             }
             let set = list
                 .bits
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .set(index, mark_status);
-            set.map_err(|e| StoreError::corrupt(Table::Mark, id, e))
+                .set(slot.index, slot.status);
+            set.map_err(|e| bad(e.to_string()))
         })?;
         // Handlers take indexes from here; an index taken by a request that never committed is
         // never acknowledged to anyone, so handing it out again after a restart is safe.
         for list in &lists {
             list.indexes
-                .restart_at(next_index.get(&list.number).copied().unwrap_or(0));
+                .restart_at(stored.next_index.get(&list.number).copied().unwrap_or(0));
         }
-        let stored_next_list = read_u32(store.as_ref(), NEXT_LIST)?.unwrap_or(1);
         shared
             .next_list
-            .fetch_max(stored_next_list, std::sync::atomic::Ordering::SeqCst);
+            .fetch_max(stored.next_status_list, std::sync::atomic::Ordering::SeqCst);
         shared
             .metrics
             .audit_entries
-            .store(audit_seq, std::sync::atomic::Ordering::Relaxed);
-        let next_list = shared.next_list.load(std::sync::atomic::Ordering::SeqCst);
+            .store(stored.audit.entries, std::sync::atomic::Ordering::Relaxed);
+        stored.next_status_list = shared.next_list.load(std::sync::atomic::Ordering::SeqCst);
         Ok(Self {
             store,
             shared,
             counters: Counters {
-                next_index,
-                next_list,
+                stored,
                 trust_sequence,
-                audit_seq,
-                audit_head,
             },
         })
     }
@@ -257,59 +208,59 @@ impl Writer {
 
     fn audit(
         &mut self,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         actor: &str,
         action: &str,
         subject: &str,
         details: serde_json::Value,
     ) -> Result<(), ApiError> {
+        let head = &mut self.counters.stored.audit;
         let entry = AuditEntry::new(
-            self.counters.audit_seq,
+            head.entries,
             now(),
             actor,
             action,
             subject,
             details,
-            &self.counters.audit_head,
+            &head.hash,
         )
         .map_err(ApiError::internal)?;
-        batch.put(
-            Table::Audit,
-            &self.counters.audit_seq.to_be_bytes(),
-            json(&entry)?,
-        );
-        self.counters.audit_seq += 1;
-        self.counters.audit_head = entry.hash;
+        unit.append_audit_entry(&entry)?;
+        head.entries += 1;
+        head.hash = entry.hash;
         Ok(())
     }
 
-    /// Processes one group: computes every write, applies them atomically, flushes, then
-    /// updates the shared state and answers. On a storage failure nothing is acknowledged and
-    /// the counters are restored.
+    /// Processes one group in one unit of work: computes every write, commits them atomically
+    /// and durably, then updates the shared state and answers. On a storage failure nothing is
+    /// acknowledged and the counters are restored.
     fn commit(&mut self, group: Vec<Write>) {
         let saved = self.counters.clone();
-        let mut batch = WriteBatch::default();
+        let store = self.store.clone();
+        let mut unit = store.begin();
         let mut effects = Vec::new();
         let mut answers = Vec::with_capacity(group.len());
         let count = group.len();
         for write in group {
-            answers.push(self.apply(write, &mut batch, &mut effects));
+            answers.push(self.apply(write, unit.as_mut(), &mut effects));
         }
-        let started = std::time::Instant::now();
-        let durable = self
-            .close_batch(&mut batch)
-            .map_err(ApiError::internal)
-            .and_then(|()| self.store.apply(batch).map_err(ApiError::internal));
-        let apply_time = started.elapsed();
-        let durable = durable.and_then(|()| self.store.flush().map_err(ApiError::internal));
-        let flush_time = started.elapsed().saturating_sub(apply_time);
-        if let Err(failure) = durable {
-            self.counters = saved;
-            for answer in answers {
-                answer.send(Some(&failure));
+        let committed = if unit.is_empty() {
+            Ok(repository::CommitTimes::default())
+        } else {
+            unit.put_counters(&self.counters.stored)
+                .and_then(|()| unit.commit())
+        };
+        let times = match committed {
+            Ok(times) => times,
+            Err(e) => {
+                let failure = ApiError::internal(e);
+                self.counters = saved;
+                for answer in answers {
+                    answer.send(Some(&failure));
+                }
+                return;
             }
-            return;
-        }
+        };
         let metrics: &Metrics = &self.shared.metrics;
         Metrics::inc(&metrics.commit_groups);
         let add = |counter: &std::sync::atomic::AtomicU64, n: u64| {
@@ -317,10 +268,10 @@ impl Writer {
         };
         add(&metrics.commit_commands, count as u64);
         let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        add(&metrics.commit_apply_micros, micros(apply_time));
-        add(&metrics.commit_flush_micros, micros(flush_time));
+        add(&metrics.commit_apply_micros, micros(times.apply));
+        add(&metrics.commit_flush_micros, micros(times.flush));
         metrics.audit_entries.store(
-            self.counters.audit_seq,
+            self.counters.stored.audit.entries,
             std::sync::atomic::Ordering::Relaxed,
         );
         for effect in effects {
@@ -329,27 +280,6 @@ impl Writer {
         for answer in answers {
             answer.send(None);
         }
-    }
-
-    /// Adds the counters to a batch that changes anything.
-    fn close_batch(&self, batch: &mut WriteBatch) -> Result<(), serde_json::Error> {
-        if !batch.is_empty() {
-            for (list, next) in &self.counters.next_index {
-                batch.put(
-                    Table::Meta,
-                    &next_index_key(*list),
-                    next.to_be_bytes().to_vec(),
-                );
-            }
-            batch.put(
-                Table::Meta,
-                NEXT_LIST,
-                self.counters.next_list.to_be_bytes().to_vec(),
-            );
-            let head = serde_json::to_vec(&(self.counters.audit_seq, &self.counters.audit_head))?;
-            batch.put(Table::Meta, AUDIT_HEAD, head);
-        }
-        Ok(())
     }
 
     /// Makes a durable change visible in shared memory.
@@ -402,26 +332,26 @@ impl Writer {
         }
     }
 
-    /// Computes one write into the group's batch: its change, then its answer under its
-    /// idempotency key. A write refused half-way leaves nothing behind: its puts, effects and
+    /// Computes one write into the group's unit of work: its change, then its answer under its
+    /// idempotency key. A write refused half-way leaves nothing behind: its writes, effects and
     /// counters are rolled back.
     fn apply(
         &mut self,
         write: Write,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Pending {
-        let savepoint = batch.savepoint();
+        let savepoint = unit.savepoint();
         let effects_before = effects.len();
         let counters = self.counters.clone();
-        let mut pending = self.change(write.command, batch, effects);
+        let mut pending = self.change(write.command, unit, effects);
         if let (false, Some(remember)) = (pending.is_refusal(), write.remember) {
-            if let Err(e) = self.remember(remember, &pending, batch) {
+            if let Err(e) = self.remember(remember, &pending, unit) {
                 pending = pending.refused(e);
             }
         }
         if pending.is_refusal() {
-            batch.rollback(savepoint);
+            unit.rollback(savepoint);
             effects.truncate(effects_before);
             self.counters = counters;
         }
@@ -435,7 +365,7 @@ impl Writer {
         &self,
         remember: Remember,
         pending: &Pending,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
     ) -> Result<(), ApiError> {
         let (storage_key, answer) = match remember {
             Remember::Answer {
@@ -451,24 +381,17 @@ impl Writer {
                 (claim.storage_key, answer)
             }
         };
-        let existing = match batch.get(Table::Idempotency, &storage_key) {
-            Some(pending) => pending.map(<[u8]>::to_vec),
-            None => self.store.get(Table::Idempotency, &storage_key)?,
-        };
-        let live = existing
-            .and_then(|b| serde_json::from_slice::<super::idempotency::StoredAnswer>(&b).ok())
+        // A stored answer that does not decode refuses the request (the handler's lookup
+        // refuses it first).
+        let live = unit
+            .idempotent_answer(&storage_key)?
             .is_some_and(|a| a.expires_at > answer.created_at);
         if live {
             return Err(super::idempotency::in_flight());
         }
-        batch.put(Table::Idempotency, &storage_key, json(&answer)?);
+        unit.put_idempotent_answer(&storage_key, &answer)?;
         Ok(())
     }
-}
-
-/// The compact JSON of a value to store.
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(ApiError::internal)
 }
 
 #[cfg(test)]

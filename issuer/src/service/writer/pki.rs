@@ -7,9 +7,9 @@ use trustmark_domain::{DomainError, IssuerKey, KeyChange};
 use trustmark_format::TrustList;
 
 use super::super::error::ApiError;
+use super::super::repository::UnitOfWork;
 use super::super::state::InForce;
-use super::super::store::{Table, WriteBatch};
-use super::{json, Effect, KeyAction, Writer, TRUST_LIST};
+use super::{Effect, KeyAction, Writer};
 
 /// The sequence number of a stored trust list (its signature was checked when it was put in
 /// force; the service checks it again at start).
@@ -67,7 +67,7 @@ impl Writer {
         key: Box<IssuerKey>,
         action: KeyAction,
         actor: &str,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ApiError> {
         let kid = key.kid.to_string();
@@ -86,8 +86,9 @@ impl Writer {
                         key.status_list, other.kid
                     )));
                 }
-                self.counters.next_list = self.counters.next_list.max(key.status_list + 1);
-                self.counters.next_index.entry(key.status_list).or_insert(0);
+                let stored = &mut self.counters.stored;
+                stored.next_status_list = stored.next_status_list.max(key.status_list + 1);
+                stored.next_index.entry(key.status_list).or_insert(0);
                 serde_json::json!({
                     "certifier_id": key.certifier_id, "alg": key.alg, "status_list": key.status_list,
                 })
@@ -109,8 +110,8 @@ impl Writer {
             KeyAction::Created => "issuer_key.created",
             KeyAction::Certified => "issuer_key.certified",
         };
-        batch.put(Table::IssuerKey, kid.as_bytes(), json(&key)?);
-        self.audit(batch, actor, audit_action, &kid, details)?;
+        unit.put_issuer_key(&key)?;
+        self.audit(unit, actor, audit_action, &kid, details)?;
         effects.push(Effect::IssuerKey(*key));
         Ok(())
     }
@@ -122,7 +123,7 @@ impl Writer {
         &mut self,
         in_force: Arc<InForce>,
         actor: &str,
-        batch: &mut WriteBatch,
+        unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
     ) -> Result<Vec<KeyChange>, ApiError> {
         let list = &in_force.accepted.list;
@@ -143,14 +144,10 @@ impl Writer {
                 continue;
             };
             change.apply(&mut key, at, list.sequence);
-            batch.put(
-                Table::IssuerKey,
-                key.kid.to_string().as_bytes(),
-                json(&key)?,
-            );
+            unit.put_issuer_key(&key)?;
             effects.push(Effect::IssuerKey(key));
         }
-        batch.put(Table::Meta, TRUST_LIST, in_force.accepted.bytes.clone());
+        unit.put_trust_list(&in_force.accepted.bytes);
         self.counters.trust_sequence = Some(list.sequence);
         let (activated, retired) = KeyChange::split(&changes);
         let details = serde_json::json!({
@@ -161,7 +158,7 @@ impl Writer {
             "retired": retired,
         });
         let subject = format!("sequence {}", list.sequence);
-        self.audit(batch, actor, "trust_list.applied", &subject, details)?;
+        self.audit(unit, actor, "trust_list.applied", &subject, details)?;
         effects.push(Effect::TrustList(in_force));
         Ok(changes)
     }

@@ -7,15 +7,16 @@ use tokio::sync::oneshot;
 use super::super::audit::verify_chain;
 use super::super::idempotency::StoredAnswer;
 use super::super::keys::{KeyHolder, KeyState};
-use super::super::records::{sample_record, AssessmentRecord, StoredResponse};
-use super::super::store::SledStore;
+use super::super::records::SignedMark;
+use super::super::records::{sample_assessment, sample_record};
+use super::super::store::{SledStore, Store, Table, WriteBatch};
 use super::*;
 use crate::StatusChange;
 
 /// The writer on a store holding the issuer key of status list 1 (the sample records' list),
 /// stored directly so that the audit log starts empty.
-fn writer(dir: &std::path::Path) -> (Writer, Arc<dyn Store>) {
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir).unwrap());
+fn writer(dir: &std::path::Path) -> (Writer, Arc<SledStore>) {
+    let store = Arc::new(SledStore::open(dir).unwrap());
     if store.get(Table::IssuerKey, b"01020304").unwrap().is_none() {
         let key = trustmark_domain::IssuerKey::pending(
             "c1",
@@ -56,13 +57,15 @@ fn plain(command: Command) -> Write {
     }
 }
 
-fn audit_entries(store: &dyn Store) -> Vec<AuditEntry> {
+fn audit_entries(store: &dyn Repository) -> Vec<AuditEntry> {
+    let mut entries = Vec::new();
     store
-        .scan(Table::Audit)
-        .unwrap()
-        .into_iter()
-        .map(|(_, v)| serde_json::from_slice(&v).unwrap())
-        .collect()
+        .for_each_audit_entry(&mut |_, entry| {
+            entries.push(entry.unwrap());
+            Ok(())
+        })
+        .unwrap();
+    entries
 }
 
 #[test]
@@ -107,26 +110,8 @@ fn a_batch_is_audited_in_entries_listing_every_mark() {
 fn an_assessment_is_audited_with_its_digest() {
     let dir = tempfile::tempdir().unwrap();
     let (mut writer, store) = writer(dir.path());
-    let catalogue = crate::assessment::find("uk-psti").unwrap();
-    let responses = crate::assessment::from_csv(
-        b"requirement,response,evidence\n1,C,E1\n2,C,E2\n3,C,E3\n",
-        &crate::assessment::UploadBudget::default(),
-    )
-    .unwrap();
-    let decision = crate::assessment::assess(&catalogue, 1, &responses).unwrap();
-    let digest = decision.digest.clone();
-    let record = AssessmentRecord {
-        id: "a1".into(),
-        certifier_id: "c1".into(),
-        framework: "uk-psti".into(),
-        target_class: 1,
-        decision,
-        responses: responses
-            .iter()
-            .map(StoredResponse::from_response)
-            .collect(),
-        created_at: 1_795_300_000,
-    };
+    let record = sample_assessment("a1");
+    let digest = record.decision.digest.clone();
     let (reply, mut saved) = oneshot::channel();
     writer.commit(vec![plain(Command::SaveAssessment {
         record: Box::new(record),
@@ -302,7 +287,7 @@ fn an_answer_is_remembered_in_the_commit_of_its_change_and_only_once() {
     let marks = store.scan(Table::Mark).unwrap();
     assert_eq!(marks.len(), 1, "the refused write left its mark behind");
     assert_eq!(verify_chain(store.as_ref()).unwrap().0, 1);
-    assert_eq!(writer.counters.next_index.get(&1), Some(&2));
+    assert_eq!(writer.counters.stored.next_index.get(&1), Some(&2));
 }
 
 #[test]
@@ -389,7 +374,7 @@ fn a_record_that_does_not_decode_stops_the_start_naming_its_table_and_key() {
 #[test]
 fn a_status_past_the_capacity_is_refused_by_the_writer_too() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
     let mut writer = Writer::open(store.clone(), Arc::new(Shared::new(4))).unwrap();
     let (command, mut done) = issue(vec![
         SignedMark::new(sample_record(3)),
