@@ -8,7 +8,6 @@ pub mod assessed;
 pub mod assessment;
 mod error;
 mod issue;
-mod mark_status;
 pub mod offline;
 pub mod qr;
 mod request;
@@ -19,7 +18,7 @@ pub mod status_zlib;
 pub use assessed::{decide_claims, Assessment, DecidedClaim, SchemePolicy};
 pub use error::IssueError;
 pub use issue::{mark_id, IssuedMark, MarkIssuer};
-pub use mark_status::{MarkStatus, StatusChange, TransitionError};
 pub use request::{
     format_day, parse_day, ClaimRequest, FirmwareRequest, IssueRequest, MAX_VALID_DAYS,
 };
+pub use trustmark_domain::{MarkStatus, StatusChange, TransitionError};

@@ -235,7 +235,8 @@ async fn change_status(
         Remember::OfMark {
             claim,
             render: Box::new(move |record: &MarkRecord| {
-                serde_json::to_vec(&public_record(&state, record)?).map_err(ApiError::internal)
+                let public = public_record(&state, record).map_err(|e| e.message)?;
+                serde_json::to_vec(&public).map_err(|e| e.to_string())
             }),
         }
     });

@@ -187,3 +187,21 @@ impl From<super::store::StoreError> for ApiError {
         Self::internal(e)
     }
 }
+
+impl From<super::writer::WriteError> for ApiError {
+    fn from(e: super::writer::WriteError) -> Self {
+        use super::writer::WriteError as E;
+        match e {
+            E::Domain(e) => e.into(),
+            E::Transition(e) => e.into(),
+            E::StatusListFull(e) => e.into(),
+            E::NotFound(what) => Self::not_found(what),
+            E::ApiKeyAlreadyRevoked => {
+                Self::new(StatusCode::CONFLICT, "key_already_revoked", e.to_string())
+            }
+            E::LastAdminKey => Self::new(StatusCode::CONFLICT, "last_admin_key", e.to_string()),
+            E::IdempotencyKeyInFlight => super::idempotency::in_flight(),
+            E::Internal(detail) => Self::internal(detail),
+        }
+    }
+}

@@ -10,14 +10,14 @@ use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use super::idempotency::{withhold_secret, Claim};
-use super::writer::{Command, Remember, Write};
+use super::writer::{Command, Remember, Write, WriteError};
 use super::AppState;
 
 /// Sends a command to the writer and waits for its durable answer.
 pub(super) async fn submit<T>(
     state: &AppState,
     remember: Option<Remember>,
-    make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
+    make: impl FnOnce(oneshot::Sender<Result<T, WriteError>>) -> Command,
 ) -> Result<T, ApiError> {
     let shutting_down = || {
         let mut e = ApiError::new(
@@ -38,7 +38,7 @@ pub(super) async fn submit<T>(
         .send(write)
         .await
         .map_err(|_| shutting_down())?;
-    rx.await.map_err(|_| shutting_down())?
+    Ok(rx.await.map_err(|_| shutting_down())??)
 }
 
 /// Parses a JSON body into `T` with a message that says where it is wrong.
@@ -100,7 +100,7 @@ impl Rendered {
         self,
         state: &AppState,
         claim: Option<&Claim>,
-        make: impl FnOnce(oneshot::Sender<Result<(), ApiError>>) -> Command,
+        make: impl FnOnce(oneshot::Sender<Result<(), WriteError>>) -> Command,
     ) -> Result<Response, ApiError> {
         let remember = self.remember(claim)?;
         submit(state, remember, make).await?;

@@ -319,7 +319,7 @@ async fn sweep_idempotency(writer: tokio::sync::mpsc::WeakSender<Write>) {
         drop(writer);
         match done.await {
             Ok(Ok(n)) if n > 0 => tracing::info!(deleted = n, "expired idempotency records"),
-            Ok(Err(e)) => tracing::warn!("idempotency sweep: {}", e.message),
+            Ok(Err(e)) => tracing::warn!("idempotency sweep: {e}"),
             _ => {}
         }
     }

@@ -1,13 +1,10 @@
 //! Each command's writes, audit entries and effects.
 
-use axum::http::StatusCode;
-
-use super::super::error::ApiError;
 use super::super::keys::{key_id, ApiKeyRecord, KeyHolder, KeyState};
 use super::super::records::{AssessmentRecord, Certifier, MarkRecord, SignedMark};
 use super::super::repository::UnitOfWork;
 use super::super::state::StatusListFull;
-use super::{Command, Effect, NewKey, Pending, Writer};
+use super::{Command, Effect, NewKey, Pending, WriteError, Writer};
 use crate::{MarkStatus, StatusChange};
 
 /// Most marks one `marks.issued` audit entry lists. Keeps entries (about 200 bytes per mark)
@@ -88,7 +85,7 @@ impl Writer {
         key: NewKey,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         unit.put_certifier(certifier)?;
         let details = serde_json::json!({
             "name": certifier.name, "assurance": certifier.assurance,
@@ -104,7 +101,7 @@ impl Writer {
         actor: &str,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         let (role, certifier_id) = match &key.record.holder {
             KeyHolder::Admin => ("admin", None),
             KeyHolder::Certifier(id) => ("certifier", Some(id.clone())),
@@ -121,7 +118,7 @@ impl Writer {
         key: NewKey,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         unit.put_api_key(&key.hash, &key.record)?;
         effects.push(Effect::ApiKey(key.hash, key.record));
         Ok(())
@@ -152,28 +149,18 @@ impl Writer {
         actor: &str,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         let keys = self.keys_after(effects);
-        let current = keys
-            .get(key_hash)
-            .ok_or_else(|| ApiError::not_found("API key"))?;
+        let current = keys.get(key_hash).ok_or(WriteError::NotFound("API key"))?;
         let at = revoked.revoked_at.unwrap_or_else(super::now);
         if current.revoked_at.is_some() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "key_already_revoked",
-                "the API key is revoked already",
-            ));
+            return Err(WriteError::ApiKeyAlreadyRevoked);
         }
         let other_active_admin = keys.iter().any(|(hash, k)| {
             hash != key_hash && k.holder == KeyHolder::Admin && k.state(at) == KeyState::Active
         });
         if current.holder == KeyHolder::Admin && !other_active_admin {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "last_admin_key",
-                "this is the last active admin key: create another admin key before revoking it",
-            ));
+            return Err(WriteError::LastAdminKey);
         }
         let details = serde_json::json!({"reason": revoked.revocation_reason});
         self.audit(unit, actor, "api_key.revoked", key_id(key_hash), details)?;
@@ -192,7 +179,7 @@ impl Writer {
         record: &AssessmentRecord,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         unit.put_assessment(record)?;
         let details = serde_json::json!({
             "framework": record.framework,
@@ -214,7 +201,7 @@ impl Writer {
         marks: Vec<SignedMark>,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         let capacity = self.shared.list_capacity;
         if let Some(past) = marks.iter().find(|m| m.record.status_index >= capacity) {
             // Handlers take indexes below the capacity; this is the last line of defence.
@@ -229,7 +216,7 @@ impl Writer {
             .iter()
             .find(|m| self.shared.list(m.record.status_list).is_none())
         {
-            return Err(ApiError::internal(format!(
+            return Err(WriteError::internal(format!(
                 "a mark in status list {}, which no key has",
                 orphan.record.status_list
             )));
@@ -293,11 +280,9 @@ impl Writer {
         actor: &str,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<MarkRecord, ApiError> {
+    ) -> Result<MarkRecord, WriteError> {
         // A mark issued or changed earlier in this group is read from the unit.
-        let mut record = unit
-            .mark(mark_id)?
-            .ok_or_else(|| ApiError::not_found("mark"))?;
+        let mut record = unit.mark(mark_id)?.ok_or(WriteError::NotFound("mark"))?;
         let old = record.status;
         record.status = old.apply(change)?;
         record.status_reason = Some(reason.to_owned());
@@ -319,7 +304,7 @@ impl Writer {
         now: u64,
         limit: usize,
         unit: &mut dyn UnitOfWork,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, WriteError> {
         let expired = self.store.expired_answers(now, limit)?;
         for key in &expired {
             unit.delete_idempotent_answer(key);

@@ -2,14 +2,14 @@
 
 use tokio::sync::oneshot;
 
-use super::super::error::ApiError;
 use super::super::idempotency::{Claim, StoredAnswer};
 use super::super::keys::ApiKeyRecord;
 use super::super::records::{AssessmentRecord, Certifier, MarkRecord, SignedMark};
+use super::WriteError;
 use crate::StatusChange;
 
 /// Where the writer sends a command's answer, once it is durable.
-pub(in crate::service) type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+pub(in crate::service) type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
 
 /// A write, and the answer to remember with it under an idempotency key.
 #[derive(Debug)]
@@ -131,9 +131,10 @@ pub(in crate::service) struct NewKey {
     pub record: ApiKeyRecord,
 }
 
-/// Renders the answer of a status change from the changed record.
+/// Renders the answer of a status change from the changed record (an error is a failure to
+/// render, which refuses the change as internal).
 pub(in crate::service) type RenderMark =
-    Box<dyn FnOnce(&MarkRecord) -> Result<Vec<u8>, ApiError> + Send>;
+    Box<dyn FnOnce(&MarkRecord) -> Result<Vec<u8>, String> + Send>;
 
 /// An answer to store under an idempotency key in the commit of its change.
 pub(in crate::service) enum Remember {

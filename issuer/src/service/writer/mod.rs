@@ -5,6 +5,7 @@
 
 mod changes;
 mod command;
+mod error;
 mod pki;
 
 use std::sync::Arc;
@@ -12,9 +13,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub(super) use command::{Command, KeyAction, NewKey, Remember, Reply, Write};
+pub(super) use error::WriteError;
 
 use super::audit::AuditEntry;
-use super::error::ApiError;
 use super::keys::ApiKeyRecord;
 use super::now;
 use super::records::MarkRecord;
@@ -55,12 +56,12 @@ enum Effect {
 
 /// A computed answer waiting for the flush.
 enum Pending {
-    Unit(Reply<()>, Result<(), ApiError>),
-    Mark(Reply<MarkRecord>, Box<Result<MarkRecord, ApiError>>),
-    Count(Reply<usize>, Result<usize, ApiError>),
+    Unit(Reply<()>, Result<(), WriteError>),
+    Mark(Reply<MarkRecord>, Box<Result<MarkRecord, WriteError>>),
+    Count(Reply<usize>, Result<usize, WriteError>),
     Changes(
         Reply<Vec<trustmark_domain::KeyChange>>,
-        Result<Vec<trustmark_domain::KeyChange>, ApiError>,
+        Result<Vec<trustmark_domain::KeyChange>, WriteError>,
     ),
 }
 
@@ -76,7 +77,7 @@ impl Pending {
     }
 
     /// The same reply, refused with `error`.
-    fn refused(self, error: ApiError) -> Self {
+    fn refused(self, error: WriteError) -> Self {
         match self {
             Self::Unit(tx, _) => Self::Unit(tx, Err(error)),
             Self::Mark(tx, _) => Self::Mark(tx, Box::new(Err(error))),
@@ -93,13 +94,17 @@ impl Pending {
         }
     }
 
-    fn send(self, failure: Option<&ApiError>) {
+    /// Sends the answer, or `failure` (the group's commit failed) in its place.
+    fn send(self, failure: Option<&str>) {
+        fn failed<T>(detail: &str) -> Result<T, WriteError> {
+            Err(WriteError::Internal(detail.to_owned()))
+        }
         // A client that went away does not need its answer.
         match self {
-            Self::Unit(tx, r) => drop(tx.send(failure.map_or(r, |e| Err(e.clone())))),
-            Self::Mark(tx, r) => drop(tx.send(failure.map_or(*r, |e| Err(e.clone())))),
-            Self::Count(tx, r) => drop(tx.send(failure.map_or(r, |e| Err(e.clone())))),
-            Self::Changes(tx, r) => drop(tx.send(failure.map_or(r, |e| Err(e.clone())))),
+            Self::Unit(tx, r) => drop(tx.send(failure.map_or(r, failed))),
+            Self::Mark(tx, r) => drop(tx.send(failure.map_or(*r, failed))),
+            Self::Count(tx, r) => drop(tx.send(failure.map_or(r, failed))),
+            Self::Changes(tx, r) => drop(tx.send(failure.map_or(r, failed))),
         }
     }
 }
@@ -213,7 +218,7 @@ impl Writer {
         action: &str,
         subject: &str,
         details: serde_json::Value,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         let head = &mut self.counters.stored.audit;
         let entry = AuditEntry::new(
             head.entries,
@@ -224,7 +229,7 @@ impl Writer {
             details,
             &head.hash,
         )
-        .map_err(ApiError::internal)?;
+        .map_err(WriteError::internal)?;
         unit.append_audit_entry(&entry)?;
         head.entries += 1;
         head.hash = entry.hash;
@@ -253,7 +258,8 @@ impl Writer {
         let times = match committed {
             Ok(times) => times,
             Err(e) => {
-                let failure = ApiError::internal(e);
+                let failure = format!("committing a group of {count} commands: {e}");
+                tracing::error!("{failure}");
                 self.counters = saved;
                 for answer in answers {
                     answer.send(Some(&failure));
@@ -366,7 +372,7 @@ impl Writer {
         remember: Remember,
         pending: &Pending,
         unit: &mut dyn UnitOfWork,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         let (storage_key, answer) = match remember {
             Remember::Answer {
                 storage_key,
@@ -375,9 +381,11 @@ impl Writer {
             Remember::OfMark { claim, render } => {
                 let mark = pending
                     .mark()
-                    .ok_or_else(|| ApiError::internal("an answer of a mark without a mark"))?;
-                let body = render(mark)?;
-                let answer = claim.answer(axum::http::StatusCode::OK, &body)?;
+                    .ok_or_else(|| WriteError::internal("an answer of a mark without a mark"))?;
+                let body = render(mark).map_err(WriteError::Internal)?;
+                let answer = claim
+                    .answer(axum::http::StatusCode::OK, &body)
+                    .map_err(|e| WriteError::Internal(e.message))?;
                 (claim.storage_key, answer)
             }
         };
@@ -387,7 +395,7 @@ impl Writer {
             .idempotent_answer(&storage_key)?
             .is_some_and(|a| a.expires_at > answer.created_at);
         if live {
-            return Err(super::idempotency::in_flight());
+            return Err(WriteError::IdempotencyKeyInFlight);
         }
         unit.put_idempotent_answer(&storage_key, &answer)?;
         Ok(())

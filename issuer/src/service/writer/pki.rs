@@ -6,10 +6,9 @@ use std::sync::Arc;
 use trustmark_domain::{DomainError, IssuerKey, KeyChange};
 use trustmark_format::TrustList;
 
-use super::super::error::ApiError;
 use super::super::repository::UnitOfWork;
 use super::super::state::InForce;
-use super::{Effect, KeyAction, Writer};
+use super::{Effect, KeyAction, WriteError, Writer};
 
 /// The sequence number of a stored trust list (its signature was checked when it was put in
 /// force; the service checks it again at start).
@@ -41,7 +40,7 @@ impl Writer {
         &self,
         kids: impl IntoIterator<Item = trustmark_domain::Kid>,
         effects: &[Effect],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         for kid in kids {
             let pending = effects.iter().rev().find_map(|e| match e {
                 Effect::IssuerKey(key) if key.kid == kid => Some(key.clone()),
@@ -56,7 +55,7 @@ impl Writer {
                     }
                     .into())
                 }
-                None => return Err(ApiError::internal(format!("a mark of no key {kid}"))),
+                None => return Err(WriteError::internal(format!("a mark of no key {kid}"))),
             }
         }
         Ok(())
@@ -69,19 +68,19 @@ impl Writer {
         actor: &str,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WriteError> {
         let kid = key.kid.to_string();
         let keys = self.issuer_keys_after(effects);
         let existing = keys.iter().find(|k| k.kid == key.kid);
         let details = match action {
             KeyAction::Created => {
                 if existing.is_some() {
-                    return Err(ApiError::internal(format!(
+                    return Err(WriteError::internal(format!(
                         "issuer key {kid} exists already"
                     )));
                 }
                 if let Some(other) = keys.iter().find(|k| k.status_list == key.status_list) {
-                    return Err(ApiError::internal(format!(
+                    return Err(WriteError::internal(format!(
                         "status list {} belongs to key {} already",
                         key.status_list, other.kid
                     )));
@@ -94,7 +93,7 @@ impl Writer {
                 })
             }
             KeyAction::Certified => {
-                let existing = existing.ok_or_else(|| ApiError::not_found("issuer key"))?;
+                let existing = existing.ok_or(WriteError::NotFound("issuer key"))?;
                 if existing.retired_at.is_some() {
                     return Err(DomainError::KeyRetired { kid }.into());
                 }
@@ -125,7 +124,7 @@ impl Writer {
         actor: &str,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
-    ) -> Result<Vec<KeyChange>, ApiError> {
+    ) -> Result<Vec<KeyChange>, WriteError> {
         let list = &in_force.accepted.list;
         if let Some(current) = self.counters.trust_sequence {
             if list.sequence <= current {

@@ -11,7 +11,15 @@ use super::super::records::SignedMark;
 use super::super::records::{sample_assessment, sample_record};
 use super::super::store::{SledStore, Store, Table, WriteBatch};
 use super::*;
+use crate::service::ApiError;
 use crate::StatusChange;
+
+impl WriteError {
+    /// The code a client is answered.
+    fn code(self) -> &'static str {
+        ApiError::from(self).code
+    }
+}
 
 /// The writer on a store holding the issuer key of status list 1 (the sample records' list),
 /// stored directly so that the audit log starts empty.
@@ -39,7 +47,7 @@ fn writer(dir: &std::path::Path) -> (Writer, Arc<SledStore>) {
     (writer, store)
 }
 
-fn issue(marks: Vec<SignedMark>) -> (Write, oneshot::Receiver<Result<(), ApiError>>) {
+fn issue(marks: Vec<SignedMark>) -> (Write, oneshot::Receiver<Result<(), WriteError>>) {
     let (reply, rx) = oneshot::channel();
     let command = Command::Issue {
         certifier_id: "c1".into(),
@@ -174,7 +182,7 @@ fn new_key(hash: &str, holder: KeyHolder) -> NewKey {
     }
 }
 
-fn create_key(hash: &str, holder: KeyHolder) -> (Write, oneshot::Receiver<Result<(), ApiError>>) {
+fn create_key(hash: &str, holder: KeyHolder) -> (Write, oneshot::Receiver<Result<(), WriteError>>) {
     let (reply, rx) = oneshot::channel();
     let command = Command::CreateApiKey {
         key: new_key(hash, holder),
@@ -184,7 +192,7 @@ fn create_key(hash: &str, holder: KeyHolder) -> (Write, oneshot::Receiver<Result
     (plain(command), rx)
 }
 
-fn revoke_key(writer: &Writer, hash: &str) -> (Write, oneshot::Receiver<Result<(), ApiError>>) {
+fn revoke_key(writer: &Writer, hash: &str) -> (Write, oneshot::Receiver<Result<(), WriteError>>) {
     let mut revoked = writer.shared.api_keys.read().unwrap()[hash].clone();
     revoked.revoked_at = Some(now());
     revoked.revocation_reason = Some("left the company".into());
@@ -208,7 +216,7 @@ fn the_last_active_admin_key_cannot_be_revoked() {
     let (revoke, mut refused) = revoke_key(&writer, "a1");
     writer.commit(vec![revoke]);
     assert_eq!(
-        refused.try_recv().unwrap().unwrap_err().code,
+        refused.try_recv().unwrap().unwrap_err().code(),
         "last_admin_key"
     );
     // With a second admin key, the first can go; the second then cannot, even in one group.
@@ -220,7 +228,7 @@ fn the_last_active_admin_key_cannot_be_revoked() {
     writer.commit(vec![revoke_first, revoke_second]);
     first_done.try_recv().unwrap().unwrap();
     assert_eq!(
-        second_done.try_recv().unwrap().unwrap_err().code,
+        second_done.try_recv().unwrap().unwrap_err().code(),
         "last_admin_key"
     );
     let keys = writer.shared.api_keys.read().unwrap().clone();
@@ -229,7 +237,7 @@ fn the_last_active_admin_key_cannot_be_revoked() {
     let (again, mut again_done) = revoke_key(&writer, "a1");
     writer.commit(vec![again]);
     assert_eq!(
-        again_done.try_recv().unwrap().unwrap_err().code,
+        again_done.try_recv().unwrap().unwrap_err().code(),
         "key_already_revoked"
     );
     let actions: Vec<String> = audit_entries(store.as_ref())
@@ -273,7 +281,7 @@ fn an_answer_is_remembered_in_the_commit_of_its_change_and_only_once() {
     writer.commit(vec![first, second]);
     first_done.try_recv().unwrap().unwrap();
     assert_eq!(
-        second_done.try_recv().unwrap().unwrap_err().code,
+        second_done.try_recv().unwrap().unwrap_err().code(),
         "idempotency_key_in_flight"
     );
     let stored: StoredAnswer = serde_json::from_slice(
@@ -382,7 +390,7 @@ fn a_status_past_the_capacity_is_refused_by_the_writer_too() {
     ]);
     writer.commit(vec![command]);
     assert_eq!(
-        done.try_recv().unwrap().unwrap_err().code,
+        done.try_recv().unwrap().unwrap_err().code(),
         "status_list_full"
     );
     assert!(store.scan(Table::Mark).unwrap().is_empty());
@@ -398,7 +406,7 @@ fn a_mark_of_a_key_retired_since_it_was_signed_is_refused_and_stores_nothing() {
     writer.shared.put_key(key);
     let (command, mut rx) = issue(vec![SignedMark::new(sample_record(0))]);
     writer.commit(vec![command]);
-    let error = rx.try_recv().unwrap().unwrap_err();
+    let error = ApiError::from(rx.try_recv().unwrap().unwrap_err());
     assert_eq!(
         (error.code, error.message.as_str()),
         ("key_retired", "key 01020304 is retired")
