@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use trustmark_format::Algorithm;
 use trustmark_keys::{IssuerCertificate, KeyError, RootCertificate};
 
-use crate::DomainError;
+use crate::{CertifierId, DomainError};
 
 /// A key identifier (`spec/pki.md` section 4), stored and shown as hex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -114,7 +114,7 @@ pub struct IssuerKey {
     /// Its kid.
     pub kid: Kid,
     /// The certifier it belongs to.
-    pub certifier_id: String,
+    pub certifier_id: CertifierId,
     /// Its algorithm.
     pub alg: KeyAlgorithm,
     /// The raw public key, hex.
@@ -150,7 +150,7 @@ mod hex_bytes {
 impl IssuerKey {
     /// A new pending key of `certifier_id`.
     pub fn pending(
-        certifier_id: &str,
+        certifier_id: &CertifierId,
         alg: Algorithm,
         public_key: &[u8],
         kid: &[u8],
@@ -162,7 +162,7 @@ impl IssuerKey {
         })?;
         Ok(Self {
             kid: Kid::new(kid),
-            certifier_id: certifier_id.to_owned(),
+            certifier_id: certifier_id.clone(),
             alg,
             public_key: public_key.to_vec(),
             status_list,
@@ -260,7 +260,15 @@ mod tests {
             activated_at,
             activated_by: activated_at,
             retired_at,
-            ..IssuerKey::pending("c1", Algorithm::EdDsa, &[n; 32], &[n; 4], n.into(), 100).unwrap()
+            ..IssuerKey::pending(
+                &CertifierId::from_bytes([0xc1; 16]),
+                Algorithm::EdDsa,
+                &[n; 32],
+                &[n; 4],
+                n.into(),
+                100,
+            )
+            .unwrap()
         }
     }
 

@@ -8,7 +8,7 @@ use trustmark_format::{TrustList, TrustedIssuer, UnixTime};
 use trustmark_verifier::{SignatureVerifier, TrustAnchor, TrustStore};
 
 use crate::key_ring::{IssuerKey, KeyRing, Kid};
-use crate::{scope, DomainError};
+use crate::{scope, CertifierId, DomainError};
 
 /// A signed trust list that verified under the scheme root.
 #[derive(Debug, Clone)]
@@ -85,12 +85,12 @@ impl AcceptedTrustList {
     /// early) in force at `now`.
     pub fn signing_key<'k>(
         &self,
-        certifier: &str,
+        certifier: &CertifierId,
         ring: KeyRing<'k>,
         now: UnixTime,
     ) -> Result<(&'k IssuerKey, &TrustedIssuer), DomainError> {
         let key = ring.active().ok_or_else(|| DomainError::NoActiveKey {
-            certifier: certifier.to_owned(),
+            certifier: certifier.to_string(),
             hint: if ring.keys().iter().any(|k| k.activated_at.is_none()) {
                 ": a key is pending; the scheme operator must accredit it and publish a trust list that holds it"
             } else {
@@ -115,7 +115,7 @@ impl AcceptedTrustList {
     /// ([`scope::check_claims`]).
     pub fn authorize<'k>(
         &self,
-        certifier: &str,
+        certifier: &CertifierId,
         ring: KeyRing<'k>,
         now: UnixTime,
         claims: impl IntoIterator<

@@ -11,7 +11,7 @@ use crate::IssueError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedMark {
     /// Stable identifier: hex of the first 16 bytes of SHA-256 over the token.
-    pub mark_id: String,
+    pub mark_id: trustmark_domain::MarkId,
     /// The COSE bytes.
     pub token: Vec<u8>,
     /// The QR text (URL).
@@ -100,7 +100,6 @@ impl<'k> MarkIssuer<'k> {
 }
 
 /// The mark id of a token.
-pub fn mark_id(token: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token);
-    hex::encode(&digest.as_ref()[..16])
+pub fn mark_id(token: &[u8]) -> trustmark_domain::MarkId {
+    trustmark_domain::MarkId::of_token(token)
 }

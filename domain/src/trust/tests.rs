@@ -95,7 +95,7 @@ impl Scheme {
 fn new_key(list: u32) -> IssuerKey {
     let signer = SoftwareKey::generate(Algorithm::EdDsa).unwrap();
     IssuerKey::pending(
-        "c1",
+        &c1(),
         signer.algorithm(),
         signer.public_key(),
         signer.kid(),
@@ -116,7 +116,7 @@ fn rotation_activates_the_new_key_and_keeps_the_old_one_listed_as_retiring() {
     // Pending: nothing signs yet.
     let first = scheme.accept(scheme.list(&[], 1), None).unwrap();
     assert!(matches!(
-        first.signing_key("c1", KeyRing::new(&keys), NOW),
+        first.signing_key(&c1(), KeyRing::new(&keys), NOW),
         Err(DomainError::NoActiveKey { hint, .. }) if hint.contains("pending")
     ));
     // A list that holds it activates it.
@@ -127,7 +127,7 @@ fn rotation_activates_the_new_key_and_keeps_the_old_one_listed_as_retiring() {
     assert_eq!(changes, [KeyChange::Activated(keys[0].kid.clone())]);
     changes[0].apply(&mut keys[0], NOW.0, 2);
     let (signing, _) = second
-        .authorize("c1", KeyRing::new(&keys), NOW, claim(2))
+        .authorize(&c1(), KeyRing::new(&keys), NOW, claim(2))
         .unwrap();
     assert_eq!(signing.kid, keys[0].kid);
     // A new key, listed beside the old one: the new one signs, the old one is retiring.
@@ -144,7 +144,7 @@ fn rotation_activates_the_new_key_and_keeps_the_old_one_listed_as_retiring() {
     }
     let ring = KeyRing::new(&keys);
     assert_eq!(
-        third.signing_key("c1", ring, NOW).unwrap().0.kid,
+        third.signing_key(&c1(), ring, NOW).unwrap().0.kid,
         keys[1].kid
     );
     assert_eq!(
@@ -166,10 +166,10 @@ fn a_withdrawal_stops_issuance_and_a_removal_retires_the_key() {
         .unwrap();
     assert!(withdrawn.key_changes(&keys).is_empty());
     assert!(withdrawn
-        .signing_key("c1", KeyRing::new(&keys), UnixTime(NOW.0 + 9))
+        .signing_key(&c1(), KeyRing::new(&keys), UnixTime(NOW.0 + 9))
         .is_ok());
     assert!(matches!(
-        withdrawn.signing_key("c1", KeyRing::new(&keys), UnixTime(NOW.0 + 10)),
+        withdrawn.signing_key(&c1(), KeyRing::new(&keys), UnixTime(NOW.0 + 10)),
         Err(DomainError::AccreditationNotInForce { not_after, .. }) if not_after.0 == NOW.0 + 10
     ));
     let removed = scheme.accept(scheme.list(&[], 3), Some(2)).unwrap();
@@ -184,7 +184,7 @@ fn a_withdrawal_stops_issuance_and_a_removal_retires_the_key() {
         .unwrap();
     assert!(relisted.key_changes(&keys).is_empty());
     assert!(matches!(
-        relisted.signing_key("c1", KeyRing::new(&keys), NOW),
+        relisted.signing_key(&c1(), KeyRing::new(&keys), NOW),
         Err(DomainError::NoActiveKey { .. })
     ));
 }
@@ -198,7 +198,7 @@ fn out_of_scope_claims_rollbacks_and_foreign_roots_are_refused() {
         .accept(scheme.list(&[(&keys[0], None)], 5), None)
         .unwrap();
     assert!(matches!(
-        accepted.authorize("c1", KeyRing::new(&keys), NOW, claim(3)),
+        accepted.authorize(&c1(), KeyRing::new(&keys), NOW, claim(3)),
         Err(DomainError::OutsideScope {
             limit: ScopeLimit::ClassAbove { max_class: 2 },
             ..
@@ -250,4 +250,9 @@ fn expiry_is_reported_before_it_happens() {
         accepted.health(UnixTime(expires), 14 * 86_400),
         TrustListHealth::Expired
     );
+}
+
+/// The certifier of the tests.
+fn c1() -> crate::CertifierId {
+    crate::CertifierId::from_bytes([0xc1; 16])
 }

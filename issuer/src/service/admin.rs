@@ -6,12 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
+use trustmark_domain::CertifierId;
 use trustmark_format::Assurance;
 
 use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
-use super::handler::{is_id, json_body, new_id, Rendered};
+use super::handler::{is_id, json_body, new_id, path_id, Rendered};
 use super::idempotency::Claim;
 use super::keys::{key_hash, key_id, new_key, ApiKeyRecord, KeyHolder};
 use super::records::Certifier;
@@ -87,7 +88,7 @@ pub(super) async fn create_certifier(
         .ok_or_else(|| ApiError::invalid("assurance: \"third-party\" or \"self\""))?;
     let expires_at = check_expiry(request.api_key_expires_at, "api_key_expires_at")?;
     let certifier = Certifier {
-        id: new_id()?,
+        id: new_id(CertifierId::from_bytes)?,
         name: name.to_owned(),
         assurance: assurance.name().to_owned(),
         created_at: now(),
@@ -167,12 +168,9 @@ pub(super) async fn list_certifiers(
 
 /// The certifier `id`, or 404.
 pub(super) fn certifier(state: &AppState, id: &str) -> Result<Certifier, ApiError> {
-    if !is_id(id) {
-        return Err(ApiError::not_found("certifier"));
-    }
     state
         .store
-        .certifier(id)?
+        .certifier(&path_id(id, CertifierId::parse, "certifier")?)?
         .ok_or_else(|| ApiError::not_found("certifier"))
 }
 

@@ -14,13 +14,14 @@ use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
 pub(super) use super::handler::submit;
-use super::handler::{is_id, json_body, new_id, Rendered};
+use super::handler::{json_body, new_id, path_id, Rendered};
 use super::idempotency::Claim;
 use super::records::{AssessmentRecord, MarkRecord, StoredResponse};
 use super::writer::{Command, Remember};
 use super::{now, page, AppState};
 use crate::assessment::{self, ResponsesFormat};
 use crate::{MarkStatus, StatusChange};
+use trustmark_domain::{AssessmentId, MarkId};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +72,7 @@ pub(super) async fn create_assessment(
     let decision = assessment::assess(&catalogue, target_class, &file.responses)?;
     let mut answer = serde_json::to_value(&decision).map_err(ApiError::internal)?;
     let record = AssessmentRecord {
-        id: new_id()?,
+        id: new_id(AssessmentId::from_bytes)?,
         certifier_id,
         framework: catalogue.id.clone(),
         target_class,
@@ -83,7 +84,7 @@ pub(super) async fn create_assessment(
             .collect(),
         created_at: now(),
     };
-    answer["assessment_id"] = serde_json::Value::String(record.id.clone());
+    answer["assessment_id"] = record.id.to_string().into();
     let answer = Rendered::json(StatusCode::CREATED, &answer)?;
     answer
         .commit(&state, claim.as_deref(), |reply| Command::SaveAssessment {
@@ -99,9 +100,7 @@ pub(super) async fn get_assessment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if !is_id(&id) {
-        return Err(ApiError::not_found("assessment"));
-    }
+    let id = path_id(&id, AssessmentId::parse, "assessment")?;
     let record: AssessmentRecord = state
         .store
         .assessment(&id)?
@@ -110,13 +109,11 @@ pub(super) async fn get_assessment(
     Ok(Json(record).into_response())
 }
 
+/// The mark whose id is written `id`, or 404.
 fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {
-    if !is_id(id) {
-        return Err(ApiError::not_found("mark"));
-    }
     state
         .store
-        .mark(id)?
+        .mark(&path_id(id, MarkId::parse, "mark")?)?
         .ok_or_else(|| ApiError::not_found("mark"))
 }
 
@@ -241,7 +238,7 @@ async fn change_status(
         }
     });
     let updated = submit(&state, remember, |reply| Command::SetStatus {
-        mark_id: id,
+        mark_id: record.mark_id.clone(),
         change,
         reason,
         actor,

@@ -4,6 +4,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use trustmark_domain::CertifierId;
 
 use super::error::ApiError;
 use super::keys::{key_hash, KeyHolder, KeyState};
@@ -29,7 +30,7 @@ impl Caller {
     }
 
     /// The certifier id, or 403 for the admin.
-    pub(super) fn certifier(&self) -> Result<&str, ApiError> {
+    pub(super) fn certifier(&self) -> Result<&CertifierId, ApiError> {
         match &self.holder {
             KeyHolder::Certifier(id) => Ok(id),
             KeyHolder::Admin => Err(ApiError::forbidden("this needs a certifier's API key")),
@@ -45,7 +46,7 @@ impl Caller {
     }
 
     /// 403 unless the admin or the certifier `owner`.
-    pub(super) fn owns(&self, owner: &str, what: &str) -> Result<(), ApiError> {
+    pub(super) fn owns(&self, owner: &CertifierId, what: &str) -> Result<(), ApiError> {
         match &self.holder {
             KeyHolder::Certifier(me) if me != owner => Err(ApiError::forbidden(format!(
                 "the {what} belongs to another certifier"

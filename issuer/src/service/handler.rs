@@ -46,14 +46,24 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<
     serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("request body: {e}")))
 }
 
-/// A random id: 16 bytes, hex.
-pub(super) fn new_id() -> Result<String, ApiError> {
+/// A new random id (16 bytes) of the kind `make` builds, e.g. `new_id(CertifierId::from_bytes)`.
+pub(super) fn new_id<T>(make: fn([u8; 16]) -> T) -> Result<T, ApiError> {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 16];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| ApiError::internal("no randomness"))?;
-    Ok(hex::encode(bytes))
+    Ok(make(bytes))
+}
+
+/// The id of kind `T` written in a URL path, or 404 naming `what`: a path of any other form is
+/// never looked up (no path traversal, control characters or oversized keys reach the store).
+pub(super) fn path_id<T>(
+    text: &str,
+    parse: fn(&str) -> Result<T, trustmark_domain::IdError>,
+    what: &str,
+) -> Result<T, ApiError> {
+    parse(text).map_err(|_| ApiError::not_found(what))
 }
 
 /// Whether `id` has the form of an id: 32 lowercase hex digits. Anything else is not looked

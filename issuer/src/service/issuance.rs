@@ -8,12 +8,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
+use trustmark_domain::AssessmentId;
 use trustmark_format::UnixTime;
 
 use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
-use super::handler::{is_id, json_body, Rendered};
+use super::handler::{json_body, Rendered};
 use super::idempotency::Claim;
 use super::records::SignedMark;
 use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken};
@@ -58,14 +59,14 @@ fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Dec
     let mut assessments = Vec::with_capacity(ids.len());
     let mut claims = Vec::with_capacity(ids.len());
     for id in ids {
-        if !is_id(id) {
-            return Err(ApiError::invalid(format!(
+        let id = AssessmentId::parse(id).map_err(|_| {
+            ApiError::invalid(format!(
                 "assessment_id {id:?}: not an id (32 lowercase hex digits)"
-            )));
-        }
+            ))
+        })?;
         let record: AssessmentRecord = state
             .store
-            .assessment(id)?
+            .assessment(&id)?
             .ok_or_else(|| ApiError::invalid(format!("assessment_id {id}: no such assessment")))?;
         if record.certifier_id != certifier.id {
             return Err(ApiError::forbidden(format!(
@@ -222,7 +223,7 @@ fn certifier_of(state: &AppState, caller: &Caller) -> Result<Certifier, ApiError
 /// The answer for an issued mark.
 #[derive(serde::Serialize)]
 struct Issued<'a> {
-    mark_id: &'a str,
+    mark_id: &'a trustmark_domain::MarkId,
     token: &'a str,
     url: String,
     bytes: usize,

@@ -37,7 +37,7 @@ pub enum KeyHolder {
     /// The scheme operator.
     Admin,
     /// A certifier, by id.
-    Certifier(String),
+    Certifier(trustmark_domain::CertifierId),
 }
 
 /// Whether a key opens the API now.
@@ -118,7 +118,7 @@ impl ApiKeyRecord {
 struct StoredApiKey {
     role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    certifier_id: Option<String>,
+    certifier_id: Option<trustmark_domain::CertifierId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     created_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,12 +184,16 @@ mod tests {
     fn earlier_records_read_and_damaged_ones_do_not() {
         let admin: ApiKeyRecord = serde_json::from_str(r#"{"role":"admin"}"#).unwrap();
         assert_eq!((admin.holder, admin.created_at), (KeyHolder::Admin, None));
+        let c1 = "c1".repeat(16);
         let certifier: ApiKeyRecord =
-            serde_json::from_str(r#"{"role":"certifier","certifier_id":"c1"}"#).unwrap();
-        assert_eq!(certifier.holder, KeyHolder::Certifier("c1".into()));
+            serde_json::from_str(&format!(r#"{{"role":"certifier","certifier_id":"{c1}"}}"#))
+                .unwrap();
+        let c1 = trustmark_domain::CertifierId::parse(&c1).unwrap();
+        assert_eq!(certifier.holder, KeyHolder::Certifier(c1));
         for bad in [
             r#"{"role":"root"}"#,
             r#"{"role":"certifier"}"#,
+            r#"{"role":"certifier","certifier_id":"c1"}"#,
             r#"{"role":"admin","certifier_id":"c1"}"#,
             r#"{"role":"admin","scopes":["all"]}"#,
             r#"{"role":"admin","revocation_reason":"x"}"#,

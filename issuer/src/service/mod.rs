@@ -232,7 +232,7 @@ async fn bootstrap_dev_certifier(data_dir: &Path, state: &AppState) -> anyhow::R
     }
     let fail = |e: ApiError| anyhow::anyhow!("development certifier: {}", e.message);
     let certifier = records::Certifier {
-        id: handler::new_id().map_err(fail)?,
+        id: handler::new_id(trustmark_domain::CertifierId::from_bytes).map_err(fail)?,
         name: "Dev Test Lab".into(),
         assurance: "third-party".into(),
         created_at: now(),

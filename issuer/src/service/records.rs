@@ -5,6 +5,8 @@ use base64::Engine;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
+use trustmark_domain::{AssessmentId, CertifierId, MarkId};
+
 use crate::assessment::{Answer, Decision, Response};
 use crate::MarkStatus;
 
@@ -13,7 +15,7 @@ use crate::MarkStatus;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Certifier {
     /// Id.
-    pub id: String,
+    pub id: CertifierId,
     /// Display name.
     pub name: String,
     /// `third-party` (a test lab) or `self` (a manufacturer).
@@ -27,9 +29,9 @@ pub struct Certifier {
 #[serde(deny_unknown_fields)]
 pub struct AssessmentRecord {
     /// Id.
-    pub id: String,
+    pub id: AssessmentId,
     /// Owner.
-    pub certifier_id: String,
+    pub certifier_id: CertifierId,
     /// Framework id.
     pub framework: String,
     /// Target class.
@@ -98,9 +100,9 @@ pub struct ClaimRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MarkRecord {
     /// Id (hex of the first 16 bytes of SHA-256 over the token).
-    pub mark_id: String,
+    pub mark_id: MarkId,
     /// Owner.
-    pub certifier_id: String,
+    pub certifier_id: CertifierId,
     /// Issuer display name.
     pub issuer: String,
     /// Hex kid of the signing key.
@@ -143,7 +145,7 @@ pub struct SignedToken<'a> {
     /// The COSE bytes.
     pub token: &'a [u8],
     /// Its id ([`crate::mark_id`]).
-    pub mark_id: String,
+    pub mark_id: MarkId,
     /// The kid it was signed under.
     pub kid: &'a [u8],
     /// The status list its index is in (its key's).
@@ -166,7 +168,7 @@ struct StoredMarkV1(
     /// Format version: 1.
     u8,
     /// Owner (certifier id).
-    String,
+    CertifierId,
     /// Issuer display name.
     String,
     /// Status list number.
@@ -227,7 +229,7 @@ impl MarkRecord {
     /// `digests` gives each framework claim's assessment digest (hex) by framework id.
     pub fn from_token(
         token: &[u8],
-        certifier_id: &str,
+        certifier_id: &CertifierId,
         issuer: &str,
         (status_list, status_index): (u32, u32),
         digests: &[(String, String)],
@@ -240,7 +242,7 @@ impl MarkRecord {
     /// signed: nothing to parse again). Every framework claim needs its digest in `digests`.
     pub fn from_signed(
         signed: SignedToken<'_>,
-        certifier_id: &str,
+        certifier_id: &CertifierId,
         issuer: &str,
         digests: &[(String, String)],
     ) -> Result<Self, RecordError> {
@@ -265,7 +267,7 @@ impl MarkRecord {
     /// The record of `signed` with `digests` in the order of its framework claims (as many).
     fn from_parts(
         signed: SignedToken<'_>,
-        certifier_id: &str,
+        certifier_id: &CertifierId,
         issuer: &str,
         digests: Vec<String>,
     ) -> Self {
@@ -278,7 +280,7 @@ impl MarkRecord {
         } = signed;
         Self {
             mark_id,
-            certifier_id: certifier_id.to_owned(),
+            certifier_id: certifier_id.clone(),
             issuer: issuer.to_owned(),
             kid: hex::encode(kid),
             status_list,
@@ -487,12 +489,19 @@ pub(super) fn sample_record(index: u32) -> MarkRecord {
     )
     .unwrap();
     let digests = [(claims.frameworks[0].framework.to_string(), "ab".repeat(32))];
-    MarkRecord::from_token(&token, "c1", "Lab", (1, index), &digests).unwrap()
+    MarkRecord::from_token(&token, &sample_certifier(), "Lab", (1, index), &digests).unwrap()
 }
 
-/// An assessment `id` of certifier `c1`: every UK PSTI row compliant, target class 1.
+/// The certifier of the sample records and assessments: 16 bytes of 0xc1.
 #[cfg(test)]
-pub(super) fn sample_assessment(id: &str) -> AssessmentRecord {
+pub(super) fn sample_certifier() -> CertifierId {
+    CertifierId::from_bytes([0xc1; 16])
+}
+
+/// An assessment (id: 16 bytes of `id`) of [`sample_certifier`]: every UK PSTI row compliant,
+/// target class 1.
+#[cfg(test)]
+pub(super) fn sample_assessment(id: u8) -> AssessmentRecord {
     let catalogue = crate::assessment::find("uk-psti").unwrap();
     let responses = crate::assessment::from_csv(
         b"requirement,response,evidence\n1,C,E1\n2,C,E2\n3,C,E3\n",
@@ -501,8 +510,8 @@ pub(super) fn sample_assessment(id: &str) -> AssessmentRecord {
     .unwrap();
     let decision = crate::assessment::assess(&catalogue, 1, &responses).unwrap();
     AssessmentRecord {
-        id: id.into(),
-        certifier_id: "c1".into(),
+        id: AssessmentId::from_bytes([id; 16]),
+        certifier_id: sample_certifier(),
         framework: "uk-psti".into(),
         target_class: 1,
         decision,
@@ -566,7 +575,8 @@ mod tests {
             claims: trustmark_format::MarkClaims::from_cbor(parsed.payload()).unwrap(),
         };
         let digests = [(record.claims[0].framework.clone(), "ab".repeat(32))];
-        let issued = MarkRecord::from_signed(signed(), "c1", "Lab", &digests).unwrap();
+        let issued =
+            MarkRecord::from_signed(signed(), &sample_certifier(), "Lab", &digests).unwrap();
         assert_eq!(issued, record);
         assert_eq!(
             issued.encode_with_token(&token).unwrap(),
@@ -574,7 +584,7 @@ mod tests {
         );
         // A claim without its assessment digest is refused, not stored with an empty one.
         assert_eq!(
-            MarkRecord::from_signed(signed(), "c1", "Lab", &[])
+            MarkRecord::from_signed(signed(), &sample_certifier(), "Lab", &[])
                 .unwrap_err()
                 .to_string(),
             "unreadable mark record: no assessment digest for iotsf-icaf"

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use trustmark_domain::{AcceptedTrustList, IssuerKey, Kid};
+use trustmark_domain::{AcceptedTrustList, CertifierId, IssuerKey, Kid};
 use trustmark_format::status_list::{StatusList, MAX_LIST_BYTES};
 use trustmark_verifier::TrustStore;
 
@@ -268,7 +268,7 @@ pub struct Shared {
     /// API key hash (hex) -> role.
     pub api_keys: RwLock<HashMap<String, ApiKeyRecord>>,
     /// Issuer keys by certifier id.
-    pub issuer_keys: RwLock<HashMap<String, Vec<IssuerKey>>>,
+    pub issuer_keys: RwLock<HashMap<CertifierId, Vec<IssuerKey>>>,
     /// Status lists by number.
     pub lists: RwLock<HashMap<u32, Arc<ListState>>>,
     /// The number the next issuer key's status list gets.
@@ -339,7 +339,7 @@ impl Shared {
     }
 
     /// The keys of `certifier` (a copy: a ring is read while the writer may change them).
-    pub fn keys_of(&self, certifier: &str) -> Vec<IssuerKey> {
+    pub fn keys_of(&self, certifier: &CertifierId) -> Vec<IssuerKey> {
         self.issuer_keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -360,7 +360,11 @@ impl Shared {
     }
 
     /// Runs `read` on the keys of `certifier` (none: an empty ring) under the read lock.
-    pub fn with_keys_of<T>(&self, certifier: &str, read: impl FnOnce(&[IssuerKey]) -> T) -> T {
+    pub fn with_keys_of<T>(
+        &self,
+        certifier: &CertifierId,
+        read: impl FnOnce(&[IssuerKey]) -> T,
+    ) -> T {
         let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());
         read(keys.get(certifier).map_or(&[], Vec::as_slice))
     }

@@ -7,13 +7,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use trustmark_domain::IssuerKey;
+use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 
 use super::{AuditHead, Counters, Repository, StatusSlot};
 use crate::service::audit::{AuditEntry, GENESIS};
 use crate::service::idempotency::StoredAnswer;
 use crate::service::keys::{ApiKeyRecord, KeyHolder};
-use crate::service::records::{sample_assessment, sample_record, Certifier, SignedMark};
+use crate::service::records::{
+    sample_assessment, sample_certifier, sample_record, Certifier, SignedMark,
+};
 use crate::service::store::StoreError;
 use crate::MarkStatus;
 
@@ -53,10 +55,11 @@ pub(in crate::service) fn run(fresh: &dyn Fn() -> Box<dyn Backend>) {
     }
 }
 
-fn certifier(id: &str) -> Certifier {
+/// Certifier `n` (its id 16 bytes of `n`).
+fn certifier(n: u8) -> Certifier {
     Certifier {
-        id: id.into(),
-        name: format!("Lab {id}"),
+        id: CertifierId::from_bytes([n; 16]),
+        name: format!("Lab {n}"),
         assurance: "third-party".into(),
         created_at: 1_795_300_000,
     }
@@ -64,7 +67,7 @@ fn certifier(id: &str) -> Certifier {
 
 fn issuer_key(kid: u8, list: u32) -> IssuerKey {
     IssuerKey::pending(
-        "c1",
+        &sample_certifier(),
         trustmark_format::Algorithm::EdDsa,
         &[kid; 32],
         &[kid, 2, 3, 4],
@@ -98,11 +101,15 @@ fn an_empty_registry_reads_as_empty(backend: &dyn Backend) {
     let repo = backend.open();
     assert_eq!(repo.counters().unwrap(), Counters::default());
     assert_eq!(repo.counters().unwrap().audit.hash, GENESIS);
-    assert_eq!(repo.certifier("c1").unwrap(), None);
+    let nobody = MarkId::from_bytes([0; 16]);
+    assert_eq!(repo.certifier(&certifier(1).id).unwrap(), None);
     assert_eq!(repo.certifiers().unwrap(), []);
-    assert_eq!(repo.assessment("a1").unwrap(), None);
-    assert_eq!(repo.mark(&"0".repeat(32)).unwrap(), None);
-    assert_eq!(repo.mark_issuer(&"0".repeat(32)).unwrap(), None);
+    assert_eq!(
+        repo.assessment(&AssessmentId::from_bytes([1; 16])).unwrap(),
+        None
+    );
+    assert_eq!(repo.mark(&nobody).unwrap(), None);
+    assert_eq!(repo.mark_issuer(&nobody).unwrap(), None);
     assert_eq!(repo.idempotent_answer(b"k/1").unwrap(), None);
     assert_eq!(repo.trust_list().unwrap(), None);
     assert_eq!(repo.issuer_keys().unwrap(), []);
@@ -131,8 +138,12 @@ fn an_empty_registry_reads_as_empty(backend: &dyn Backend) {
 
 fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
     let mark = sample_record(3);
-    let assessment = sample_assessment("a1");
-    let api_key = ApiKeyRecord::new(KeyHolder::Certifier("c1".into()), 1_795_300_000, None);
+    let assessment = sample_assessment(1);
+    let api_key = ApiKeyRecord::new(
+        KeyHolder::Certifier(sample_certifier()),
+        1_795_300_000,
+        None,
+    );
     let key = issuer_key(1, 1);
     let chain = audit_chain(2);
     let counters = Counters {
@@ -147,7 +158,7 @@ fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
         let repo = backend.open();
         let mut unit = repo.begin();
         assert!(unit.is_empty());
-        unit.put_certifier(&certifier("c1")).unwrap();
+        unit.put_certifier(&certifier(1)).unwrap();
         unit.put_api_key("ab12", &api_key).unwrap();
         unit.put_assessment(&assessment).unwrap();
         unit.put_mark(SignedMark::new(mark.clone())).unwrap();
@@ -164,9 +175,12 @@ fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
     }
     // Opened again: everything committed is there.
     let repo = backend.open();
-    assert_eq!(repo.certifier("c1").unwrap(), Some(certifier("c1")));
-    assert_eq!(repo.certifiers().unwrap(), [certifier("c1")]);
-    assert_eq!(repo.assessment("a1").unwrap(), Some(assessment));
+    assert_eq!(
+        repo.certifier(&certifier(1).id).unwrap(),
+        Some(certifier(1))
+    );
+    assert_eq!(repo.certifiers().unwrap(), [certifier(1)]);
+    assert_eq!(repo.assessment(&assessment.id).unwrap(), Some(assessment));
     assert_eq!(repo.mark(&mark.mark_id).unwrap(), Some(mark.clone()));
     assert_eq!(
         repo.mark_issuer(&mark.mark_id).unwrap().as_deref(),
@@ -200,7 +214,7 @@ fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
         index: 3,
         status: MarkStatus::Valid,
     };
-    assert_eq!(statuses, [(mark.mark_id.clone(), slot)]);
+    assert_eq!(statuses, [(mark.mark_id.to_string(), slot)]);
     let mut entries = Vec::new();
     repo.for_each_audit_entry(&mut |position, entry| {
         entries.push((position, entry));
@@ -229,12 +243,12 @@ fn an_uncommitted_unit_writes_nothing(backend: &dyn Backend) {
     let mark = sample_record(1);
     {
         let mut unit = repo.begin();
-        unit.put_certifier(&certifier("c1")).unwrap();
+        unit.put_certifier(&certifier(1)).unwrap();
         unit.put_mark(SignedMark::new(mark.clone())).unwrap();
         unit.put_trust_list(b"list");
         // Not seen outside the unit before its commit.
         assert_eq!(repo.mark(&mark.mark_id).unwrap(), None);
-        assert_eq!(repo.certifier("c1").unwrap(), None);
+        assert_eq!(repo.certifier(&certifier(1).id).unwrap(), None);
         // Dropped without a commit.
     }
     assert_eq!(repo.mark(&mark.mark_id).unwrap(), None);
@@ -291,7 +305,7 @@ fn a_rollback_undoes_only_what_followed_its_savepoint(backend: &dyn Backend) {
     let mut changed = kept.clone();
     changed.status = MarkStatus::Suspended;
     unit.put_mark_record(&changed).unwrap();
-    unit.put_certifier(&certifier("c9")).unwrap();
+    unit.put_certifier(&certifier(9)).unwrap();
     unit.rollback(savepoint);
     assert_eq!(unit.mark(&kept.mark_id).unwrap(), Some(kept.clone()));
     assert_eq!(unit.mark(&dropped.mark_id).unwrap(), None);
@@ -301,7 +315,7 @@ fn a_rollback_undoes_only_what_followed_its_savepoint(backend: &dyn Backend) {
     assert!(empty.is_empty());
     drop(empty);
     let again = unit.savepoint();
-    unit.put_certifier(&certifier("c2")).unwrap();
+    unit.put_certifier(&certifier(2)).unwrap();
     unit.rollback(again);
     unit.commit().unwrap();
     assert_eq!(repo.mark(&kept.mark_id).unwrap(), Some(kept));
@@ -319,8 +333,8 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
     for (kid, list) in [(9, 2), (3, 1)] {
         unit.put_issuer_key(&issuer_key(kid, list)).unwrap();
     }
-    for certifier_id in ["c2", "c1"] {
-        unit.put_certifier(&certifier(certifier_id)).unwrap();
+    for n in [2, 1] {
+        unit.put_certifier(&certifier(n)).unwrap();
     }
     let chain = audit_chain(3);
     for entry in &chain {
@@ -345,13 +359,13 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
         .map(|k| k.kid.to_string())
         .collect();
     assert_eq!(kids, ["03020304", "09020304"]);
-    let ids: Vec<String> = repo
+    let ids: Vec<CertifierId> = repo
         .certifiers()
         .unwrap()
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(ids, ["c1", "c2"]);
+    assert_eq!(ids, [certifier(1).id, certifier(2).id]);
     let mut positions = Vec::new();
     repo.for_each_audit_entry(&mut |position, _| {
         positions.push(position);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use trustmark_domain::IssuerKey;
+use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 
 use super::{
     ApiKeyVisit, AuditHead, AuditVisit, CommitTimes, Counters, Registry, Repository, Savepoint,
@@ -57,8 +57,8 @@ fn utf8(table: Table, key: &[u8]) -> Result<&str, StoreError> {
 }
 
 impl<S: Store + ?Sized> Registry for S {
-    fn certifier(&self, id: &str) -> Result<Option<Certifier>, StoreError> {
-        read(self, Table::Certifier, id.as_bytes(), json)
+    fn certifier(&self, id: &CertifierId) -> Result<Option<Certifier>, StoreError> {
+        read(self, Table::Certifier, id.as_str().as_bytes(), json)
     }
 
     fn certifiers(&self) -> Result<Vec<Certifier>, StoreError> {
@@ -70,16 +70,26 @@ impl<S: Store + ?Sized> Registry for S {
             .collect()
     }
 
-    fn assessment(&self, id: &str) -> Result<Option<AssessmentRecord>, StoreError> {
-        read(self, Table::Assessment, id.as_bytes(), json)
+    fn assessment(&self, id: &AssessmentId) -> Result<Option<AssessmentRecord>, StoreError> {
+        read(self, Table::Assessment, id.as_str().as_bytes(), json)
     }
 
-    fn mark(&self, id: &str) -> Result<Option<MarkRecord>, StoreError> {
-        read(self, Table::Mark, id.as_bytes(), MarkRecord::decode)
+    fn mark(&self, id: &MarkId) -> Result<Option<MarkRecord>, StoreError> {
+        read(
+            self,
+            Table::Mark,
+            id.as_str().as_bytes(),
+            MarkRecord::decode,
+        )
     }
 
-    fn mark_issuer(&self, id: &str) -> Result<Option<String>, StoreError> {
-        read(self, Table::Mark, id.as_bytes(), MarkRecord::stored_issuer)
+    fn mark_issuer(&self, id: &MarkId) -> Result<Option<String>, StoreError> {
+        read(
+            self,
+            Table::Mark,
+            id.as_str().as_bytes(),
+            MarkRecord::stored_issuer,
+        )
     }
 
     fn idempotent_answer(&self, key: &[u8]) -> Result<Option<StoredAnswer>, StoreError> {
@@ -220,7 +230,7 @@ impl<S: Store> UnitOfWork for KvUnit<'_, S> {
     fn put_certifier(&mut self, certifier: &Certifier) -> Result<(), StoreError> {
         let value = to_json(certifier)?;
         self.batch
-            .put(Table::Certifier, certifier.id.as_bytes(), value);
+            .put(Table::Certifier, certifier.id.as_str().as_bytes(), value);
         Ok(())
     }
 
@@ -233,13 +243,16 @@ impl<S: Store> UnitOfWork for KvUnit<'_, S> {
     fn put_assessment(&mut self, record: &AssessmentRecord) -> Result<(), StoreError> {
         let value = to_json(record)?;
         self.batch
-            .put(Table::Assessment, record.id.as_bytes(), value);
+            .put(Table::Assessment, record.id.as_str().as_bytes(), value);
         Ok(())
     }
 
     fn put_mark(&mut self, mark: SignedMark) -> Result<(), StoreError> {
-        self.batch
-            .put(Table::Mark, mark.record.mark_id.as_bytes(), mark.encoded);
+        self.batch.put(
+            Table::Mark,
+            mark.record.mark_id.as_str().as_bytes(),
+            mark.encoded,
+        );
         Ok(())
     }
 
@@ -248,15 +261,15 @@ impl<S: Store> UnitOfWork for KvUnit<'_, S> {
             .encode()
             .map_err(|e| StoreError(format!("encoding mark {}: {e}", record.mark_id)))?;
         self.batch
-            .put(Table::Mark, record.mark_id.as_bytes(), value);
+            .put(Table::Mark, record.mark_id.as_str().as_bytes(), value);
         Ok(())
     }
 
-    fn mark(&mut self, id: &str) -> Result<Option<MarkRecord>, StoreError> {
-        self.get(Table::Mark, id.as_bytes())?
+    fn mark(&mut self, id: &MarkId) -> Result<Option<MarkRecord>, StoreError> {
+        self.get(Table::Mark, id.as_str().as_bytes())?
             .map(|bytes| {
                 MarkRecord::decode(&bytes)
-                    .map_err(|e| StoreError::corrupt(Table::Mark, id.as_bytes(), e))
+                    .map_err(|e| StoreError::corrupt(Table::Mark, id.as_str().as_bytes(), e))
             })
             .transpose()
     }
@@ -376,18 +389,21 @@ mod tests {
         put(
             &store,
             Table::Mark,
-            mark.mark_id.as_bytes(),
+            mark.mark_id.as_str().as_bytes(),
             &mark.encode().unwrap(),
         );
         assert_eq!(store.mark(&mark.mark_id).unwrap(), Some(mark));
-        put(&store, Table::Mark, b"broken", b"\x81\x02");
-        let error = Registry::mark(&store, "broken").unwrap_err().to_string();
+        let broken = MarkId::from_bytes([0xbb; 16]);
+        put(&store, Table::Mark, broken.as_str().as_bytes(), b"\x81\x02");
+        let error = Registry::mark(&store, &broken).unwrap_err().to_string();
         assert!(
-            error.starts_with("storage: table Mark, key broken: stored value does not decode"),
+            error.starts_with(&format!(
+                "storage: table Mark, key {broken}: stored value does not decode"
+            )),
             "{error}"
         );
         let mut unit = store.begin();
-        assert!(unit.mark("broken").is_err(), "read through a unit too");
+        assert!(unit.mark(&broken).is_err(), "read through a unit too");
         drop(unit);
         assert!(store.for_each_mark_status(&mut |_, _| Ok(())).is_err());
         put(&store, Table::Certifier, b"bad", b"{}");

@@ -17,7 +17,7 @@ pub(super) mod conformance;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use trustmark_domain::IssuerKey;
+use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 
 use super::audit::{AuditEntry, GENESIS};
 use super::idempotency::StoredAnswer;
@@ -29,15 +29,15 @@ use crate::MarkStatus;
 /// The registry's reads, for the handlers.
 pub trait Registry: Send + Sync {
     /// The certifier `id`.
-    fn certifier(&self, id: &str) -> Result<Option<Certifier>, StoreError>;
+    fn certifier(&self, id: &CertifierId) -> Result<Option<Certifier>, StoreError>;
     /// Every certifier, in id order.
     fn certifiers(&self) -> Result<Vec<Certifier>, StoreError>;
     /// The assessment `id`.
-    fn assessment(&self, id: &str) -> Result<Option<AssessmentRecord>, StoreError>;
+    fn assessment(&self, id: &AssessmentId) -> Result<Option<AssessmentRecord>, StoreError>;
     /// The mark `id`'s registry record.
-    fn mark(&self, id: &str) -> Result<Option<MarkRecord>, StoreError>;
+    fn mark(&self, id: &MarkId) -> Result<Option<MarkRecord>, StoreError>;
     /// The issuer name (the certifier's) of mark `id`, without decoding its token.
-    fn mark_issuer(&self, id: &str) -> Result<Option<String>, StoreError>;
+    fn mark_issuer(&self, id: &MarkId) -> Result<Option<String>, StoreError>;
     /// The answer stored under an idempotency key (expired or not).
     fn idempotent_answer(&self, key: &[u8]) -> Result<Option<StoredAnswer>, StoreError>;
     /// The signed trust list in force, as stored.
@@ -142,7 +142,7 @@ pub trait UnitOfWork {
     /// Stores a changed mark record (its status).
     fn put_mark_record(&mut self, record: &MarkRecord) -> Result<(), StoreError>;
     /// The mark `id` as this unit leaves it.
-    fn mark(&mut self, id: &str) -> Result<Option<MarkRecord>, StoreError>;
+    fn mark(&mut self, id: &MarkId) -> Result<Option<MarkRecord>, StoreError>;
     /// Stores an issuer key (new, or changed).
     fn put_issuer_key(&mut self, key: &IssuerKey) -> Result<(), StoreError>;
     /// Appends an audit entry at position `entry.seq`.

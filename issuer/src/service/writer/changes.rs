@@ -91,7 +91,13 @@ impl Writer {
             "name": certifier.name, "assurance": certifier.assurance,
             "key_id": key_id(&key.hash),
         });
-        self.audit(unit, "admin", "certifier.created", &certifier.id, details)?;
+        self.audit(
+            unit,
+            "admin",
+            "certifier.created",
+            certifier.id.as_str(),
+            details,
+        )?;
         self.put_key(key, unit, effects)
     }
 
@@ -188,7 +194,13 @@ impl Writer {
             "digest": record.decision.digest,
         });
         let actor = format!("certifier:{}", record.certifier_id);
-        self.audit(unit, &actor, "assessment.created", &record.id, details)?;
+        self.audit(
+            unit,
+            &actor,
+            "assessment.created",
+            record.id.as_str(),
+            details,
+        )?;
         effects.push(Effect::Assessment);
         Ok(())
     }
@@ -197,7 +209,7 @@ impl Writer {
     /// `marks.issued` listing up to [`AUDIT_MARKS_PER_ENTRY`] marks for a batch.
     fn store_marks(
         &mut self,
-        certifier_id: &str,
+        certifier_id: &trustmark_domain::CertifierId,
         marks: Vec<SignedMark>,
         unit: &mut dyn UnitOfWork,
         effects: &mut Vec<Effect>,
@@ -239,14 +251,20 @@ impl Writer {
         let actor = format!("certifier:{certifier_id}");
         if let [one] = marks.as_slice() {
             let details = issued(&one.record);
-            self.audit(unit, &actor, "mark.issued", &one.record.mark_id, details)?;
+            self.audit(
+                unit,
+                &actor,
+                "mark.issued",
+                one.record.mark_id.as_str(),
+                details,
+            )?;
         } else {
             for (n, chunk) in marks.chunks(AUDIT_MARKS_PER_ENTRY).enumerate() {
                 let listed = chunk
                     .iter()
                     .map(|m| {
                         let mut entry = issued(&m.record);
-                        entry["mark_id"] = m.record.mark_id.clone().into();
+                        entry["mark_id"] = m.record.mark_id.as_str().into();
                         entry
                     })
                     .collect::<Vec<_>>();
@@ -274,7 +292,7 @@ impl Writer {
 
     fn set_status(
         &mut self,
-        mark_id: &str,
+        mark_id: &trustmark_domain::MarkId,
         change: StatusChange,
         reason: &str,
         actor: &str,
@@ -288,7 +306,13 @@ impl Writer {
         record.status_reason = Some(reason.to_owned());
         unit.put_mark_record(&record)?;
         let details = serde_json::json!({"from": old, "to": record.status, "reason": reason});
-        self.audit(unit, actor, change.audit_action(), mark_id, details)?;
+        self.audit(
+            unit,
+            actor,
+            change.audit_action(),
+            mark_id.as_str(),
+            details,
+        )?;
         effects.push(Effect::Status(
             record.status_list,
             record.status_index,

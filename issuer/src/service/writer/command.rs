@@ -26,7 +26,7 @@ pub(in crate::service) enum Command {
     /// Store marks signed by a handler (with status indexes from `Shared::indexes`).
     Issue {
         /// The owner.
-        certifier_id: String,
+        certifier_id: trustmark_domain::CertifierId,
         /// The signed marks' records, already encoded by the handler.
         marks: Vec<SignedMark>,
         /// Done.
@@ -35,7 +35,7 @@ pub(in crate::service) enum Command {
     /// Change a mark's status.
     SetStatus {
         /// The mark.
-        mark_id: String,
+        mark_id: trustmark_domain::MarkId,
         /// The change.
         change: StatusChange,
         /// Why.

@@ -8,7 +8,7 @@ use super::super::audit::verify_chain;
 use super::super::idempotency::StoredAnswer;
 use super::super::keys::{KeyHolder, KeyState};
 use super::super::records::SignedMark;
-use super::super::records::{sample_assessment, sample_record};
+use super::super::records::{sample_assessment, sample_certifier, sample_record};
 use super::super::store::{SledStore, Store, Table, WriteBatch};
 use super::*;
 use crate::service::ApiError;
@@ -27,7 +27,7 @@ fn writer(dir: &std::path::Path) -> (Writer, Arc<SledStore>) {
     let store = Arc::new(SledStore::open(dir).unwrap());
     if store.get(Table::IssuerKey, b"01020304").unwrap().is_none() {
         let key = trustmark_domain::IssuerKey::pending(
-            "c1",
+            &sample_certifier(),
             trustmark_format::Algorithm::EdDsa,
             &[9; 32],
             &[1, 2, 3, 4],
@@ -50,7 +50,7 @@ fn writer(dir: &std::path::Path) -> (Writer, Arc<SledStore>) {
 fn issue(marks: Vec<SignedMark>) -> (Write, oneshot::Receiver<Result<(), WriteError>>) {
     let (reply, rx) = oneshot::channel();
     let command = Command::Issue {
-        certifier_id: "c1".into(),
+        certifier_id: sample_certifier(),
         marks,
         reply,
     };
@@ -109,7 +109,9 @@ fn a_batch_is_audited_in_entries_listing_every_mark() {
     );
     assert_eq!(verify_chain(store.as_ref()).unwrap().0, 3);
     for record in &records {
-        let stored = store.get(Table::Mark, record.mark_id.as_bytes()).unwrap();
+        let stored = store
+            .get(Table::Mark, record.mark_id.as_str().as_bytes())
+            .unwrap();
         assert_eq!(&MarkRecord::decode(&stored.unwrap()).unwrap(), record);
     }
 }
@@ -118,8 +120,8 @@ fn a_batch_is_audited_in_entries_listing_every_mark() {
 fn an_assessment_is_audited_with_its_digest() {
     let dir = tempfile::tempdir().unwrap();
     let (mut writer, store) = writer(dir.path());
-    let record = sample_assessment("a1");
-    let digest = record.decision.digest.clone();
+    let record = sample_assessment(1);
+    let (digest, record_id) = (record.decision.digest.clone(), record.id.clone());
     let (reply, mut saved) = oneshot::channel();
     writer.commit(vec![plain(Command::SaveAssessment {
         record: Box::new(record),
@@ -133,7 +135,11 @@ fn an_assessment_is_audited_with_its_digest() {
             entries[0].action.as_str(),
             entries[0].subject.as_str()
         ),
-        ("certifier:c1", "assessment.created", "a1")
+        (
+            format!("certifier:{}", sample_certifier()).as_str(),
+            "assessment.created",
+            record_id.as_str()
+        )
     );
     assert_eq!(
         entries[0].details,
@@ -161,7 +167,9 @@ fn a_status_change_sees_a_mark_issued_earlier_in_its_group() {
         revoked.try_recv().unwrap().unwrap().status,
         MarkStatus::Revoked
     );
-    let stored = store.get(Table::Mark, record.mark_id.as_bytes()).unwrap();
+    let stored = store
+        .get(Table::Mark, record.mark_id.as_str().as_bytes())
+        .unwrap();
     let stored = MarkRecord::decode(&stored.unwrap()).unwrap();
     assert_eq!(
         (stored.status, stored.status_reason.as_deref()),
@@ -343,14 +351,14 @@ fn a_record_that_does_not_decode_stops_the_start_naming_its_table_and_key() {
     drop(writer);
     // The status name changed to one this version does not know (same length, CBOR intact).
     let stored = store
-        .get(Table::Mark, record.mark_id.as_bytes())
+        .get(Table::Mark, record.mark_id.as_str().as_bytes())
         .unwrap()
         .unwrap();
     let at = stored.windows(9).position(|w| w == b"suspended").unwrap();
     let mut damaged = stored.clone();
     damaged[at..at + 9].copy_from_slice(b"withdrawn");
     let mut batch = WriteBatch::default();
-    batch.put(Table::Mark, record.mark_id.as_bytes(), damaged);
+    batch.put(Table::Mark, record.mark_id.as_str().as_bytes(), damaged);
     store.apply(batch).unwrap();
     let error = Writer::open(store.clone(), Arc::new(Shared::default()))
         .err()
@@ -366,7 +374,7 @@ fn a_record_that_does_not_decode_stops_the_start_naming_its_table_and_key() {
     assert!(error.contains("unknown variant `withdrawn`"), "{error}");
     // An API key record with a role nobody knows.
     let mut batch = WriteBatch::default();
-    batch.put(Table::Mark, record.mark_id.as_bytes(), stored);
+    batch.put(Table::Mark, record.mark_id.as_str().as_bytes(), stored);
     batch.put(Table::ApiKey, b"ab12", br#"{"role":"root"}"#.to_vec());
     store.apply(batch).unwrap();
     let error = Writer::open(store, Arc::new(Shared::default()))
