@@ -43,6 +43,13 @@ impl Kid {
     }
 }
 
+/// A kid is looked up by its bytes (its `Hash` is that of the bytes, as `[u8]`'s).
+impl std::borrow::Borrow<[u8]> for Kid {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl std::fmt::Display for Kid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&hex::encode(&self.0))

@@ -171,10 +171,8 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     }
     let mut lists: Vec<_> = state
         .shared
-        .lists
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
+        .all_lists()
+        .iter()
         .map(|l| (l.number, l.kid.to_string(), l.len()))
         .collect();
     lists.sort_unstable();

@@ -262,15 +262,39 @@ impl std::fmt::Debug for InForce {
     }
 }
 
+/// The issuer keys in memory: every lookup is a map lookup, whatever the number of keys.
+#[derive(Debug, Default)]
+struct KeyRings {
+    by_certifier: HashMap<CertifierId, Vec<IssuerKey>>,
+    owner: HashMap<Kid, CertifierId>,
+}
+
+impl KeyRings {
+    fn key(&self, kid: &[u8]) -> Option<&IssuerKey> {
+        let owner = self.owner.get(kid)?;
+        self.by_certifier
+            .get(owner)?
+            .iter()
+            .find(|k| k.kid.as_bytes() == kid)
+    }
+}
+
+/// The status lists in memory, by number and by the kid of their key.
+#[derive(Debug, Default)]
+struct Lists {
+    by_number: HashMap<u32, Arc<ListState>>,
+    by_kid: HashMap<Kid, Arc<ListState>>,
+}
+
 /// Everything shared.
 #[derive(Debug)]
 pub struct Shared {
     /// API key hash (hex) -> role.
     pub api_keys: RwLock<HashMap<String, ApiKeyRecord>>,
-    /// Issuer keys by certifier id.
-    pub issuer_keys: RwLock<HashMap<CertifierId, Vec<IssuerKey>>>,
-    /// Status lists by number.
-    pub lists: RwLock<HashMap<u32, Arc<ListState>>>,
+    /// Issuer keys by certifier id, and which certifier holds each kid.
+    issuer_keys: RwLock<KeyRings>,
+    /// Status lists by number and by the kid of their key.
+    lists: RwLock<Lists>,
     /// The number the next issuer key's status list gets.
     pub next_list: AtomicU32,
     /// The capacity of every status list.
@@ -301,8 +325,20 @@ impl Shared {
         self.lists
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .by_number
             .get(&number)
             .cloned()
+    }
+
+    /// Every status list.
+    pub fn all_lists(&self) -> Vec<Arc<ListState>> {
+        self.lists
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_number
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The status list of the key with `kid` (every key has one): no key record is copied, as
@@ -311,8 +347,8 @@ impl Shared {
         self.lists
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .find(|list| list.kid.as_bytes() == kid)
+            .by_kid
+            .get(kid)
             .cloned()
     }
 
@@ -321,7 +357,8 @@ impl Shared {
         let mut lists = self.lists.write().unwrap_or_else(|e| e.into_inner());
         self.next_list
             .fetch_max(key.status_list.saturating_add(1), Ordering::SeqCst);
-        lists
+        let list = lists
+            .by_number
             .entry(key.status_list)
             .or_insert_with(|| {
                 Arc::new(ListState::new(
@@ -330,7 +367,9 @@ impl Shared {
                     self.list_capacity,
                 ))
             })
-            .clone()
+            .clone();
+        lists.by_kid.insert(list.kid.clone(), list.clone());
+        list
     }
 
     /// The trust list in force.
@@ -343,6 +382,7 @@ impl Shared {
         self.issuer_keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .by_certifier
             .get(certifier)
             .cloned()
             .unwrap_or_default()
@@ -353,6 +393,7 @@ impl Shared {
         self.issuer_keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .by_certifier
             .values()
             .flatten()
             .cloned()
@@ -366,26 +407,32 @@ impl Shared {
         read: impl FnOnce(&[IssuerKey]) -> T,
     ) -> T {
         let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());
-        read(keys.get(certifier).map_or(&[], Vec::as_slice))
+        read(keys.by_certifier.get(certifier).map_or(&[], Vec::as_slice))
     }
 
     /// Adds or replaces an issuer key record.
     pub fn put_key(&self, key: IssuerKey) {
         let mut keys = self.issuer_keys.write().unwrap_or_else(|e| e.into_inner());
-        let ring = keys.entry(key.certifier_id.clone()).or_default();
+        keys.owner.insert(key.kid.clone(), key.certifier_id.clone());
+        let ring = keys
+            .by_certifier
+            .entry(key.certifier_id.clone())
+            .or_default();
         match ring.iter_mut().find(|k| k.kid == key.kid) {
             Some(old) => *old = key,
             None => ring.push(key),
         }
     }
 
+    /// Runs `read` on the issuer key with `kid` (`None`: no such key) under the read lock.
+    pub fn with_key<T>(&self, kid: &[u8], read: impl FnOnce(Option<&IssuerKey>) -> T) -> T {
+        let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());
+        read(keys.key(kid))
+    }
+
     /// The issuer key with `kid` (a copy).
     pub fn key(&self, kid: &[u8]) -> Option<IssuerKey> {
-        let keys = self.issuer_keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.values()
-            .flatten()
-            .find(|k| k.kid.as_bytes() == kid)
-            .cloned()
+        self.with_key(kid, |key| key.cloned())
     }
 }
 
@@ -399,6 +446,42 @@ impl Default for Shared {
 mod tests {
     use super::*;
     use MarkStatus::{Revoked, Suspended, Valid};
+
+    #[test]
+    fn keys_and_lists_are_found_by_kid_across_certifiers() {
+        let shared = Shared::new(16);
+        let key = |certifier: u8, kid: u8, list: u32| {
+            IssuerKey::pending(
+                &CertifierId::from_bytes([certifier; 16]),
+                trustmark_format::Algorithm::EdDsa,
+                &[kid; 32],
+                &[kid; 4],
+                list,
+                0,
+            )
+            .unwrap()
+        };
+        for (certifier, kid, list) in [(1, 10, 1), (2, 20, 2), (1, 11, 3)] {
+            let key = key(certifier, kid, list);
+            shared.add_list(&key);
+            shared.put_key(key);
+        }
+        let mut retired = key(2, 20, 2);
+        retired.retired_at = Some(5);
+        shared.put_key(retired);
+        assert_eq!(shared.key(&[11; 4]).unwrap().status_list, 3);
+        assert_eq!(
+            shared.with_key(&[20; 4], |k| k.map(|k| k.retired_at)),
+            Some(Some(5)),
+            "a replaced record is the one found"
+        );
+        assert!(shared.key(&[30; 4]).is_none());
+        assert_eq!(shared.list_of_kid(&[20; 4]).unwrap().number, 2);
+        assert!(shared.list_of_kid(&[30; 4]).is_none());
+        assert_eq!(shared.keys_of(&CertifierId::from_bytes([1; 16])).len(), 2);
+        assert_eq!(shared.all_lists().len(), 3);
+        assert_eq!(shared.next_list.load(Ordering::SeqCst), 4);
+    }
 
     #[test]
     fn status_bits_pack_lsb_first() {

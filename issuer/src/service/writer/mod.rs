@@ -138,13 +138,7 @@ impl Writer {
             shared.put_key(key);
         }
         let capacity = shared.list_capacity;
-        let lists: Vec<_> = shared
-            .lists
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let lists = shared.all_lists();
         for list in &lists {
             let next = *stored.next_index.entry(list.number).or_insert(0);
             if next > capacity {

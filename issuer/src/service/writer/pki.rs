@@ -42,14 +42,19 @@ impl Writer {
         effects: &[Effect],
     ) -> Result<(), WriteError> {
         for kid in kids {
+            // Whether the key is retired, as this group's earlier commands leave it (no record
+            // is copied: this runs for every mark).
             let pending = effects.iter().rev().find_map(|e| match e {
-                Effect::IssuerKey(key) if key.kid == kid => Some(key.clone()),
+                Effect::IssuerKey(key) if key.kid == kid => Some(key.retired_at.is_some()),
                 _ => None,
             });
-            let key = pending.or_else(|| self.shared.key(kid.as_bytes()));
-            match key {
-                Some(key) if key.retired_at.is_none() => {}
-                Some(_) => {
+            let retired = pending.or_else(|| {
+                self.shared
+                    .with_key(kid.as_bytes(), |key| key.map(|k| k.retired_at.is_some()))
+            });
+            match retired {
+                Some(false) => {}
+                Some(true) => {
                     return Err(DomainError::KeyRetired {
                         kid: kid.to_string(),
                     }
