@@ -111,6 +111,7 @@ fn build_fixtures() -> Fixtures {
             frameworks: vec![FrameworkRequirement {
                 framework: FrameworkId::IOTSF_ICAF,
                 min_class: 2,
+                min_release: None,
                 min_assurance: Some(Assurance::ThirdParty),
             }],
             require_support: true,

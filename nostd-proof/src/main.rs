@@ -116,6 +116,7 @@ fn configuration() -> (TrustAnchor, Policy) {
         frameworks: alloc::vec![FrameworkRequirement {
             framework: FrameworkId::IOTSF_ICAF,
             min_class: 2,
+            min_release: None,
             min_assurance: None,
         }],
         require_status: true,

@@ -14,7 +14,7 @@ use trustmark_format::{
 use trustmark_keys::{KeyError, Signer, SoftwareKey};
 use trustmark_verifier::gateway::{admit, Admission, Presentation};
 use trustmark_verifier::{
-    verify_status_list, FrameworkRequirement, Policy, TrustAnchor, TrustStore, RING,
+    verify_status_list, FrameworkRequirement, Policy, Release, TrustAnchor, TrustStore, RING,
 };
 
 fn file(name: &str) -> Vec<u8> {
@@ -35,6 +35,7 @@ fn policy() -> Policy {
         frameworks: vec![FrameworkRequirement {
             framework: FrameworkId::IOTSF_ICAF,
             min_class: 2,
+            min_release: None,
             min_assurance: Some(Assurance::ThirdParty),
         }],
         require_support: true,
@@ -128,6 +129,16 @@ fn gateway_onboarding_decisions() {
         c.support_until = Day((VECTOR_TIME / 86_400) as u32 - 1)
     });
     let unknown_issuer = mark_with(&stranger, |_| {});
+    let release_unreadable = mark_with(&issuer, |c| c.frameworks[0].version = "R3".into());
+    let release_4 = Policy {
+        frameworks: vec![FrameworkRequirement {
+            framework: FrameworkId::IOTSF_ICAF,
+            min_class: 2,
+            min_release: Release::parse("4.0"),
+            min_assurance: None,
+        }],
+        ..policy()
+    };
     let stale = Policy {
         max_status_age: Some(3_600),
         ..policy()
@@ -136,7 +147,15 @@ fn gateway_onboarding_decisions() {
         frameworks: vec![FrameworkRequirement {
             framework: FrameworkId::IOTSF_ICAF,
             min_class: 3,
+            min_release: None,
             min_assurance: None,
+        }],
+        ..policy()
+    };
+    let release_3 = Policy {
+        frameworks: vec![FrameworkRequirement {
+            min_release: Release::parse("3"),
+            ..release_4.frameworks[0].clone()
         }],
         ..policy()
     };
@@ -208,6 +227,30 @@ fn gateway_onboarding_decisions() {
             FIRMWARE,
             &class_3,
             Err("class_too_low"),
+        ),
+        (
+            "release new enough",
+            &trust_list,
+            &typical,
+            FIRMWARE,
+            &release_3,
+            Ok(()),
+        ),
+        (
+            "release too old",
+            &trust_list,
+            &typical,
+            FIRMWARE,
+            &release_4,
+            Err("release_too_old"),
+        ),
+        (
+            "release unreadable",
+            &trust_list,
+            &release_unreadable,
+            FIRMWARE,
+            &release_4,
+            Err("release_unreadable"),
         ),
         (
             "self-assessed",

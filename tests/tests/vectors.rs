@@ -50,6 +50,7 @@ fn policy(v: &PolicyVector) -> Policy {
                 framework: FrameworkId::from_name(&f.framework)
                     .unwrap_or_else(|| panic!("framework {}", f.framework)),
                 min_class: f.min_class,
+                min_release: None,
                 min_assurance: f
                     .min_assurance
                     .as_ref()
@@ -185,6 +186,7 @@ fn status_list_fixture() {
         frameworks: vec![FrameworkRequirement {
             framework: FrameworkId::IOTSF_ICAF,
             min_class: 2,
+            min_release: None,
             min_assurance: None,
         }],
         require_status: true,

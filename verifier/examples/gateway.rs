@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         frameworks: vec![FrameworkRequirement {
             framework: FrameworkId::IOTSF_ICAF,
             min_class: 2,
+            min_release: None,
             min_assurance: Some(Assurance::ThirdParty),
         }],
         require_status: true,

@@ -120,6 +120,21 @@ pub enum VerifyError {
         /// The assurance in the mark.
         actual: Assurance,
     },
+    /// The claim's framework release is older than the policy's minimum.
+    ReleaseTooOld {
+        /// The framework.
+        framework: FrameworkId,
+        /// The oldest release accepted.
+        required: crate::Release,
+        /// The release in the mark.
+        actual: crate::Release,
+    },
+    /// The policy asks for a minimum release, and the claim's release is not one
+    /// (`spec/token.md` 5.7).
+    ReleaseUnreadable {
+        /// The framework.
+        framework: FrameworkId,
+    },
     /// The vendor's security-support period is over.
     SupportEnded {
         /// The last day of support.
@@ -221,6 +236,8 @@ impl VerifyError {
             Self::FrameworkMissing { .. } => "framework_missing",
             Self::ClassTooLow { .. } => "class_too_low",
             Self::AssuranceTooLow { .. } => "assurance_too_low",
+            Self::ReleaseTooOld { .. } => "release_too_old",
+            Self::ReleaseUnreadable { .. } => "release_unreadable",
             Self::SupportEnded { .. } => "support_ended",
             Self::StatusListSignature => "status_list_signature",
             Self::StatusListUriMismatch { .. } => "status_list_uri_mismatch",
@@ -300,6 +317,14 @@ impl fmt::Display for VerifyError {
             Self::AssuranceTooLow { framework, required, actual } => write!(
                 f,
                 "{framework} claim has {actual} assurance where {required} is required"
+            ),
+            Self::ReleaseTooOld { framework, required, actual } => write!(
+                f,
+                "{framework} claim was assessed against release {actual}, older than the required release {required}"
+            ),
+            Self::ReleaseUnreadable { framework } => write!(
+                f,
+                "{framework} claim names a release that is not dot-separated numbers, and the policy requires a minimum release"
             ),
             Self::SupportEnded { support_until, now } => write!(
                 f,

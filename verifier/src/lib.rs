@@ -71,6 +71,7 @@ pub mod gateway;
 #[cfg(feature = "text")]
 pub mod mark_text;
 mod policy;
+mod release;
 mod schemes;
 mod status;
 #[cfg(feature = "std")]
@@ -85,6 +86,7 @@ pub use crypto::{RingVerifier, RING};
 pub use crypto::{RustCryptoVerifier, RUST_CRYPTO};
 pub use error::VerifyError;
 pub use policy::{FrameworkRequirement, Policy};
+pub use release::{Release, MAX_RELEASE_PARTS};
 pub use schemes::TrustStores;
 pub use status::{verify_status_list, verify_status_list_with_budget, VerifiedStatusList};
 pub use trust::{TrustAnchor, TrustStore, TrustedSchemes, MAX_KEYS_PER_KID};

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use trustmark_format::{Assurance, FrameworkId, MarkClaims, UnixTime};
 
-use crate::VerifyError;
+use crate::{Release, VerifyError};
 
 /// One framework requirement of a policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,9 @@ pub struct FrameworkRequirement {
     pub min_class: u8,
     /// The lowest acceptable assurance, if any.
     pub min_assurance: Option<Assurance>,
+    /// The oldest acceptable framework release, if any: the claim's release (its `version`)
+    /// must be a [`Release`] at least this one.
+    pub min_release: Option<Release>,
 }
 
 /// A verification policy. The default accepts any genuine, current, in-scope mark; every field
@@ -66,6 +69,19 @@ impl Policy {
                         framework: requirement.framework,
                         required,
                         actual: claim.assurance,
+                    });
+                }
+            }
+            if let Some(required) = requirement.min_release {
+                let actual =
+                    Release::parse(&claim.version).ok_or(VerifyError::ReleaseUnreadable {
+                        framework: requirement.framework,
+                    })?;
+                if actual < required {
+                    return Err(VerifyError::ReleaseTooOld {
+                        framework: requirement.framework,
+                        required,
+                        actual,
                     });
                 }
             }

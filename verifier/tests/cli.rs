@@ -276,6 +276,27 @@ fn qr_code_text_is_classified_like_input() {
 
 /// Usage and I/O errors exit 2 with nothing on stdout, also under `--json`.
 #[test]
+fn a_minimum_release_is_checked_against_the_claim() {
+    let f = Fixture::new();
+    let url = f.url();
+    assert_valid(&f, &["--min-release", "1.0", &url]);
+    let out = f.run(&["--json", "--min-release", "99", &url]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), json["error"]["code"].as_str()),
+        (Some(1), Some("release_too_old")),
+        "{json}"
+    );
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("older than the required release 99"),
+        "{json}"
+    );
+}
+
+#[test]
 fn usage_and_io_errors_exit_2() {
     let f = Fixture::new();
     let url = f.url();
@@ -310,6 +331,10 @@ fn usage_and_io_errors_exit_2() {
             verify(&f.trust_list, &["--at", "yesterday", &url]),
         ),
         ("unknown flag", verify(&f.trust_list, &["--colour", &url])),
+        (
+            "bad --min-release",
+            verify(&f.trust_list, &["--min-release", "v4", &url]),
+        ),
         (
             "two --trust-list, one --root",
             verify(&f.trust_list, &["--trust-list", list, &url]),

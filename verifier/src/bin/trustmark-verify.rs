@@ -17,8 +17,8 @@ use trustmark_keys::RootCertificate;
 use trustmark_verifier::mark_text;
 use trustmark_verifier::stdout::print_line;
 use trustmark_verifier::{
-    verify_status_list, verify_with_status, FrameworkRequirement, Policy, TrustAnchor, TrustStore,
-    TrustStores, VerifiedMark, VerifyError, RING,
+    verify_status_list, verify_with_status, FrameworkRequirement, Policy, Release, TrustAnchor,
+    TrustStore, TrustStores, VerifiedMark, VerifyError, RING,
 };
 
 /// Verify a trustmark trust mark offline, against a trust list signed by the scheme root.
@@ -71,7 +71,11 @@ struct Args {
     /// Require at least this class under --framework.
     #[arg(long, value_name = "N")]
     min_class: Option<u8>,
-    /// The framework that --min-class and --require-third-party apply to.
+    /// Require the claim under --framework to be assessed against at least this release of the
+    /// framework (dot-separated numbers, e.g. 4.0).
+    #[arg(long, value_name = "RELEASE")]
+    min_release: Option<String>,
+    /// The framework that --min-class, --min-release and --require-third-party apply to.
     #[arg(long, value_name = "NAME", default_value = "iotsf-icaf")]
     framework: String,
     /// Require third-party assurance under --framework.
@@ -315,7 +319,7 @@ fn policy(args: &Args) -> Result<Policy, UsageError> {
             .ok_or("--firmware-sha256 must be 64 hex digits")?;
         policy.firmware_sha256 = Some(bytes);
     }
-    if args.min_class.is_some() || args.require_third_party {
+    if args.min_class.is_some() || args.require_third_party || args.min_release.is_some() {
         let framework = FrameworkId::from_name(&args.framework).ok_or_else(|| {
             format!(
                 "--framework {}: unknown (known: iotsf-icaf, etsi-en-303-645, uk-psti)",
@@ -326,6 +330,15 @@ fn policy(args: &Args) -> Result<Policy, UsageError> {
             framework,
             min_class: args.min_class.unwrap_or(0),
             min_assurance: args.require_third_party.then_some(Assurance::ThirdParty),
+            min_release: args
+                .min_release
+                .as_deref()
+                .map(|text| {
+                    Release::parse(text).ok_or_else(|| {
+                        format!("--min-release {text:?}: not a release (dot-separated numbers, e.g. 4.0)")
+                    })
+                })
+                .transpose()?,
         });
     }
     Ok(policy)
