@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
-use trustmark_domain::AssessmentId;
+use trustmark_domain::{AssessmentId, CertifierId};
 use trustmark_format::UnixTime;
 
 use super::auth::Caller;
@@ -50,7 +50,35 @@ pub(super) struct NewMark {
 /// decision serves every mark of a batch that rests on the same assessments.
 type Decided = std::sync::Arc<Vec<crate::DecidedClaim>>;
 
+/// Decisions made, by certifier and assessment ids. A stored assessment never changes, nor does
+/// its certifier's assurance or the service's policy (read at start), so neither does a decision:
+/// each mark after the first that rests on the same assessments skips reading and re-assessing
+/// them. The certifier is part of the key, so a decision is never served to another certifier.
+pub(super) struct DecisionCache(quick_cache::sync::Cache<(CertifierId, Vec<String>), Decided>);
+
+impl DecisionCache {
+    /// Room for `entries` decisions (the least used go first).
+    pub(super) fn new(entries: usize) -> Self {
+        Self(quick_cache::sync::Cache::new(entries.max(1)))
+    }
+}
+
+/// The claims decided from `ids`, from the cache or made now.
 fn decide(state: &AppState, certifier: &Certifier, ids: &[String]) -> Result<Decided, ApiError> {
+    let key = (certifier.id.clone(), ids.to_vec());
+    if let Some(decided) = state.decisions.0.get(&key) {
+        return Ok(decided);
+    }
+    let decided = decide_now(state, certifier, ids)?;
+    state.decisions.0.insert(key, decided.clone());
+    Ok(decided)
+}
+
+fn decide_now(
+    state: &AppState,
+    certifier: &Certifier,
+    ids: &[String],
+) -> Result<Decided, ApiError> {
     if ids.is_empty() {
         return Err(ApiError::invalid(
             "assessment_id: every mark rests on an assessment",
@@ -301,21 +329,11 @@ pub(super) async fn create_marks(
     let signing_certifier = certifier.clone();
     // Signing a batch is CPU work: keep it off the async workers.
     let signed = tokio::task::spawn_blocking(move || {
-        let mut decisions: std::collections::HashMap<Vec<String>, Decided> =
-            std::collections::HashMap::new();
         request
             .marks
             .into_iter()
             .map(|m| {
-                let ids = m.assessment_ids();
-                let decided = match decisions.get(&ids) {
-                    Some(d) => d.clone(),
-                    None => {
-                        let d = decide(&signing_state, &signing_certifier, &ids)?;
-                        decisions.insert(ids, d.clone());
-                        d
-                    }
-                };
+                let decided = decide(&signing_state, &signing_certifier, &m.assessment_ids())?;
                 sign_mark(&signing_state, &signing_certifier, m, &decided)
             })
             .enumerate()

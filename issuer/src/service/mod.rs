@@ -84,7 +84,12 @@ pub struct Services {
     public_limiter: Arc<RateLimiter<ClientKey>>,
     in_flight: Arc<idempotency::InFlight>,
     crypto: &'static verify_cache::CachingVerifier,
+    decisions: issuance::DecisionCache,
 }
+
+/// Decisions kept for issuance (`issuance::DecisionCache`): one per certifier and set of
+/// assessments a mark rests on.
+const DECISION_CACHE_ENTRIES: usize = 4096;
 
 /// The routes.
 fn router(state: AppState) -> Router {
@@ -391,6 +396,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         recognition,
         signers,
         crypto,
+        decisions: issuance::DecisionCache::new(DECISION_CACHE_ENTRIES),
     }));
     bootstrap_admin(&data_dir, &state).await?;
     let watch = trust_watch::start(&state).await?;
