@@ -68,6 +68,8 @@ impl FrameworkId {
     pub const ETSI_EN_303_645: Self = Self(2);
     /// UK PSTI (Security Requirements for Relevant Connectable Products) Regulations 2023.
     pub const UK_PSTI: Self = Self(3);
+    /// NIST IR 8425, the IoT core baseline for consumer IoT products (the US Cyber Trust Mark's).
+    pub const NIST_IR_8425: Self = Self(4);
 
     /// Short stable name of a registered framework, or `None` for an unregistered number.
     pub const fn name(self) -> Option<&'static str> {
@@ -75,15 +77,21 @@ impl FrameworkId {
             1 => Some("iotsf-icaf"),
             2 => Some("etsi-en-303-645"),
             3 => Some("uk-psti"),
+            4 => Some("nist-ir-8425"),
             _ => None,
         }
     }
 
     /// The framework with the given short name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::IOTSF_ICAF, Self::ETSI_EN_303_645, Self::UK_PSTI]
-            .into_iter()
-            .find(|id| id.name() == Some(name))
+        [
+            Self::IOTSF_ICAF,
+            Self::ETSI_EN_303_645,
+            Self::UK_PSTI,
+            Self::NIST_IR_8425,
+        ]
+        .into_iter()
+        .find(|id| id.name() == Some(name))
     }
 }
 

@@ -90,6 +90,21 @@ pub struct Requirement {
     pub confirmed: bool,
     /// Where the source contradicts itself, or what could not be confirmed.
     pub note: Option<String>,
+    /// Where the row was read (a page or document, as precise as the source allows).
+    pub source: Option<String>,
+    /// The applicability as the framework prints it ("M of 2 and above"), where recorded.
+    pub class_text: Option<String>,
+}
+
+/// What a class (level) of a framework is for, in the framework's terms, paraphrased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassMeaning {
+    /// The class.
+    pub level: u8,
+    /// What it means, in plain words.
+    pub meaning: String,
+    /// Where it was read.
+    pub source: String,
 }
 
 /// A framework catalogue.
@@ -115,6 +130,8 @@ pub struct Catalogue {
     pub na_requires_condition: bool,
     /// An unmet recommendation without a justification blocks compliance (ETSI EN 303 645).
     pub unjustified_recommendation_blocks: bool,
+    /// What each class is for, where the catalogue says (in level order; may be empty).
+    pub classes: Vec<ClassMeaning>,
     /// The rows, in the framework's order.
     pub requirements: Vec<Requirement>,
     /// Row position by id.
@@ -136,7 +153,17 @@ struct CatalogueFile {
     na_requires_condition: bool,
     #[serde(default)]
     unjustified_recommendation_blocks: bool,
+    #[serde(default)]
+    class: Vec<ClassFile>,
     requirement: Vec<RequirementFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassFile {
+    level: u8,
+    meaning: String,
+    source: String,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +177,8 @@ struct RequirementFile {
     condition: Option<String>,
     confirmed: bool,
     note: Option<String>,
+    source: Option<String>,
+    class_text: Option<String>,
 }
 
 /// The catalogues built into this release, as (file name, contents).
@@ -266,6 +295,8 @@ impl Catalogue {
                 applicability,
                 confirmed: row.confirmed,
                 note: row.note,
+                source: row.source.filter(|s| !s.trim().is_empty()),
+                class_text: row.class_text.filter(|s| !s.trim().is_empty()),
             });
         }
         if requirements.is_empty() {
@@ -277,6 +308,27 @@ impl Catalogue {
                 "id {:?} and number {} disagree with the framework registry",
                 raw.id, raw.number
             )));
+        }
+        let mut classes = Vec::with_capacity(raw.class.len());
+        for class in raw.class {
+            let at = |reason: &str| bad(format!("class {}: {reason}", class.level));
+            if !raw.levels.contains(&class.level) {
+                return Err(at("not one of the levels"));
+            }
+            if classes
+                .iter()
+                .any(|c: &ClassMeaning| c.level >= class.level)
+            {
+                return Err(at("classes must be listed once each, in ascending order"));
+            }
+            if class.meaning.trim().is_empty() || class.source.trim().is_empty() {
+                return Err(at("meaning and source are required"));
+            }
+            classes.push(ClassMeaning {
+                level: class.level,
+                meaning: class.meaning,
+                source: class.source,
+            });
         }
         let mark_version = raw.mark_version.unwrap_or_else(|| raw.version.clone());
         if mark_version.is_empty()
@@ -294,6 +346,7 @@ impl Catalogue {
             source: raw.source,
             na_requires_condition: raw.na_requires_condition,
             unjustified_recommendation_blocks: raw.unjustified_recommendation_blocks,
+            classes,
             index: requirements
                 .iter()
                 .enumerate()
@@ -335,6 +388,11 @@ impl Catalogue {
             "version": self.version,
             "mark_version": self.mark_version,
             "levels": self.levels,
+            "classes": self.classes.iter().map(|c| serde_json::json!({
+                "level": c.level,
+                "meaning": c.meaning,
+                "source": c.source,
+            })).collect::<Vec<_>>(),
             "requirements": self.requirements.iter().map(|r| serde_json::json!({
                 "id": r.id,
                 "section": r.section,
@@ -342,6 +400,8 @@ impl Catalogue {
                 "applicability": r.applicability.name(),
                 "mandatory_from": r.applicability.mandatory_from(self.first_level()),
                 "confirmed": r.confirmed,
+                "source": r.source,
+                "class_text": r.class_text,
             })).collect::<Vec<_>>(),
         })
     }

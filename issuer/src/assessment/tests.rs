@@ -820,3 +820,107 @@ fn json_is_read_typed_so_deep_nesting_and_unknown_fields_stop_at_once() {
         (Some("uk-psti"), Some(1), 1)
     );
 }
+
+/// A one-row catalogue of `iotsf-icaf` with `extra` after `source` (top-level keys, or
+/// `[[class]]` tables).
+fn catalogue_with(extra: &str) -> Result<Catalogue, AssessmentError> {
+    Catalogue::from_toml(
+        "test.toml",
+        &format!(
+            r#"
+id = "iotsf-icaf"
+number = 1
+name = "test"
+version = "4.0"
+levels = [0, 1, 2]
+source = "test"
+{extra}
+[[requirement]]
+id = "2.4.3.1"
+section = "2.4.3"
+title = "a row"
+applicability = "mandatory"
+mandatory_from = 1
+confirmed = true
+source = "https://af.iotsf.org/4.0.0/requirements/2.4.3"
+class_text = "M of 1 and above"
+"#
+        ),
+    )
+}
+
+#[test]
+fn class_meanings_and_row_sources_are_read_and_checked() {
+    let class = |level: u8, meaning: &str| {
+        format!("[[class]]\nlevel = {level}\nmeaning = \"{meaning}\"\nsource = \"page\"\n")
+    };
+    let c = catalogue_with(&(class(0, "little harm") + &class(2, "serious harm"))).unwrap();
+    assert_eq!(
+        c.classes
+            .iter()
+            .map(|c| (c.level, c.meaning.as_str()))
+            .collect::<Vec<_>>(),
+        [(0, "little harm"), (2, "serious harm")]
+    );
+    let row = &c.requirements[0];
+    assert_eq!(
+        (row.source.as_deref(), row.class_text.as_deref()),
+        (
+            Some("https://af.iotsf.org/4.0.0/requirements/2.4.3"),
+            Some("M of 1 and above")
+        )
+    );
+    let json = c.to_json();
+    assert_eq!(json["classes"][1]["meaning"], "serious harm");
+    assert_eq!(json["requirements"][0]["class_text"], "M of 1 and above");
+    for (extra, reason) in [
+        (class(3, "x"), "class 3: not one of the levels"),
+        (
+            class(1, "x") + &class(1, "y"),
+            "class 1: classes must be listed once each, in ascending order",
+        ),
+        (
+            class(2, "x") + &class(1, "y"),
+            "class 1: classes must be listed once each, in ascending order",
+        ),
+        (class(1, " "), "class 1: meaning and source are required"),
+    ] {
+        match catalogue_with(&extra) {
+            Err(AssessmentError::Catalogue { file, reason: got }) => {
+                assert_eq!((file.as_str(), got.as_str()), ("test.toml", reason))
+            }
+            other => panic!("{extra}: {other:?}"),
+        }
+    }
+}
+
+/// The research drafts of issue 12 (`issuer/frameworks/research/`) stay loadable catalogues,
+/// with the counts their headers and notes give.
+#[test]
+fn the_research_drafts_load() {
+    for (file, text, rows, confirmed) in [
+        (
+            "iotsf-icaf-4.0.toml",
+            include_str!("../../frameworks/research/iotsf-icaf-4.0.toml"),
+            225,
+            78,
+        ),
+        (
+            "nist-ir-8425.toml",
+            include_str!("../../frameworks/research/nist-ir-8425.toml"),
+            43,
+            24,
+        ),
+    ] {
+        let c = Catalogue::from_toml(file, text).unwrap();
+        let read = c.requirements.iter().filter(|r| r.confirmed).count();
+        assert_eq!((c.requirements.len(), read), (rows, confirmed), "{file}");
+        assert!(
+            c.requirements
+                .iter()
+                .filter(|r| r.confirmed)
+                .all(|r| r.source.is_some()),
+            "{file}: a confirmed row without its source"
+        );
+    }
+}

@@ -322,7 +322,7 @@ fn policy(args: &Args) -> Result<Policy, UsageError> {
     if args.min_class.is_some() || args.require_third_party || args.min_release.is_some() {
         let framework = FrameworkId::from_name(&args.framework).ok_or_else(|| {
             format!(
-                "--framework {}: unknown (known: iotsf-icaf, etsi-en-303-645, uk-psti)",
+                "--framework {}: unknown (known: iotsf-icaf, etsi-en-303-645, uk-psti, nist-ir-8425)",
                 args.framework
             )
         })?;
