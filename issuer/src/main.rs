@@ -156,6 +156,14 @@ enum Command {
 enum FrameworksCommand {
     /// One line per catalogue: id, release, levels, rows.
     List,
+    /// The change list between two releases of a framework (Markdown): each side a built-in
+    /// catalogue's id or a catalogue file (`.toml`).
+    Diff {
+        /// The older release.
+        old: String,
+        /// The newer release.
+        new: String,
+    },
     /// A catalogue with every requirement.
     Show {
         /// Framework id.
@@ -342,6 +350,14 @@ fn frameworks(command: FrameworksCommand) -> Result<()> {
                 ))?;
             }
         }
+        FrameworksCommand::Diff { old, new } => {
+            let (old, new) = (catalogue_arg(&old)?, catalogue_arg(&new)?);
+            if old.id != new.id {
+                bail!("{} and {} are different frameworks", old.id, new.id);
+            }
+            let list = assessment::compare(&old, &new);
+            out(list.to_markdown(&old.id).trim_end())?;
+        }
         FrameworksCommand::Show { id, json } => {
             let c = assessment::find(&id)?;
             if json {
@@ -366,6 +382,17 @@ fn frameworks(command: FrameworksCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A built-in catalogue by id, or a catalogue file (a name ending in `.toml`).
+fn catalogue_arg(arg: &str) -> Result<std::sync::Arc<assessment::Catalogue>> {
+    if !arg.ends_with(".toml") {
+        return Ok(assessment::find(arg)?);
+    }
+    let text = std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?;
+    Ok(std::sync::Arc::new(assessment::Catalogue::from_toml(
+        arg, &text,
+    )?))
 }
 
 fn assess(

@@ -4,13 +4,15 @@
 
 mod budget;
 mod catalogue;
+mod changes;
 mod decision;
 mod json;
 pub mod record;
 mod responses;
 
 pub use budget::{Limit, OverBudget, UploadBudget};
-pub use catalogue::{built_in, find, Applicability, Catalogue, Requirement};
+pub use catalogue::{built_in, find, Applicability, Catalogue, ClassMeaning, Requirement};
+pub use changes::{compare, ChangeList};
 pub use decision::{decide, Blocker, Decision, Finding, Unmet};
 pub use responses::{
     check_against, from_csv, from_json, from_xlsx, parse, Answer, Response, ResponsesFile,

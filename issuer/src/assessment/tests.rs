@@ -924,3 +924,80 @@ fn the_research_drafts_load() {
         );
     }
 }
+
+#[test]
+fn the_change_list_sorts_rows_by_what_is_known_of_them() {
+    let row = |id: &str, applicability: &str, confirmed: bool| {
+        let from = if applicability == "mandatory" {
+            "mandatory_from = 1\n"
+        } else {
+            ""
+        };
+        format!(
+            "[[requirement]]\nid = \"{id}\"\nsection = \"2.4.3\"\ntitle = \"t\"\napplicability = \"{applicability}\"\n{from}confirmed = {confirmed}\n"
+        )
+    };
+    let catalogue = |version: &str, rows: &[String]| {
+        Catalogue::from_toml(
+            "t.toml",
+            &format!(
+                "id = \"iotsf-icaf\"\nnumber = 1\nname = \"t\"\nversion = \"{version}\"\nlevels = [0, 1]\nsource = \"t\"\n{}",
+                rows.concat()
+            ),
+        )
+        .unwrap()
+    };
+    let old = catalogue(
+        "3.0",
+        &[
+            row("2.4.3.1", "mandatory", true),
+            row("2.4.3.2", "advisory", true),
+            row("2.4.3.3", "advisory", false),
+            row("2.4.3.4", "advisory", true),
+            row("2.4.3.9", "advisory", true),
+        ],
+    );
+    let new = catalogue(
+        "4.0",
+        &[
+            row("2.4.3.1", "mandatory", true),
+            row("2.4.3.2", "mandatory", true),
+            row("2.4.3.3", "mandatory", true),
+            row("2.4.3.4", "advisory", false),
+            row("2.4.3.5", "advisory", true),
+        ],
+    );
+    let list = compare(&old, &new);
+    let ids = |rows: &[Requirement]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    let pair_ids = |pairs: &[(Requirement, Requirement)]| {
+        pairs.iter().map(|(a, _)| a.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&list.added), ["2.4.3.5"]);
+    assert_eq!(ids(&list.removed), ["2.4.3.9"]);
+    assert_eq!(pair_ids(&list.changed), ["2.4.3.2"]);
+    assert_eq!(pair_ids(&list.unsettled), ["2.4.3.3"]);
+    // Same applicability, read in both: counted; read in one only (2.4.3.4): not.
+    assert_eq!(list.same, 1);
+    let markdown = list.to_markdown("iotsf-icaf");
+    assert!(
+        markdown.contains("| 2.4.3.2 | advisory (confirmed) | mandatory from 1 (confirmed) | t |")
+    );
+}
+
+/// `spec/framework-changes/iotsf-icaf-3.0-4.0.md` is what `frameworks diff` makes of the
+/// built-in release 3.0 and the 4.0 draft: regenerate it when either changes
+/// (`trustmark-issuer frameworks diff iotsf-icaf issuer/frameworks/research/iotsf-icaf-4.0.toml`).
+#[test]
+fn the_iotsf_change_list_is_regenerable() {
+    let new = Catalogue::from_toml(
+        "iotsf-icaf-4.0.toml",
+        include_str!("../../frameworks/research/iotsf-icaf-4.0.toml"),
+    )
+    .unwrap();
+    let list = compare(&find("iotsf-icaf").unwrap(), &new);
+    let generated = format!("{}\n", list.to_markdown("iotsf-icaf").trim_end());
+    assert!(
+        generated == include_str!("../../../spec/framework-changes/iotsf-icaf-3.0-4.0.md"),
+        "spec/framework-changes/iotsf-icaf-3.0-4.0.md is stale: regenerate it with `trustmark-issuer frameworks diff iotsf-icaf issuer/frameworks/research/iotsf-icaf-4.0.toml`"
+    );
+}
