@@ -431,6 +431,7 @@ impl Shared {
     }
 
     /// The issuer key with `kid` (a copy).
+    #[cfg(test)]
     pub fn key(&self, kid: &[u8]) -> Option<IssuerKey> {
         self.with_key(kid, |key| key.cloned())
     }

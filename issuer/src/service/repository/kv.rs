@@ -24,17 +24,26 @@ const NEXT_STATUS_LIST: &[u8] = b"next-status-list";
 /// Meta key prefix of a list's next status index (`next-index/<n>`, `u32` big-endian).
 const NEXT_INDEX: &str = "next-index/";
 
-/// Decodes the value of `key` in `table` with `decode`, naming both when it fails.
+/// Decodes `value`, stored under `key` in `table`, with `decode`, naming both when it fails.
+fn decoded<T, E: std::fmt::Display>(
+    table: Table,
+    key: &[u8],
+    value: Option<Vec<u8>>,
+    decode: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<Option<T>, StoreError> {
+    value
+        .map(|bytes| decode(&bytes).map_err(|e| StoreError::corrupt(table, key, e)))
+        .transpose()
+}
+
+/// The value of `key` in `table`, decoded with `decode`.
 fn read<T, E: std::fmt::Display>(
     store: &(impl Store + ?Sized),
     table: Table,
     key: &[u8],
     decode: impl FnOnce(&[u8]) -> Result<T, E>,
 ) -> Result<Option<T>, StoreError> {
-    store
-        .get(table, key)?
-        .map(|bytes| decode(&bytes).map_err(|e| StoreError::corrupt(table, key, e)))
-        .transpose()
+    decoded(table, key, store.get(table, key)?, decode)
 }
 
 fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
@@ -266,12 +275,9 @@ impl<S: Store> UnitOfWork for KvUnit<'_, S> {
     }
 
     fn mark(&mut self, id: &MarkId) -> Result<Option<MarkRecord>, StoreError> {
-        self.get(Table::Mark, id.as_str().as_bytes())?
-            .map(|bytes| {
-                MarkRecord::decode(&bytes)
-                    .map_err(|e| StoreError::corrupt(Table::Mark, id.as_str().as_bytes(), e))
-            })
-            .transpose()
+        let key = id.as_str().as_bytes();
+        let value = self.get(Table::Mark, key)?;
+        decoded(Table::Mark, key, value, MarkRecord::decode)
     }
 
     fn put_issuer_key(&mut self, key: &IssuerKey) -> Result<(), StoreError> {
@@ -289,9 +295,8 @@ impl<S: Store> UnitOfWork for KvUnit<'_, S> {
     }
 
     fn idempotent_answer(&mut self, key: &[u8]) -> Result<Option<StoredAnswer>, StoreError> {
-        self.get(Table::Idempotency, key)?
-            .map(|bytes| json(&bytes).map_err(|e| StoreError::corrupt(Table::Idempotency, key, e)))
-            .transpose()
+        let value = self.get(Table::Idempotency, key)?;
+        decoded(Table::Idempotency, key, value, json)
     }
 
     fn put_idempotent_answer(

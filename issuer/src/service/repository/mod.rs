@@ -117,7 +117,7 @@ pub trait Repository: Registry {
 
 /// A point of a unit of work to roll back to (see [`UnitOfWork::savepoint`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Savepoint(pub(super) usize);
+pub struct Savepoint(usize);
 
 /// How long a commit took: making the writes visible, then durable.
 #[derive(Debug, Clone, Copy, Default)]
