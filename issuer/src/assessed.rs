@@ -54,9 +54,14 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    /// Loads responses (CSV, XLSX or JSON) or a saved assessment (JSON with `framework`). A file
-    /// that does not name its framework is for `framework`, if given.
-    pub fn load(path: &Path, framework: Option<&str>) -> Result<Self, IssueError> {
+    /// Loads responses (CSV, XLSX or JSON) or a saved assessment (JSON with `framework` and
+    /// `release`). A file that does not name its framework is for `framework`, if given; one
+    /// that does not name its release is for `release`, else the framework's default release.
+    pub fn load(
+        path: &Path,
+        framework: Option<&str>,
+        release: Option<&str>,
+    ) -> Result<Self, IssueError> {
         let name = path.to_string_lossy();
         let format = ResponsesFormat::from_file_name(&name).ok_or_else(|| {
             IssueError::invalid(
@@ -76,7 +81,7 @@ impl Assessment {
                 format!("{name} does not say which framework it answers; save it with `trustmark-issuer assess --save`"),
             )
         })?;
-        let catalogue = assessment::find(framework)
+        let catalogue = assessment::find(framework, file.release.as_deref().or(release))
             .map_err(|e| IssueError::invalid("assessment", e.to_string()))?;
         assessment::check_against(&catalogue, &file.responses)
             .map_err(|e| IssueError::invalid("assessment", format!("{name}: {e}")))?;
@@ -136,7 +141,7 @@ pub fn decide_claims(
         let target = assessment
             .target_class
             .or(claim.class)
-            .or_else(|| catalogue.highest_certifiable_level())
+            .or_else(|| catalogue.highest_defined_level())
             .unwrap_or(catalogue.first_level());
         let decision = assessment::assess(catalogue, target, &assessment.responses)
             .map_err(|e| IssueError::invalid("assessment", e.to_string()))?;

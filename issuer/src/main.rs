@@ -84,13 +84,26 @@ enum Command {
         /// Framework id (see `frameworks list`).
         #[arg(long)]
         framework: String,
+        /// The framework's release (default: its default release; see `frameworks list`).
+        #[arg(long)]
+        release: Option<String>,
         /// The class aimed for.
         #[arg(long)]
         target_class: u8,
         /// Responses: CSV or XLSX (columns requirement, response, evidence, justification) or
         /// JSON.
-        #[arg(long, value_name = "FILE")]
-        responses: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "reuse")]
+        responses: Option<PathBuf>,
+        /// Instead of assessing, pre-fill `--framework`'s responses from this earlier saved
+        /// assessment of another framework, through the crosswalk's published links; each
+        /// pre-filled row is carried over, unconfirmed, with its source (needs `--save`).
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "responses",
+            requires = "save"
+        )]
+        reuse: Option<PathBuf>,
         /// Print the decision as JSON.
         #[arg(long)]
         json: bool,
@@ -157,7 +170,7 @@ enum FrameworksCommand {
     /// One line per catalogue: id, release, levels, rows.
     List,
     /// The change list between two releases of a framework (Markdown): each side a built-in
-    /// catalogue's id or a catalogue file (`.toml`).
+    /// catalogue (`id` for its default release, or `id@release`) or a catalogue file (`.toml`).
     Diff {
         /// The older release.
         old: String,
@@ -166,7 +179,7 @@ enum FrameworksCommand {
     },
     /// A catalogue with every requirement.
     Show {
-        /// Framework id.
+        /// Framework id, or `id@release` (default: its default release).
         id: String,
         /// Print JSON (`{id, version, requirements: [{id, section, title, mandatory_from}]}`).
         #[arg(long)]
@@ -246,11 +259,18 @@ fn run(cli: Cli) -> Result<()> {
                 )?,
                 None => SchemePolicy::default(),
             };
-            // A file that does not name its framework answers the request's only claim.
-            let only = (request.claims.len() == 1).then(|| request.claims[0].framework.as_str());
+            // A file that does not name its framework answers the request's only claim (at the
+            // release it names, if any).
+            let only = (request.claims.len() == 1).then(|| &request.claims[0]);
             let assessments = assessment
                 .iter()
-                .map(|path| Assessment::load(path, only))
+                .map(|path| {
+                    Assessment::load(
+                        path,
+                        only.map(|c| c.framework.as_str()),
+                        only.and_then(|c| c.version.as_deref()),
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let decided = decide_claims(&request, &assessments, &policy)?;
             let mark = issue(&data_dir, &request, &decided, &base_url)?;
@@ -326,11 +346,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Frameworks { command } => frameworks(command),
         Command::Assess {
             framework,
+            release,
             target_class,
             responses,
+            reuse,
             json,
             save,
-        } => assess(&framework, target_class, &responses, json, save.as_deref()),
+        } => {
+            let target = assessment::find(&framework, release.as_deref())?;
+            match (responses, reuse, save) {
+                (_, Some(earlier), Some(save)) => {
+                    prefill_from(&earlier, &target, target_class, &save)
+                }
+                (Some(responses), _, save) => {
+                    assess(&target, target_class, &responses, json, save.as_deref())
+                }
+                _ => bail!("give --responses FILE, or --reuse FILE with --save FILE"),
+            }
+        }
     }
 }
 
@@ -340,15 +373,17 @@ fn frameworks(command: FrameworksCommand) -> Result<()> {
             for c in assessment::built_in()? {
                 let confirmed = c.requirements.iter().filter(|r| r.confirmed).count();
                 out(format_args!(
-                    "{:<16} {:<20} levels {:?}  {} rows ({} confirmed)  {}",
+                    "{:<16} {:<20}{} levels {:?}  {} rows ({} confirmed)  {}",
                     c.id,
                     c.version,
+                    if c.default_release { "*" } else { " " },
                     c.levels,
                     c.requirements.len(),
                     confirmed,
                     c.name
                 ))?;
             }
+            out("(* the release used when none is named; others with --release or id@release)")?;
         }
         FrameworksCommand::Diff { old, new } => {
             let (old, new) = (catalogue_arg(&old)?, catalogue_arg(&new)?);
@@ -359,14 +394,18 @@ fn frameworks(command: FrameworksCommand) -> Result<()> {
             out(list.to_markdown(&old.id).trim_end())?;
         }
         FrameworksCommand::Show { id, json } => {
-            let c = assessment::find(&id)?;
+            let c = catalogue_arg(&id)?;
             if json {
                 out(serde_json::to_string_pretty(&c.to_json())?)?;
             } else {
                 out(format_args!(
-                    "{} {} ({})\nlevels {:?}\nsource: {}\n",
+                    "{} {} ({})\nlevels {:?}\nsource: {}",
                     c.id, c.version, c.name, c.levels, c.source
                 ))?;
+                for class in &c.classes {
+                    out(format_args!("class {}: {}", class.level, class.meaning))?;
+                }
+                out("")?;
                 for r in &c.requirements {
                     let applies = match r.applicability.mandatory_from(c.first_level()) {
                         Some(from) => format!("mandatory from {from}"),
@@ -384,10 +423,15 @@ fn frameworks(command: FrameworksCommand) -> Result<()> {
     Ok(())
 }
 
-/// A built-in catalogue by id, or a catalogue file (a name ending in `.toml`).
+/// A built-in catalogue by `id` or `id@release`, or a catalogue file (a name ending in
+/// `.toml`).
 fn catalogue_arg(arg: &str) -> Result<std::sync::Arc<assessment::Catalogue>> {
     if !arg.ends_with(".toml") {
-        return Ok(assessment::find(arg)?);
+        let (id, release) = match arg.split_once('@') {
+            Some((id, release)) => (id, Some(release)),
+            None => (arg, None),
+        };
+        return Ok(assessment::find(id, release)?);
     }
     let text = std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?;
     Ok(std::sync::Arc::new(assessment::Catalogue::from_toml(
@@ -396,32 +440,33 @@ fn catalogue_arg(arg: &str) -> Result<std::sync::Arc<assessment::Catalogue>> {
 }
 
 fn assess(
-    framework: &str,
+    catalogue: &std::sync::Arc<assessment::Catalogue>,
     target_class: u8,
     path: &Path,
     json: bool,
     save: Option<&Path>,
 ) -> Result<()> {
-    let loaded = Assessment::load(path, Some(framework))?;
-    if loaded.catalogue.id != framework {
+    let loaded = Assessment::load(path, Some(&catalogue.id), Some(&catalogue.mark_version))?;
+    if loaded.catalogue.id != catalogue.id {
         bail!(
-            "{} answers {}, not {framework}",
+            "{} answers {}, not {}",
             path.display(),
-            loaded.catalogue.id
+            loaded.catalogue.id,
+            catalogue.id
         );
     }
-    let decision = assessment::assess(&loaded.catalogue, target_class, &loaded.responses)?;
+    if loaded.catalogue.version != catalogue.version {
+        bail!(
+            "{} answers {} release {}, not {}",
+            path.display(),
+            catalogue.id,
+            loaded.catalogue.mark_version,
+            catalogue.mark_version
+        );
+    }
+    let decision = assessment::assess(catalogue, target_class, &loaded.responses)?;
     if let Some(save) = save {
-        let saved = serde_json::json!({
-            "framework": loaded.catalogue.id,
-            "target_class": target_class,
-            "responses": loaded.responses.iter().map(|r| serde_json::json!({
-                "requirement": r.requirement,
-                "response": r.answer.code(),
-                "evidence": r.evidence,
-                "justification": r.justification,
-            })).collect::<Vec<_>>(),
-        });
+        let saved = assessment::saved(catalogue, target_class, &loaded.responses);
         std::fs::write(save, serde_json::to_string_pretty(&saved)? + "\n")
             .with_context(|| format!("cannot write {}", save.display()))?;
     }
@@ -463,6 +508,41 @@ fn assess(
     }
     out(format_args!("  record digest {}", decision.digest))?;
     Ok(())
+}
+
+/// `assess --reuse`: pre-fills `target`'s responses from an earlier saved assessment of another
+/// framework and saves them for the certifier to confirm and complete.
+fn prefill_from(
+    earlier: &Path,
+    target: &assessment::Catalogue,
+    target_class: u8,
+    save: &Path,
+) -> Result<()> {
+    let earlier_assessment = Assessment::load(earlier, None, None)?;
+    let from = &earlier_assessment.catalogue;
+    let prefill = assessment::crosswalk()?.prefill(from, &earlier_assessment.responses, target)?;
+    let saved = assessment::saved(target, target_class, &prefill.responses);
+    std::fs::write(save, serde_json::to_string_pretty(&saved)? + "\n")
+        .with_context(|| format!("cannot write {}", save.display()))?;
+    out(format_args!(
+        "{} {} from {} {}: {} rows pre-filled (carried over, not confirmed), {} left unanswered; saved to {}",
+        target.id,
+        target.mark_version,
+        from.id,
+        from.mark_version,
+        prefill.responses.len(),
+        prefill.unanswered,
+        save.display()
+    ))?;
+    for r in &prefill.responses {
+        if let Some(carried) = &r.carried_over {
+            out(format_args!(
+                "  carried   {:<12} from {}  ({})",
+                r.requirement, carried.from, carried.source
+            ))?;
+        }
+    }
+    out("Check each carried-over row against this framework's text, set its carried_over.confirmed to true, answer the rest, then assess the file: a row carried over and not confirmed is not met.")
 }
 
 /// Issues a mark offline: allocates a status index, signs, records it with the digests of the
@@ -548,7 +628,7 @@ fn demo(data_dir: &Path) -> Result<()> {
     )?;
     // A lab's answers: every row mandatory up to class 2 compliant with evidence, one class 3
     // row only partially compliant.
-    let catalogue = assessment::find("iotsf-icaf")?;
+    let catalogue = assessment::find("iotsf-icaf", None)?;
     let mut responses: Vec<Response> = catalogue
         .requirements
         .iter()
@@ -564,6 +644,7 @@ fn demo(data_dir: &Path) -> Result<()> {
             },
             evidence: Some(format!("LAB-REPORT-7/{}", r.id)),
             justification: None,
+            carried_over: None,
         })
         .collect();
     responses.sort_by(|a, b| a.requirement.cmp(&b.requirement));

@@ -121,6 +121,8 @@ pub struct Catalogue {
     /// The release as written in marks (at most 16 bytes): `mark_version` in the file, or
     /// `version`.
     pub mark_version: String,
+    /// Whether this is the release used when a caller names none (one per framework).
+    pub default_release: bool,
     /// The classes (levels), ascending.
     pub levels: Vec<u8>,
     /// Where the rows come from.
@@ -147,6 +149,8 @@ struct CatalogueFile {
     version: String,
     #[serde(default)]
     mark_version: Option<String>,
+    #[serde(default)]
+    default_release: bool,
     levels: Vec<u8>,
     source: String,
     #[serde(default)]
@@ -182,10 +186,14 @@ struct RequirementFile {
 }
 
 /// The catalogues built into this release, as (file name, contents).
-const BUILT_IN: [(&str, &str); 3] = [
+const BUILT_IN: [(&str, &str); 5] = [
     (
-        "iotsf-icaf.toml",
-        include_str!("../../frameworks/iotsf-icaf.toml"),
+        "iotsf-icaf-3.0.toml",
+        include_str!("../../frameworks/iotsf-icaf-3.0.toml"),
+    ),
+    (
+        "iotsf-icaf-4.0.toml",
+        include_str!("../../frameworks/iotsf-icaf-4.0.toml"),
     ),
     (
         "etsi-en-303-645.toml",
@@ -195,44 +203,111 @@ const BUILT_IN: [(&str, &str); 3] = [
         "uk-psti.toml",
         include_str!("../../frameworks/uk-psti.toml"),
     ),
+    (
+        "nist-ir-8425.toml",
+        include_str!("../../frameworks/nist-ir-8425.toml"),
+    ),
 ];
 
-/// The built-in catalogues, parsed and validated once per process.
-/// The parsed catalogues, or the file and reason of the first invalid one.
-type Loaded = Result<Vec<Arc<Catalogue>>, (String, String)>;
+/// A built-in data file parsed once per process, or the file and reason it is invalid.
+pub(super) type Parsed<T> = std::sync::OnceLock<Result<T, (String, String)>>;
 
-static BUILT_IN_CATALOGUES: std::sync::OnceLock<Loaded> = std::sync::OnceLock::new();
-
-/// Every built-in catalogue, loaded and validated on first use.
-pub fn built_in() -> Result<&'static [Arc<Catalogue>], AssessmentError> {
-    BUILT_IN_CATALOGUES
-        .get_or_init(|| {
-            BUILT_IN
-                .iter()
-                .map(|(file, text)| {
-                    Catalogue::from_toml(file, text)
-                        .map(Arc::new)
-                        .map_err(|e| match e {
-                            AssessmentError::Catalogue { file, reason } => (file, reason),
-                            other => ((*file).to_owned(), other.to_string()),
-                        })
-                })
-                .collect()
-        })
-        .as_deref()
+/// The value in `cell`, parsed by `parse` on first use; an invalid file is an
+/// [`AssessmentError::Catalogue`] every time it is asked for.
+pub(super) fn parsed_once<T>(
+    cell: &'static Parsed<T>,
+    parse: impl FnOnce() -> Result<T, (String, String)>,
+) -> Result<&'static T, AssessmentError> {
+    cell.get_or_init(parse)
+        .as_ref()
         .map_err(|(file, reason)| AssessmentError::Catalogue {
             file: file.clone(),
             reason: reason.clone(),
         })
 }
 
-/// The built-in catalogue with this id.
-pub fn find(id: &str) -> Result<Arc<Catalogue>, AssessmentError> {
-    built_in()?
-        .iter()
-        .find(|c| c.id == id)
-        .cloned()
-        .ok_or_else(|| AssessmentError::UnknownFramework(id.to_owned()))
+static BUILT_IN_CATALOGUES: Parsed<Vec<Arc<Catalogue>>> = std::sync::OnceLock::new();
+
+/// Every built-in catalogue (every release of every framework), loaded and validated on first
+/// use.
+pub fn built_in() -> Result<&'static [Arc<Catalogue>], AssessmentError> {
+    parsed_once(&BUILT_IN_CATALOGUES, || {
+        let catalogues = BUILT_IN
+            .iter()
+            .map(|(file, text)| {
+                Catalogue::from_toml(file, text)
+                    .map(Arc::new)
+                    .map_err(|e| match e {
+                        AssessmentError::Catalogue { file, reason } => (file, reason),
+                        other => ((*file).to_owned(), other.to_string()),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        check_releases(&catalogues)?;
+        Ok(catalogues)
+    })
+    .map(Vec::as_slice)
+}
+
+/// Each framework's releases are distinct, and exactly one is its default (a framework with
+/// one release needs no flag).
+fn check_releases(catalogues: &[Arc<Catalogue>]) -> Result<(), (String, String)> {
+    for c in catalogues {
+        let releases: Vec<&Arc<Catalogue>> =
+            catalogues.iter().filter(|other| other.id == c.id).collect();
+        let bad = |reason: String| Err((c.id.clone(), reason));
+        if releases
+            .iter()
+            .filter(|other| other.version == c.version || other.mark_version == c.mark_version)
+            .count()
+            > 1
+        {
+            return bad(format!("release {} is built in twice", c.version));
+        }
+        let defaults = releases.iter().filter(|r| r.default_release).count();
+        if releases.len() > 1 && defaults != 1 {
+            return bad(format!(
+                "{} releases are built in and {defaults} is marked default_release (exactly one must be)",
+                releases.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The built-in catalogue of framework `id`, at `release` (its `version` or `mark_version`),
+/// or at its default release.
+pub fn find(id: &str, release: Option<&str>) -> Result<Arc<Catalogue>, AssessmentError> {
+    let all = built_in()?;
+    let releases: Vec<&Arc<Catalogue>> = all.iter().filter(|c| c.id == id).collect();
+    if releases.is_empty() {
+        let mut known: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        known.dedup();
+        return Err(AssessmentError::UnknownFramework {
+            id: id.to_owned(),
+            known: known.join(", "),
+        });
+    }
+    let found = match release {
+        Some(release) => releases
+            .iter()
+            .find(|c| c.version == release || c.mark_version == release),
+        None => releases
+            .iter()
+            .find(|c| c.default_release)
+            .or(releases.first().filter(|_| releases.len() == 1)),
+    };
+    found
+        .map(|c| Arc::clone(c))
+        .ok_or_else(|| AssessmentError::UnknownRelease {
+            framework: id.to_owned(),
+            release: release.unwrap_or_default().to_owned(),
+            known: releases
+                .iter()
+                .map(|c| c.mark_version.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 impl Catalogue {
@@ -341,6 +416,7 @@ impl Catalogue {
             number,
             name: raw.name,
             mark_version,
+            default_release: raw.default_release,
             version: raw.version,
             levels: raw.levels,
             source: raw.source,
@@ -361,10 +437,11 @@ impl Catalogue {
         self.levels[0]
     }
 
-    /// The highest level any row is mandatory at or below: a level above it has nothing to
-    /// check, so it cannot be certified (`spec/assessment.md` 3.2). `None` when no row is
-    /// mandatory.
-    pub fn highest_certifiable_level(&self) -> Option<u8> {
+    /// The highest level from which some row is mandatory: the top of what the rows define.
+    /// A level above it (IoTSF class 4) has the same mandatory rows; it is reached only when
+    /// an assessment targets it (`spec/assessment.md` 3.2). `None` when no row is mandatory:
+    /// such a catalogue certifies nothing.
+    pub fn highest_defined_level(&self) -> Option<u8> {
         let first = self.first_level();
         let top = self
             .requirements
@@ -372,6 +449,11 @@ impl Catalogue {
             .filter_map(|r| r.applicability.mandatory_from(first))
             .max()?;
         self.levels.iter().copied().filter(|l| *l <= top).max()
+    }
+
+    /// What class `level` is for, where the catalogue says.
+    pub fn class_meaning(&self, level: u8) -> Option<&ClassMeaning> {
+        self.classes.iter().find(|c| c.level == level)
     }
 
     /// The row with this id.
@@ -387,6 +469,7 @@ impl Catalogue {
             "name": self.name,
             "version": self.version,
             "mark_version": self.mark_version,
+            "default_release": self.default_release,
             "levels": self.levels,
             "classes": self.classes.iter().map(|c| serde_json::json!({
                 "level": c.level,

@@ -5,9 +5,11 @@
 //!   only on a conditional row). Partially compliant never meets a row; a missing response is
 //!   unmet.
 //! - **Achieved class** = the highest class `c` such that every row mandatory at `c` (mandatory
-//!   from `c` or below) is met, and at least one row is mandatory from `c` or above it (a class
-//!   the catalogue sets no requirement for is not certified). The mandatory sets grow with the class, so the classes achieved
-//!   are exactly those below the lowest class of any unmet mandatory row.
+//!   from `c` or below) is met, and `c` is at most the highest class any row becomes mandatory
+//!   from, or at most the target (a class above every row's `mandatory_from`, IoTSF class 4,
+//!   needs the same rows and is reached only when the certifier targets it). The mandatory sets
+//!   grow with the class, so the classes achieved are those below the lowest class of any
+//!   unmet mandatory row, capped as above.
 //! - Advisory and recommended rows answered P or N become **findings**; without a rationale the
 //!   finding says so, and for ETSI EN 303 645 an unjustified unmet recommendation blocks.
 
@@ -34,6 +36,8 @@ pub enum Unmet {
     NotApplicableNotAllowed,
     /// An unmet recommendation without a justification (ETSI EN 303 645).
     UnjustifiedRecommendation,
+    /// Pre-filled from another framework's assessment and not yet confirmed by the certifier.
+    NotConfirmed,
 }
 
 /// A row that keeps a class from being achieved.
@@ -94,7 +98,7 @@ pub struct Decision {
 }
 
 /// Whether `response` meets `row`, or why not.
-fn evaluate(
+pub(super) fn evaluate(
     catalogue: &Catalogue,
     row: &Requirement,
     response: Option<&Response>,
@@ -102,6 +106,9 @@ fn evaluate(
     let Some(response) = response else {
         return Err(Unmet::NoResponse);
     };
+    if response.carried_over.as_ref().is_some_and(|c| !c.confirmed) {
+        return Err(Unmet::NotConfirmed);
+    }
     match response.answer {
         Answer::Compliant if response.evidence.is_some() => Ok(()),
         Answer::Compliant => Err(Unmet::NoEvidence),
@@ -159,20 +166,16 @@ pub fn decide(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -
         }
     }
     let lowest_unmet = unmet_mandatory.iter().map(|b| b.mandatory_from).min();
-    // A class no row of the catalogue is mandatory at cannot be certified: with nothing to
-    // check, "meeting every mandatory row" would be vacuous (the IoTSF catalogue has no row
-    // confirmed as mandatory from class 4).
-    let highest_defined = catalogue
-        .requirements
-        .iter()
-        .filter_map(|r| r.applicability.mandatory_from(first))
-        .max();
+    // A level above the highest one any row becomes mandatory from (IoTSF class 4) has the
+    // same mandatory rows as that one: what sets it apart is the risk assessment behind the
+    // target, so it is achieved only when targeted (`spec/assessment.md` 3.2).
+    let highest_defined = catalogue.highest_defined_level();
     let achieved_class = catalogue
         .levels
         .iter()
         .copied()
         .filter(|level| lowest_unmet.is_none_or(|unmet| *level < unmet))
-        .filter(|level| highest_defined.is_some_and(|top| *level <= top))
+        .filter(|level| highest_defined.is_some_and(|top| *level <= top.max(target_class)))
         .max();
     let next = catalogue
         .levels

@@ -23,12 +23,15 @@ pub(super) struct JsonResponse {
     pub(super) evidence: Option<String>,
     #[serde(default)]
     pub(super) justification: Option<String>,
+    #[serde(default)]
+    pub(super) carried_over: Option<super::CarriedOver>,
 }
 
 /// A responses document: a bare array of responses, or an object with `responses` and,
-/// for a saved assessment, `framework` and `target_class`.
+/// for a saved assessment, `framework`, `release` and `target_class`.
 pub(super) struct JsonDocument {
     pub(super) framework: Option<String>,
+    pub(super) release: Option<String>,
     pub(super) target_class: Option<u8>,
     pub(super) responses: Vec<JsonResponse>,
 }
@@ -86,17 +89,22 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<JsonDocument, A::Error> {
         Ok(JsonDocument {
             framework: None,
+            release: None,
             target_class: None,
             responses: ResponsesSeed(self).visit_seq(seq)?,
         })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonDocument, A::Error> {
-        let (mut framework, mut target_class, mut responses) = (None, None, None);
+        let (mut framework, mut release, mut target_class, mut responses) =
+            (None, None, None, None);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
                 "framework" if framework.is_none() => {
                     framework = Some(map.next_value::<Option<String>>()?);
+                }
+                "release" if release.is_none() => {
+                    release = Some(map.next_value::<Option<String>>()?);
                 }
                 "target_class" if target_class.is_none() => {
                     target_class = Some(map.next_value::<Option<u8>>()?);
@@ -104,19 +112,20 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
                 "responses" if responses.is_none() => {
                     responses = Some(map.next_value_seed(ResponsesSeed(self))?);
                 }
-                "framework" | "target_class" | "responses" => {
+                "framework" | "release" | "target_class" | "responses" => {
                     return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
                 }
                 other => {
                     return Err(de::Error::unknown_field(
                         other,
-                        &["framework", "target_class", "responses"],
+                        &["framework", "release", "target_class", "responses"],
                     ))
                 }
             }
         }
         Ok(JsonDocument {
             framework: framework.flatten(),
+            release: release.flatten(),
             target_class: target_class.flatten(),
             responses: responses.ok_or_else(|| de::Error::missing_field("responses"))?,
         })

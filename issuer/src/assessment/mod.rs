@@ -5,6 +5,7 @@
 mod budget;
 mod catalogue;
 mod changes;
+mod crosswalk;
 mod decision;
 mod json;
 pub mod record;
@@ -13,10 +14,11 @@ mod responses;
 pub use budget::{Limit, OverBudget, UploadBudget};
 pub use catalogue::{built_in, find, Applicability, Catalogue, ClassMeaning, Requirement};
 pub use changes::{compare, ChangeList};
+pub use crosswalk::{crosswalk, Crosswalk, Prefill, RowRef};
 pub use decision::{decide, Blocker, Decision, Finding, Unmet};
 pub use responses::{
-    check_against, from_csv, from_json, from_xlsx, parse, Answer, Response, ResponsesFile,
-    ResponsesFormat,
+    check_against, from_csv, from_json, from_xlsx, parse, saved, Answer, CarriedOver, Response,
+    ResponsesFile, ResponsesFormat,
 };
 
 /// Why an assessment could not be made.
@@ -24,8 +26,34 @@ pub use responses::{
 #[non_exhaustive]
 pub enum AssessmentError {
     /// No catalogue has this id.
-    #[error("unknown framework {0:?} (known: iotsf-icaf, etsi-en-303-645, uk-psti)")]
-    UnknownFramework(String),
+    #[error("unknown framework {id:?} (known: {known})")]
+    UnknownFramework {
+        /// The id asked for.
+        id: String,
+        /// The known ids, comma-separated.
+        known: String,
+    },
+    /// The framework is known but not at this release (or, with no release named, it has
+    /// several and none is the default).
+    #[error("{framework} has no built-in release {release:?} (releases: {known})")]
+    UnknownRelease {
+        /// The framework.
+        framework: String,
+        /// The release asked for.
+        release: String,
+        /// The built-in releases, as written in marks.
+        known: String,
+    },
+    /// An earlier assessment cannot pre-fill this framework.
+    #[error("cannot carry {from} responses over to {to}: {reason}")]
+    NoCrosswalk {
+        /// The earlier assessment's framework.
+        from: String,
+        /// The framework to pre-fill.
+        to: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A catalogue file is invalid.
     #[error("framework catalogue {file}: {reason}")]
     Catalogue {
@@ -57,18 +85,13 @@ pub enum AssessmentError {
         /// The levels.
         levels: Vec<u8>,
     },
-    /// The target class is a level of the framework above every row's `mandatory_from`: no
-    /// requirement is mandatory from it, nothing defines it, so no answers can reach it
-    /// (`spec/assessment.md` 3.2). Refused up front rather than answered "not met" with
-    /// nothing to fix.
-    #[error("target class {class} of {framework} cannot be certified: no requirement of the catalogue is mandatory from class {class}, so nothing defines it{}", highest.map_or(String::new(), |h| format!(" (the highest class that can be certified is {h})")))]
+    /// No requirement of the catalogue is mandatory at any class, so nothing defines a class
+    /// (`spec/assessment.md` 3.2). Refused up front rather than answered "met" with nothing
+    /// checked.
+    #[error("{framework} cannot certify any class: no requirement of the catalogue is mandatory")]
     ClassNotCertifiable {
         /// The framework.
         framework: String,
-        /// The class asked for.
-        class: u8,
-        /// The highest class that can be certified, if any.
-        highest: Option<u8>,
     },
 }
 
@@ -85,12 +108,9 @@ pub fn assess(
             levels: catalogue.levels.clone(),
         });
     }
-    let highest = catalogue.highest_certifiable_level();
-    if highest.is_none_or(|h| target_class > h) {
+    if catalogue.highest_defined_level().is_none() {
         return Err(AssessmentError::ClassNotCertifiable {
             framework: catalogue.id.clone(),
-            class: target_class,
-            highest,
         });
     }
     check_against(catalogue, responses)?;

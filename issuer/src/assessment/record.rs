@@ -4,8 +4,9 @@
 //! is trimmed, blank is absent.
 //!
 //! ```text
-//! record = { 1: framework, 2: version, 3: target_class, 4: [* [id, answer, evidence / null,
-//!            justification / null]] }   ; answer: 1 C, 2 P, 3 N, 4 NA
+//! record = { 1: framework, 2: version, 3: target_class, 4: [* row] }
+//! row = [id, answer, evidence / null, justification / null, ? carried]  ; answer: 1 C, 2 P, 3 N, 4 NA
+//! carried = { 1: from, 2: source, 3: confirmed }   ; only on a carried-over response
 //! ```
 
 use ciborium::Value;
@@ -24,12 +25,23 @@ pub fn encode(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -
         .iter()
         .filter_map(|row| by_id.get(row.id.as_str()).copied())
         .map(|r| {
-            Value::Array(vec![
+            let mut row = vec![
                 Value::Text(r.requirement.clone()),
                 Value::Integer(r.answer.record_value().into()),
                 text_or_null(&r.evidence),
                 text_or_null(&r.justification),
-            ])
+            ];
+            if let Some(carried) = &r.carried_over {
+                row.push(Value::Map(vec![
+                    (Value::Integer(1.into()), Value::Text(carried.from.clone())),
+                    (
+                        Value::Integer(2.into()),
+                        Value::Text(carried.source.clone()),
+                    ),
+                    (Value::Integer(3.into()), Value::Bool(carried.confirmed)),
+                ]));
+            }
+            Value::Array(row)
         })
         .collect();
     let record = Value::Map(vec![

@@ -100,10 +100,26 @@ pub struct Response {
     pub evidence: Option<String>,
     /// Justification or rationale (trimmed; `None` if blank).
     pub justification: Option<String>,
+    /// Set when the response was pre-filled from another framework's assessment through the
+    /// crosswalk (`spec/frameworks.md` 8): it meets its row only once confirmed.
+    pub carried_over: Option<CarriedOver>,
     /// Where the response is in its file, for errors: the CSV line or the spreadsheet row (the
     /// header is row 1), or the position in the JSON `responses` array (from 1); 0 if it was not
     /// read from a file. Not part of the assessment record.
     pub row: usize,
+}
+
+/// Where a pre-filled response came from, and whether the certifier has confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarriedOver {
+    /// The earlier assessment's rows it rests on: `"<framework> <release>: <id>, <id>"`.
+    pub from: String,
+    /// The published source of the link: `"<source id>: <group or link note>"`.
+    pub source: String,
+    /// Whether the certifier has confirmed the response for this framework. Until then it
+    /// does not meet its row (`Unmet::NotConfirmed`).
+    pub confirmed: bool,
 }
 
 /// Which file format.
@@ -215,6 +231,7 @@ fn from_table(
             answer,
             evidence: cols.evidence.and_then(|i| blank_to_none(cell(i))),
             justification: cols.justification.and_then(|i| blank_to_none(cell(i))),
+            carried_over: None,
         });
     }
     Ok(out)
@@ -359,6 +376,8 @@ pub fn from_xlsx(bytes: &[u8], budget: &UploadBudget) -> Result<Vec<Response>, A
 pub struct ResponsesFile {
     /// The framework, if the file says.
     pub framework: Option<String>,
+    /// The framework's release, if the file says.
+    pub release: Option<String>,
     /// The target class, if the file says.
     pub target_class: Option<u8>,
     /// The responses.
@@ -377,6 +396,14 @@ pub fn from_json(bytes: &[u8], budget: &UploadBudget) -> Result<ResponsesFile, A
             ("response", Some(&r.response)),
             ("evidence", r.evidence.as_ref()),
             ("justification", r.justification.as_ref()),
+            (
+                "carried_over.from",
+                r.carried_over.as_ref().map(|c| &c.from),
+            ),
+            (
+                "carried_over.source",
+                r.carried_over.as_ref().map(|c| &c.source),
+            ),
         ] {
             if let Some(text) = text {
                 budget.check_cell(text, || format!("responses[{i}].{column}"))?;
@@ -393,10 +420,12 @@ pub fn from_json(bytes: &[u8], budget: &UploadBudget) -> Result<ResponsesFile, A
             answer,
             evidence: r.evidence.as_deref().and_then(blank_to_none),
             justification: r.justification.as_deref().and_then(blank_to_none),
+            carried_over: r.carried_over,
         });
     }
     Ok(ResponsesFile {
         framework: doc.framework,
+        release: doc.release,
         target_class: doc.target_class,
         responses,
     })
@@ -410,6 +439,7 @@ pub fn parse(
 ) -> Result<ResponsesFile, AssessmentError> {
     let table = |responses| ResponsesFile {
         framework: None,
+        release: None,
         target_class: None,
         responses,
     };
@@ -418,6 +448,29 @@ pub fn parse(
         ResponsesFormat::Xlsx => from_xlsx(bytes, budget).map(table),
         ResponsesFormat::Json => from_json(bytes, budget),
     }
+}
+
+/// A saved assessment (`spec/assessment.md` 2.5): the framework, its release, the target class
+/// and the responses in order, each answer as its code and blank texts `null`; a carried-over
+/// response keeps its `carried_over`. `from_json` reads it back to the same record.
+pub fn saved(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -> serde_json::Value {
+    serde_json::json!({
+        "framework": catalogue.id,
+        "release": catalogue.mark_version,
+        "target_class": target_class,
+        "responses": responses.iter().map(|r| {
+            let mut out = serde_json::json!({
+                "requirement": r.requirement,
+                "response": r.answer.code(),
+                "evidence": r.evidence,
+                "justification": r.justification,
+            });
+            if let Some(carried) = &r.carried_over {
+                out["carried_over"] = serde_json::json!(carried);
+            }
+            out
+        }).collect::<Vec<_>>(),
+    })
 }
 
 /// Checks responses against a catalogue: every id known and not reserved, none twice. Errors
@@ -495,7 +548,7 @@ mod tests {
     /// The row of an unknown, reserved or repeated requirement, found only when the responses
     /// meet the catalogue.
     fn catalogue_error_row(responses: &[Response]) -> (usize, String) {
-        let catalogue = super::super::find("uk-psti").unwrap();
+        let catalogue = super::super::find("uk-psti", None).unwrap();
         match check_against(&catalogue, responses) {
             Err(AssessmentError::Responses { row, reason, .. }) => (row, reason),
             other => panic!("{other:?}"),

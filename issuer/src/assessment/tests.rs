@@ -68,6 +68,7 @@ fn compliant(id: &str) -> Response {
         answer: Answer::Compliant,
         evidence: Some(format!("EV-{id}")),
         justification: None,
+        carried_over: None,
     }
 }
 
@@ -115,7 +116,7 @@ fn worked_example_unmet_class_3_row_gives_class_2() {
 
 #[test]
 fn worked_example_on_the_real_iotsf_catalogue() {
-    let c = find("iotsf-icaf").unwrap();
+    let c = find("iotsf-icaf", None).unwrap();
     let class3_row = c
         .requirements
         .iter()
@@ -136,26 +137,78 @@ fn worked_example_on_the_real_iotsf_catalogue() {
     assert!(d.blocking.iter().all(|b| b.mandatory_from == 3));
 }
 
-/// Issue 10: every row met with target class 4 answered "achieved 3, target not met, nothing
-/// blocking". No IoTSF row is mandatory from class 4, so class 4 cannot be certified: the target
-/// is refused up front, saying why, and class 3 is the top.
+/// The class 4 rule (`spec/assessment.md` 3.2): no IoTSF row is mandatory from class 4, so
+/// class 4 needs exactly the rows of class 3 ("M of 2 and above" means classes 2, 3 and 4). It
+/// is reached only when the certifier targets it (the risk assessment behind the target is
+/// what sets it apart); aiming lower never lands on it.
 #[test]
-fn a_class_no_row_defines_is_refused_as_a_target() {
-    let c = find("iotsf-icaf").unwrap();
-    assert_eq!(c.highest_certifiable_level(), Some(3));
-    let all = all_met(&c);
-    match assess(&c, 4, &all) {
+fn class_4_needs_the_class_3_rows_and_is_reached_only_when_targeted() {
+    for release in ["3.0", "4.0"] {
+        let c = find("iotsf-icaf", Some(release)).unwrap();
+        assert_eq!(c.highest_defined_level(), Some(3), "{release}");
+        let all = all_met(&c);
+        let d = assess(&c, 4, &all).unwrap();
+        assert_eq!(
+            (d.achieved_class, d.meets_target),
+            (Some(4), true),
+            "{release}"
+        );
+        let d = assess(&c, 2, &all).unwrap();
+        assert_eq!(
+            (d.achieved_class, d.meets_target),
+            (Some(3), true),
+            "{release}"
+        );
+        // One class 3 row unmet: class 4 is blocked by it, as class 3 is.
+        let class_3_row = c
+            .requirements
+            .iter()
+            .find(|r| r.applicability.mandatory_from(0) == Some(3))
+            .unwrap();
+        let short = with(
+            all.clone(),
+            Response {
+                answer: Answer::NonCompliant,
+                ..compliant(&class_3_row.id)
+            },
+        );
+        let d = assess(&c, 4, &short).unwrap();
+        assert_eq!(
+            (d.achieved_class, d.meets_target),
+            (Some(2), false),
+            "{release}"
+        );
+        assert_eq!(d.blocking_for_target[0].id, class_3_row.id);
+    }
+}
+
+/// A catalogue in which no row is mandatory certifies nothing: refused up front.
+#[test]
+fn a_catalogue_with_no_mandatory_row_certifies_no_class() {
+    let c = Catalogue::from_toml(
+        "advisory.toml",
+        r#"id = "iotsf-icaf"
+number = 1
+name = "advice only"
+version = "0"
+levels = [0, 1]
+source = "test"
+[[requirement]]
+id = "a1"
+section = "a"
+title = "advice"
+applicability = "advisory"
+confirmed = true
+"#,
+    )
+    .unwrap();
+    match assess(&c, 1, &[]) {
         Err(e @ AssessmentError::ClassNotCertifiable { .. }) => assert_eq!(
             e.to_string(),
-            "target class 4 of iotsf-icaf cannot be certified: no requirement of the catalogue \
-             is mandatory from class 4, so nothing defines it (the highest class that can be \
-             certified is 3)"
+            "iotsf-icaf cannot certify any class: no requirement of the catalogue is mandatory"
         ),
         other => panic!("{other:?}"),
     }
-    let d = assess(&c, 3, &all).unwrap();
-    assert_eq!((d.achieved_class, d.meets_target), (Some(3), true));
-    assert!(d.blocking.is_empty() && d.blocking_for_target.is_empty());
 }
 
 #[test]
@@ -262,7 +315,7 @@ fn advisory_without_rationale_is_a_finding() {
 
 #[test]
 fn etsi_conditional_provisions_and_recommendations() {
-    let c = find("etsi-en-303-645").unwrap();
+    let c = find("etsi-en-303-645", None).unwrap();
     let conditional = c
         .requirements
         .iter()
@@ -284,6 +337,7 @@ fn etsi_conditional_provisions_and_recommendations() {
         answer: Answer::NotApplicable,
         evidence: None,
         justification: why.map(Into::into),
+        carried_over: None,
     };
     let met = all_met(&c);
     assert_eq!(assess(&c, 1, &met).unwrap().achieved_class, Some(1));
@@ -336,7 +390,7 @@ fn etsi_conditional_provisions_and_recommendations() {
 
 #[test]
 fn psti_needs_all_three() {
-    let c = find("uk-psti").unwrap();
+    let c = find("uk-psti", None).unwrap();
     assert_eq!(c.requirements.len(), 3);
     let met = all_met(&c);
     assert_eq!(met.len(), 3);
@@ -386,6 +440,7 @@ fn responses_for(
             answer: *answer,
             evidence: evidence.then(|| "EV".to_owned()),
             justification: justification.then(|| "because".to_owned()),
+            carried_over: None,
         })
         .collect()
 }
@@ -398,7 +453,7 @@ proptest! {
         present in proptest::collection::vec(any::<bool>(), 300),
         pick in any::<usize>(),
     ) {
-        let c = find("iotsf-icaf").unwrap();
+        let c = find("iotsf-icaf", None).unwrap();
         let responses = responses_for(&c, &answers, &present);
         let before = decide(&c, 4, &responses).achieved_class;
         if !responses.is_empty() {
@@ -419,7 +474,7 @@ proptest! {
         answers in proptest::collection::vec(any_answer(), 300),
         present in proptest::collection::vec(any::<bool>(), 300),
     ) {
-        let c = find("iotsf-icaf").unwrap();
+        let c = find("iotsf-icaf", None).unwrap();
         let mut responses = responses_for(&c, &answers, &present);
         for row in &c.requirements {
             if row.applicability.mandatory_from(0).is_some_and(|f| f <= class) {
@@ -434,7 +489,20 @@ proptest! {
 #[test]
 fn catalogues_load_and_ids_are_well_formed() {
     let catalogues = built_in().unwrap();
-    assert_eq!(catalogues.len(), 3);
+    let releases: Vec<(&str, &str)> = catalogues
+        .iter()
+        .map(|c| (c.id.as_str(), c.mark_version.as_str()))
+        .collect();
+    assert_eq!(
+        releases,
+        [
+            ("iotsf-icaf", "3.0"),
+            ("iotsf-icaf", "4.0"),
+            ("etsi-en-303-645", "2.1.1"),
+            ("uk-psti", "2023"),
+            ("nist-ir-8425", "2022-09")
+        ]
+    );
     for c in catalogues {
         let pattern: fn(&str) -> bool = match c.id.as_str() {
             "iotsf-icaf" => |id| {
@@ -451,12 +519,23 @@ fn catalogues_load_and_ids_are_well_formed() {
                             .is_ok()
                 })
             },
+            // NIST IR 8425: capability abbreviation, outcome number, sub-outcome letter.
+            "nist-ir-8425" => |id| {
+                id.split_once('-').is_some_and(|(capability, n)| {
+                    !capability.is_empty()
+                        && capability.chars().all(|ch| ch.is_ascii_uppercase())
+                        && n.trim_end_matches(|ch: char| ch.is_ascii_lowercase())
+                            .parse::<u8>()
+                            .is_ok()
+                })
+            },
             _ => |id| id.parse::<u8>().is_ok(),
         };
         for r in &c.requirements {
             assert!(pattern(&r.id), "{}: malformed id {}", c.id, r.id);
             assert!(
-                r.id.starts_with(&r.section) || c.id == "uk-psti",
+                r.id.starts_with(&r.section)
+                    || ["uk-psti", "nist-ir-8425"].contains(&c.id.as_str()),
                 "{}: {} not in section {}",
                 c.id,
                 r.id,
@@ -468,7 +547,7 @@ fn catalogues_load_and_ids_are_well_formed() {
 
 #[test]
 fn iotsf_has_every_section() {
-    let c = find("iotsf-icaf").unwrap();
+    let c = find("iotsf-icaf", None).unwrap();
     for section in 3..=16 {
         let name = format!("2.4.{section}");
         assert!(
@@ -481,7 +560,7 @@ fn iotsf_has_every_section() {
 
 #[test]
 fn etsi_has_every_provision_group() {
-    let c = find("etsi-en-303-645").unwrap();
+    let c = find("etsi-en-303-645", None).unwrap();
     for section in (1..=13).map(|n| format!("5.{n}")).chain(["6".to_owned()]) {
         assert!(
             c.requirements.iter().any(|r| r.section == section),
@@ -492,7 +571,7 @@ fn etsi_has_every_provision_group() {
 
 #[test]
 fn csv_xlsx_and_json_give_the_same_digest() {
-    let c = find("iotsf-icaf").unwrap();
+    let c = find("iotsf-icaf", None).unwrap();
     let rows = [
         ("2.4.3.1", "Compliant", "EV-001", ""),
         ("2.4.3.2", "C", "EV-002", ""),
@@ -590,20 +669,16 @@ fn xlsx_errors_name_the_cell() {
 }
 
 #[test]
-fn a_class_without_requirements_is_not_certified() {
-    let c = toy();
-    // The toy catalogue's rows go up to class 3; with a level 4 added and every row met, the
-    // achieved class stays 3.
-    let mut c4 = c.clone();
+fn a_level_above_every_row_is_reached_only_when_targeted() {
+    // The toy catalogue's rows go up to class 3; with a level 4 added and every row met, class
+    // 4 is achieved when targeted, and class 3 is the top otherwise.
+    let mut c4 = toy();
     c4.levels.push(4);
-    assert_eq!(decide(&c4, 4, &all_met(&c4)).achieved_class, Some(3));
-    let iotsf = find("iotsf-icaf").unwrap();
-    let top = iotsf
-        .requirements
-        .iter()
-        .filter_map(|r| r.applicability.mandatory_from(0))
-        .max();
-    assert_eq!(decide(&iotsf, 4, &all_met(&iotsf)).achieved_class, top);
+    let all = all_met(&c4);
+    assert_eq!(decide(&c4, 4, &all).achieved_class, Some(4));
+    for target in 0..=3 {
+        assert_eq!(decide(&c4, target, &all).achieved_class, Some(3));
+    }
 }
 
 /// A workbook with a header row and `rows` PSTI-style data rows.
@@ -894,35 +969,72 @@ fn class_meanings_and_row_sources_are_read_and_checked() {
     }
 }
 
-/// The research drafts of issue 12 (`issuer/frameworks/research/`) stay loadable catalogues,
-/// with the counts their headers and notes give.
+/// Every row of every built-in catalogue says where it was read (an unconfirmed row: where its
+/// existence comes from, never passed off as a confirmation), and every unconfirmed row says
+/// why; the counts are those `spec/frameworks-sources.md` gives.
 #[test]
-fn the_research_drafts_load() {
-    for (file, text, rows, confirmed) in [
-        (
-            "iotsf-icaf-4.0.toml",
-            include_str!("../../frameworks/research/iotsf-icaf-4.0.toml"),
-            225,
-            78,
-        ),
-        (
-            "nist-ir-8425.toml",
-            include_str!("../../frameworks/research/nist-ir-8425.toml"),
-            43,
-            24,
-        ),
-    ] {
-        let c = Catalogue::from_toml(file, text).unwrap();
-        let read = c.requirements.iter().filter(|r| r.confirmed).count();
-        assert_eq!((c.requirements.len(), read), (rows, confirmed), "{file}");
-        assert!(
-            c.requirements
-                .iter()
-                .filter(|r| r.confirmed)
-                .all(|r| r.source.is_some()),
-            "{file}: a confirmed row without its source"
-        );
-    }
+fn every_built_in_row_has_a_source_and_every_unconfirmed_row_a_reason() {
+    let counts: Vec<(&str, &str, usize, usize)> = built_in()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            for r in &c.requirements {
+                let at = format!("{} {} row {}", c.id, c.mark_version, r.id);
+                let source = r
+                    .source
+                    .as_deref()
+                    .unwrap_or_else(|| panic!("{at}: no source"));
+                if !r.confirmed {
+                    assert!(
+                        source.starts_with("existence only:"),
+                        "{at}: an unconfirmed row's source must say it shows existence only"
+                    );
+                    assert!(
+                        r.note.as_deref().is_some_and(|n| !n.trim().is_empty()),
+                        "{at}: unconfirmed without a reason"
+                    );
+                }
+            }
+            let confirmed = c.requirements.iter().filter(|r| r.confirmed).count();
+            (
+                c.id.as_str(),
+                c.mark_version.as_str(),
+                c.requirements.len(),
+                confirmed,
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("iotsf-icaf", "3.0", 218, 97),
+            ("iotsf-icaf", "4.0", 225, 78),
+            ("etsi-en-303-645", "2.1.1", 67, 64),
+            ("uk-psti", "2023", 3, 3),
+            ("nist-ir-8425", "2022-09", 43, 24),
+        ]
+    );
+}
+
+/// Releases are chosen by `version` or `mark_version`; without one, the default release.
+#[test]
+fn a_release_is_found_by_name_and_an_unknown_one_is_refused() {
+    assert_eq!(find("iotsf-icaf", None).unwrap().mark_version, "3.0");
+    assert_eq!(find("iotsf-icaf", Some("4.0")).unwrap().mark_version, "4.0");
+    assert_eq!(
+        find("etsi-en-303-645", Some("V2.1.1 (2020-06)"))
+            .unwrap()
+            .mark_version,
+        "2.1.1"
+    );
+    assert_eq!(
+        find("iotsf-icaf", Some("2.1")).unwrap_err().to_string(),
+        "iotsf-icaf has no built-in release \"2.1\" (releases: 3.0, 4.0)"
+    );
+    assert_eq!(
+        find("iotsf", None).unwrap_err().to_string(),
+        "unknown framework \"iotsf\" (known: iotsf-icaf, etsi-en-303-645, uk-psti, nist-ir-8425)"
+    );
 }
 
 #[test]
@@ -985,19 +1097,16 @@ fn the_change_list_sorts_rows_by_what_is_known_of_them() {
 }
 
 /// `spec/framework-changes/iotsf-icaf-3.0-4.0.md` is what `frameworks diff` makes of the
-/// built-in release 3.0 and the 4.0 draft: regenerate it when either changes
-/// (`trustmark-issuer frameworks diff iotsf-icaf issuer/frameworks/research/iotsf-icaf-4.0.toml`).
+/// built-in releases 3.0 and 4.0: regenerate it when either changes
+/// (`trustmark-issuer frameworks diff iotsf-icaf@3.0 iotsf-icaf@4.0`).
 #[test]
 fn the_iotsf_change_list_is_regenerable() {
-    let new = Catalogue::from_toml(
-        "iotsf-icaf-4.0.toml",
-        include_str!("../../frameworks/research/iotsf-icaf-4.0.toml"),
-    )
-    .unwrap();
-    let list = compare(&find("iotsf-icaf").unwrap(), &new);
+    let old = find("iotsf-icaf", Some("3.0")).unwrap();
+    let new = find("iotsf-icaf", Some("4.0")).unwrap();
+    let list = compare(&old, &new);
     let generated = format!("{}\n", list.to_markdown("iotsf-icaf").trim_end());
     assert!(
         generated == include_str!("../../../spec/framework-changes/iotsf-icaf-3.0-4.0.md"),
-        "spec/framework-changes/iotsf-icaf-3.0-4.0.md is stale: regenerate it with `trustmark-issuer frameworks diff iotsf-icaf issuer/frameworks/research/iotsf-icaf-4.0.toml`"
+        "spec/framework-changes/iotsf-icaf-3.0-4.0.md is stale: regenerate it with `trustmark-issuer frameworks diff iotsf-icaf@3.0 iotsf-icaf@4.0 > spec/framework-changes/iotsf-icaf-3.0-4.0.md`"
     );
 }

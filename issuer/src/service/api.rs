@@ -27,6 +27,7 @@ use trustmark_domain::{AssessmentId, MarkId};
 #[serde(deny_unknown_fields)]
 pub(super) struct AssessmentQuery {
     framework: Option<String>,
+    release: Option<String>,
     target_class: Option<u8>,
 }
 
@@ -68,7 +69,8 @@ pub(super) async fn create_assessment(
     let target_class = file.target_class.or(query.target_class).ok_or_else(|| {
         ApiError::invalid("target_class: give it in the JSON body or as ?target_class=")
     })?;
-    let catalogue = assessment::find(&framework)?;
+    let release = file.release.clone().or(query.release);
+    let catalogue = assessment::find(&framework, release.as_deref())?;
     let decision = assessment::assess(&catalogue, target_class, &file.responses)?;
     let mut answer = serde_json::to_value(&decision).map_err(ApiError::internal)?;
     let record = AssessmentRecord {
@@ -107,6 +109,48 @@ pub(super) async fn get_assessment(
         .ok_or_else(|| ApiError::not_found("assessment"))?;
     caller.owns(&record.certifier_id, "assessment")?;
     Ok(Json(record).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReuseQuery {
+    framework: String,
+    release: Option<String>,
+    target_class: Option<u8>,
+}
+
+/// `GET /v1/assessments/{id}/reuse?framework=OTHER[&release=R][&target_class=N]` (the owning
+/// certifier or admin): OTHER's responses pre-filled from the stored assessment through the
+/// crosswalk, as a saved-assessment document to confirm, complete and send to
+/// `POST /v1/assessments`. Nothing is stored.
+pub(super) async fn reuse_assessment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ReuseQuery>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, AssessmentId::parse, "assessment")?;
+    let record: AssessmentRecord = state
+        .store
+        .assessment(&id)?
+        .ok_or_else(|| ApiError::not_found("assessment"))?;
+    caller.owns(&record.certifier_id, "assessment")?;
+    let earlier = record.catalogue().map_err(ApiError::internal)?;
+    let target = assessment::find(&query.framework, query.release.as_deref())?;
+    let responses: Vec<_> = record
+        .responses
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.to_response(i + 1))
+        .collect();
+    let prefill = assessment::crosswalk()
+        .map_err(ApiError::internal)?
+        .prefill(&earlier, &responses, &target)?;
+    let target_class = query
+        .target_class
+        .or_else(|| target.highest_defined_level())
+        .unwrap_or(target.first_level());
+    Ok(Json(assessment::saved(&target, target_class, &prefill.responses)).into_response())
 }
 
 /// The mark whose id is written `id`, or 404.

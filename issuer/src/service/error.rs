@@ -156,6 +156,11 @@ impl From<crate::assessment::AssessmentError> for ApiError {
                 "class_not_certifiable",
                 e.to_string(),
             ),
+            E::NoCrosswalk { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_crosswalk",
+                e.to_string(),
+            ),
             E::Catalogue { .. } => Self::internal(e),
             _ => Self::invalid(e.to_string()),
         }

@@ -21,7 +21,6 @@ use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord, Signe
 use super::state::Metrics;
 use super::writer::Command;
 use super::{now, AppState};
-use crate::assessment;
 use crate::{decide_claims, Assessment, IssueRequest};
 
 #[derive(Deserialize)]
@@ -101,7 +100,7 @@ fn decide_now(
                 "assessment {id} belongs to another certifier"
             )));
         }
-        let catalogue = assessment::find(&record.framework).map_err(ApiError::internal)?;
+        let catalogue = record.catalogue().map_err(ApiError::internal)?;
         let responses = record
             .responses
             .iter()

@@ -136,6 +136,7 @@ fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/api-keys", get(admin::list_admin_keys))
         .route("/v1/assessments/{id}", get(api::get_assessment))
+        .route("/v1/assessments/{id}/reuse", get(api::reuse_assessment))
         .route("/v1/marks/{id}", get(api::get_mark))
         .route("/v1/status-lists/{n}", get(status::status_list))
         .route(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use trustmark_domain::{AssessmentId, CertifierId, MarkId};
 
-use crate::assessment::{Answer, Decision, Response};
+use crate::assessment::{Answer, CarriedOver, Decision, Response};
 use crate::MarkStatus;
 
 /// A certifier: an organisation that issues marks, with issuer keys of its own (records of
@@ -44,6 +44,17 @@ pub struct AssessmentRecord {
     pub created_at: u64,
 }
 
+impl AssessmentRecord {
+    /// The catalogue the record was decided against: its framework at the release its
+    /// decision names.
+    pub fn catalogue(
+        &self,
+    ) -> Result<std::sync::Arc<crate::assessment::Catalogue>, crate::assessment::AssessmentError>
+    {
+        crate::assessment::find(&self.framework, Some(&self.decision.version))
+    }
+}
+
 /// A response as stored: the answer as its code, blank texts `null`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +67,9 @@ pub struct StoredResponse {
     pub evidence: Option<String>,
     /// Justification.
     pub justification: Option<String>,
+    /// Set on a response pre-filled from another framework's assessment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_over: Option<CarriedOver>,
 }
 
 impl StoredResponse {
@@ -66,6 +80,7 @@ impl StoredResponse {
             response: r.answer,
             evidence: r.evidence.clone(),
             justification: r.justification.clone(),
+            carried_over: r.carried_over.clone(),
         }
     }
 
@@ -76,6 +91,7 @@ impl StoredResponse {
             answer: self.response,
             evidence: self.evidence.clone(),
             justification: self.justification.clone(),
+            carried_over: self.carried_over.clone(),
             row,
         }
     }
@@ -502,7 +518,7 @@ pub(super) fn sample_certifier() -> CertifierId {
 /// target class 1.
 #[cfg(test)]
 pub(super) fn sample_assessment(id: u8) -> AssessmentRecord {
-    let catalogue = crate::assessment::find("uk-psti").unwrap();
+    let catalogue = crate::assessment::find("uk-psti", None).unwrap();
     let responses = crate::assessment::from_csv(
         b"requirement,response,evidence\n1,C,E1\n2,C,E2\n3,C,E3\n",
         &crate::assessment::UploadBudget::default(),
