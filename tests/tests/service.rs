@@ -511,3 +511,123 @@ fn early_refusals_close_the_connection() {
         "{without_body}"
     );
 }
+
+/// Assess once, claim many: an ETSI EN 303 645 assessment pre-fills UK PSTI through the
+/// deemed-compliance links of PSTI Schedule 2. The pre-filled rows meet nothing until the
+/// certifier confirms them; confirmed and completed, the assessment carries a mark.
+#[test]
+fn an_assessment_is_reused_for_another_framework_once_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let (_, alice) = certifier(&server, "Alice Lab");
+    let (_, bob) = certifier(&server, "Bob Lab");
+    let etsi = server.post_json(
+        "/v1/assessments",
+        Some(&alice),
+        &json!({"framework": "etsi-en-303-645", "target_class": 1, "responses": [
+            {"requirement": "5.1-1", "response": "C", "evidence": "PW-REPORT"},
+            {"requirement": "5.1-2", "response": "NA", "justification": "no pre-installed passwords"},
+            {"requirement": "5.2-1", "response": "C", "evidence": "VDP-URL"}]}),
+    );
+    assert_eq!(etsi.status, 201, "{}", etsi.text());
+    let etsi_id = etsi.json()["assessment_id"].as_str().unwrap().to_owned();
+    let reuse = |key: &str, query: &str| {
+        server.get_with(
+            &format!("/v1/assessments/{etsi_id}/reuse?{query}"),
+            &[("authorization", &format!("Bearer {key}"))],
+        )
+    };
+    let draft = reuse(&alice, "framework=uk-psti&target_class=1");
+    assert_eq!(draft.status, 200, "{}", draft.text());
+    let mut draft = draft.json();
+    assert_eq!(
+        (
+            &draft["framework"],
+            &draft["release"],
+            &draft["target_class"]
+        ),
+        (&json!("uk-psti"), &json!("2023"), &json!(1))
+    );
+    let rows = draft["responses"].as_array().unwrap();
+    let carried: Vec<(&str, &str, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["requirement"].as_str().unwrap(),
+                r["carried_over"]["from"].as_str().unwrap(),
+                r["carried_over"]["confirmed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        carried,
+        [
+            ("1", "etsi-en-303-645 2.1.1: 5.1-1, 5.1-2", false),
+            ("2", "etsi-en-303-645 2.1.1: 5.2-1", false)
+        ]
+    );
+    // Sent back as it is: the carried rows are not met, paragraph 3 has no answer.
+    let unconfirmed = server.post_json("/v1/assessments", Some(&alice), &draft);
+    assert_eq!(unconfirmed.status, 201, "{}", unconfirmed.text());
+    let reasons: Vec<(String, String)> = unconfirmed.json()["blocking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["id"].as_str().unwrap().into(),
+                b["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("1".into(), "not_confirmed".into()),
+            ("2".into(), "not_confirmed".into()),
+            ("3".into(), "no_response".into())
+        ]
+    );
+    // The certifier checks each carried row, confirms it, and answers paragraph 3.
+    let responses = draft["responses"].as_array_mut().unwrap();
+    for r in responses.iter_mut() {
+        r["carried_over"]["confirmed"] = json!(true);
+    }
+    responses.push(json!({"requirement": "3", "response": "C", "evidence": "SUPPORT-PAGE"}));
+    let confirmed = server.post_json("/v1/assessments", Some(&alice), &draft);
+    assert_eq!(confirmed.status, 201, "{}", confirmed.text());
+    assert_eq!(confirmed.json()["achieved_class"], 1);
+    let id = confirmed.json()["assessment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mark = issue(&server, &alice, &id);
+    assert!(mark["mark_id"].is_string());
+    let stored = server.get_with(
+        &format!("/v1/assessments/{id}"),
+        &[("authorization", &format!("Bearer {alice}"))],
+    );
+    assert_eq!(
+        stored.json()["responses"][0]["carried_over"]["source"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next(),
+        Some("psti-2023-sch2")
+    );
+    // Refusals: another certifier's assessment, no published link, no such framework.
+    let answer = reuse(&bob, "framework=uk-psti");
+    assert_eq!(
+        (answer.status, answer.json()["error"]["code"].clone()),
+        (403, json!("forbidden"))
+    );
+    let answer = reuse(&alice, "framework=nist-ir-8425");
+    assert_eq!(answer.status, 422, "{}", answer.text());
+    assert_eq!(answer.json()["error"]["code"], "no_crosswalk");
+    let answer = reuse(&alice, "framework=iotsf-icaf&release=2.1");
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert_eq!(
+        answer.json()["error"]["message"],
+        "iotsf-icaf has no built-in release \"2.1\" (releases: 3.0, 4.0)"
+    );
+}

@@ -255,16 +255,17 @@ impl Crosswalk {
         })
     }
 
-    /// Whether any group or link relates a row of framework `a` to a row of framework `b`.
-    pub fn relates(&self, a: &str, b: &str) -> bool {
+    /// Whether rows of framework `from` can pre-fill rows of framework `to`: a group holds
+    /// rows of both, or a link goes from one to the other (links have a direction).
+    pub fn relates(&self, from: &str, to: &str) -> bool {
         let has = |rows: &[RowRef], f: &str| rows.iter().any(|r| r.framework == f);
         self.groups
             .iter()
-            .any(|g| has(&g.rows, a) && has(&g.rows, b))
-            || self.links.iter().any(|l| {
-                (l.from.framework == a && l.to.framework == b)
-                    || (l.from.framework == b && l.to.framework == a)
-            })
+            .any(|g| has(&g.rows, from) && has(&g.rows, to))
+            || self
+                .links
+                .iter()
+                .any(|l| l.from.framework == from && l.to.framework == to)
     }
 
     /// The ways `target` may be pre-filled from rows of `earlier`: the direct links into it
@@ -406,3 +407,7 @@ fn join_evidence(refs: &[&str]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "crosswalk_tests.rs"]
+mod tests;

@@ -118,4 +118,6 @@ pub fn assess(
 }
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;
