@@ -504,7 +504,7 @@ fn assess(
         ))?;
     }
     if !decision.unconfirmed_rows.is_empty() {
-        out(format_args!("  provisional: {} mandatory rows up to the target are not confirmed from the framework text", decision.unconfirmed_rows.len()))?;
+        out(format_args!("  provisional: {} rows that are, or may be, mandatory up to the target are not confirmed from the framework text", decision.unconfirmed_rows.len()))?;
     }
     out(format_args!("  record digest {}", decision.digest))?;
     Ok(())

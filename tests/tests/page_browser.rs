@@ -159,6 +159,12 @@ fn assert_claims_shown(page: &str, dom: &str) {
         text.contains(&format!("Framework {FRAMEWORK}")),
         "{page} page: framework not labelled: {text:?}"
     );
+    // What the class means, from the catalogue of the claimed release.
+    assert!(
+        element_text(dom, "class=\"class-meaning\"")
+            .is_some_and(|m| m.starts_with("Class 1: Meets the three security requirements")),
+        "{page} page: class meaning"
+    );
     assert_eq!(
         element_text(dom, "id=\"support\"").as_deref(),
         Some(SUPPORT_UNTIL),

@@ -90,8 +90,9 @@ pub struct Decision {
     pub blocking_for_target: Vec<Blocker>,
     /// Advisory and recommended rows answered P or N.
     pub findings: Vec<Finding>,
-    /// Ids of catalogue rows, mandatory at or below the target, whose applicability is not
-    /// confirmed from the framework's text: the decision is provisional on them.
+    /// Ids of catalogue rows whose applicability is not confirmed from the framework's text
+    /// and that are mandatory at or below the target or not mandatory at all (an unread
+    /// placeholder may be mandatory): the decision is provisional on them.
     pub unconfirmed_rows: Vec<String>,
     /// SHA-256 (hex) of the canonical assessment record.
     pub digest: String,
@@ -192,14 +193,16 @@ pub fn decide(catalogue: &Catalogue, target_class: u8, responses: &[Response]) -
         .filter(|b| b.mandatory_from <= target_class)
         .cloned()
         .collect();
+    // An unconfirmed row counts when it is mandatory at or below the target, or when it is
+    // not mandatory at all: its applicability was not read, so it may be mandatory.
     let unconfirmed_rows = catalogue
         .requirements
         .iter()
-        .filter(|r| !r.confirmed)
+        .filter(|r| !r.confirmed && r.applicability != Applicability::Reserved)
         .filter(|r| {
             r.applicability
                 .mandatory_from(first)
-                .is_some_and(|f| f <= target_class)
+                .is_none_or(|f| f <= target_class)
         })
         .map(|r| r.id.clone())
         .collect();

@@ -13,6 +13,14 @@ use super::error::ApiError;
 use super::{now, AppState};
 use crate::{format_day, MarkStatus};
 
+/// What the claimed class means, from the built-in catalogue of the claimed release, where the
+/// catalogue says (`spec/frameworks.md` 3.3).
+fn class_meaning(f: &trustmark_format::FrameworkClaim) -> Option<String> {
+    let catalogue = crate::assessment::find(f.framework.name()?, Some(&f.version)).ok()?;
+    let meaning = catalogue.class_meaning(f.class)?;
+    Some(format!("Class {}: {}", f.class, meaning.meaning))
+}
+
 /// What a check of a mark concluded.
 #[derive(Debug)]
 pub(super) enum Outcome {
@@ -260,6 +268,7 @@ fn render(outcome: &Outcome) -> Markup {
                                 @for f in &c.frameworks {
                                     dt { "Framework" }
                                     dd class="framework" { (f.framework) " " (f.version) ": class " (f.class) " (" (if f.assurance == trustmark_format::Assurance::ThirdParty { "independent test lab" } else { "self-assessed by the manufacturer" }) ")" }
+                                    @if let Some(meaning) = class_meaning(f) { dd class="class-meaning" { (meaning) } }
                                 }
                                 dt { "Certified by" } dd id="issuer" { (issuer) }
                                 dt { "Security updates until" } dd id="support" { (format_day(c.support_until)) }
