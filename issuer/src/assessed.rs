@@ -11,9 +11,12 @@ use crate::assessment::{self, Catalogue, Decision, Response, ResponsesFormat};
 use crate::{IssueError, IssueRequest};
 
 /// The scheme's rules on top of the frameworks: above which class a claim needs third-party
-/// assurance. Loaded from TOML:
+/// assurance, and for which frameworks a decision resting on catalogue rows not confirmed from
+/// the framework's text is refused. Loaded from TOML:
 ///
 /// ```toml
+/// refuse_provisional = ["etsi-en-303-645"]
+///
 /// [self_assessment_max_class]
 /// iotsf-icaf = 1
 /// ```
@@ -23,6 +26,10 @@ pub struct SchemePolicy {
     /// Per framework id, the highest class a self-assessment may claim.
     #[serde(default)]
     pub self_assessment_max_class: BTreeMap<String, u8>,
+    /// Framework ids whose claims are refused when their decision is provisional (its
+    /// `unconfirmed_rows` is not empty: `spec/frameworks.md` 9).
+    #[serde(default)]
+    pub refuse_provisional: std::collections::BTreeSet<String>,
 }
 
 impl Default for SchemePolicy {
@@ -31,6 +38,7 @@ impl Default for SchemePolicy {
     fn default() -> Self {
         Self {
             self_assessment_max_class: BTreeMap::from([("iotsf-icaf".to_owned(), 1)]),
+            refuse_provisional: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -145,6 +153,16 @@ pub fn decide_claims(
             .unwrap_or(catalogue.first_level());
         let decision = assessment::assess(catalogue, target, &assessment.responses)
             .map_err(|e| IssueError::invalid("assessment", e.to_string()))?;
+        if let Some(first) = decision.unconfirmed_rows.first() {
+            if policy.refuse_provisional.contains(&catalogue.id) {
+                return Err(IssueError::ProvisionalDecision {
+                    framework: catalogue.id.clone(),
+                    release: catalogue.mark_version.clone(),
+                    rows: decision.unconfirmed_rows.len(),
+                    first: first.clone(),
+                });
+            }
+        }
         let policy_max = match assurance {
             Assurance::SelfAssessment => {
                 policy.self_assessment_max_class.get(&catalogue.id).copied()

@@ -52,6 +52,19 @@ pub enum IssueError {
         /// Highest self-assessed class allowed.
         max_self: u8,
     },
+    /// The scheme policy refuses decisions resting on unconfirmed catalogue rows for this
+    /// framework.
+    #[error("{framework} {release}: the decision rests on {rows} catalogue rows not confirmed from the framework's text (first: {first}), and the scheme policy refuses provisional decisions for {framework}")]
+    ProvisionalDecision {
+        /// Framework id.
+        framework: String,
+        /// Its release.
+        release: String,
+        /// How many unconfirmed rows the decision lists.
+        rows: usize,
+        /// The first of them.
+        first: String,
+    },
     /// The issuer certificate is not valid at the issue time.
     #[error("the issuer certificate is not valid at the issue time (valid {not_before}..{not_after}, now {now})")]
     IssuerNotValid {

@@ -172,6 +172,30 @@ fn self_assessment_is_capped_by_the_scheme_policy() {
     let mark: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(mark["claims"][0]["class"], 1);
     assert_eq!(mark["claims"][0]["assurance"], "self");
+    // A scheme that refuses provisional IoTSF decisions refuses this one: it rests on rows not
+    // confirmed from the framework's text.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "refuse_provisional = [\"iotsf-icaf\"]\n[self_assessment_max_class]\niotsf-icaf = 1\n",
+    )
+    .unwrap();
+    let (code, err) = stderr_of(
+        issuer()
+            .args(["issue", "--data-dir"])
+            .arg(dir.path())
+            .arg("--request")
+            .arg(request(""))
+            .arg("--assessment")
+            .arg(&responses)
+            .arg("--policy")
+            .arg(&policy),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("iotsf-icaf 3.0: the decision rests on 121 catalogue rows not confirmed from the framework's text (first: 2.4.3.6), and the scheme policy refuses provisional decisions for iotsf-icaf"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -137,6 +137,11 @@ impl From<crate::IssueError> for ApiError {
                 "class_not_achieved",
                 e.to_string(),
             ),
+            E::ProvisionalDecision { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provisional_decision",
+                e.to_string(),
+            ),
             _ => Self::invalid(e.to_string()),
         }
     }
