@@ -142,28 +142,27 @@ fn self_assessment_is_capped_by_the_scheme_policy() {
         .unwrap();
         path
     };
-    // Asking for class 2 with self-assessment is refused by the default policy.
-    let (code, err) = stderr_of(
-        issuer()
+    // `issue` for a claim (its class, if any) under a policy file, if any.
+    let issue = |class: &str, policy: Option<&std::path::Path>| {
+        let mut command = issuer();
+        command
             .args(["issue", "--data-dir"])
             .arg(dir.path())
             .arg("--request")
-            .arg(request(r#", "class": 2"#))
+            .arg(request(class))
             .arg("--assessment")
-            .arg(&responses),
-    );
+            .arg(&responses);
+        if let Some(policy) = policy {
+            command.arg("--policy").arg(policy);
+        }
+        command
+    };
+    // Asking for class 2 with self-assessment is refused by the default policy.
+    let (code, err) = stderr_of(&mut issue(r#", "class": 2"#, None));
     assert_eq!(code, Some(1));
     assert!(err.contains("needs third-party assurance"), "{err}");
     // Without a class, the mark claims the achieved class capped at 1.
-    let out = issuer()
-        .args(["issue", "--data-dir"])
-        .arg(dir.path())
-        .arg("--request")
-        .arg(request(""))
-        .arg("--assessment")
-        .arg(&responses)
-        .output()
-        .unwrap();
+    let out = issue("", None).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -180,17 +179,7 @@ fn self_assessment_is_capped_by_the_scheme_policy() {
         "refuse_provisional = [\"iotsf-icaf\"]\n[self_assessment_max_class]\niotsf-icaf = 1\n",
     )
     .unwrap();
-    let (code, err) = stderr_of(
-        issuer()
-            .args(["issue", "--data-dir"])
-            .arg(dir.path())
-            .arg("--request")
-            .arg(request(""))
-            .arg("--assessment")
-            .arg(&responses)
-            .arg("--policy")
-            .arg(&policy),
-    );
+    let (code, err) = stderr_of(&mut issue("", Some(&policy)));
     assert_eq!(code, Some(1));
     assert!(
         err.contains("iotsf-icaf 3.0: the decision rests on 121 catalogue rows not confirmed from the framework's text (first: 2.4.3.6), and the scheme policy refuses provisional decisions for iotsf-icaf"),

@@ -29,6 +29,17 @@ fn iotsf_class_2_assessment(c: &Catalogue) -> Vec<Response> {
         .collect()
 }
 
+/// ETSI EN 303 645, and its responses pre-filled from [`iotsf_class_2_assessment`].
+fn iotsf_class_2_to_etsi() -> (std::sync::Arc<Catalogue>, Prefill) {
+    let iotsf = find("iotsf-icaf", None).unwrap();
+    let etsi = find("etsi-en-303-645", None).unwrap();
+    let prefill = crosswalk()
+        .unwrap()
+        .prefill(&iotsf, &iotsf_class_2_assessment(&iotsf), &etsi)
+        .unwrap();
+    (etsi, prefill)
+}
+
 #[test]
 fn the_built_in_crosswalk_loads_with_its_sources() {
     let x = crosswalk().unwrap();
@@ -108,14 +119,7 @@ fn an_iotsf_assessment_pre_fills_etsi_through_the_uk_mapping() {
 /// rest answered, they do. The record tells a confirmed row from an unconfirmed one.
 #[test]
 fn carried_over_rows_count_only_once_confirmed() {
-    let (iotsf, etsi) = (
-        find("iotsf-icaf", None).unwrap(),
-        find("etsi-en-303-645", None).unwrap(),
-    );
-    let prefill = crosswalk()
-        .unwrap()
-        .prefill(&iotsf, &iotsf_class_2_assessment(&iotsf), &etsi)
-        .unwrap();
+    let (etsi, prefill) = iotsf_class_2_to_etsi();
     let d = assess(&etsi, 1, &prefill.responses).unwrap();
     assert_eq!(d.achieved_class, None);
     let not_confirmed = d
@@ -158,14 +162,7 @@ fn carried_over_rows_count_only_once_confirmed() {
 /// A saved pre-fill reads back to the same responses, `carried_over` included.
 #[test]
 fn a_saved_pre_fill_round_trips() {
-    let (iotsf, etsi) = (
-        find("iotsf-icaf", None).unwrap(),
-        find("etsi-en-303-645", None).unwrap(),
-    );
-    let prefill = crosswalk()
-        .unwrap()
-        .prefill(&iotsf, &iotsf_class_2_assessment(&iotsf), &etsi)
-        .unwrap();
+    let (etsi, prefill) = iotsf_class_2_to_etsi();
     let doc = saved(&etsi, 1, &prefill.responses);
     assert_eq!(doc["release"], "2.1.1");
     let bytes = serde_json::to_vec(&doc).unwrap();

@@ -102,13 +102,23 @@ pub(super) async fn get_assessment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(&id, AssessmentId::parse, "assessment")?;
+    Ok(Json(owned_assessment(&state, &caller, &id)?).into_response())
+}
+
+/// The stored assessment whose id is written `id`, if the caller may read it: 404 when there
+/// is none (or `id` is not an id), 403 when it is another certifier's.
+fn owned_assessment(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<AssessmentRecord, ApiError> {
+    let id = path_id(id, AssessmentId::parse, "assessment")?;
     let record: AssessmentRecord = state
         .store
         .assessment(&id)?
         .ok_or_else(|| ApiError::not_found("assessment"))?;
     caller.owns(&record.certifier_id, "assessment")?;
-    Ok(Json(record).into_response())
+    Ok(record)
 }
 
 #[derive(Deserialize)]
@@ -129,12 +139,7 @@ pub(super) async fn reuse_assessment(
     Path(id): Path<String>,
     Query(query): Query<ReuseQuery>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(&id, AssessmentId::parse, "assessment")?;
-    let record: AssessmentRecord = state
-        .store
-        .assessment(&id)?
-        .ok_or_else(|| ApiError::not_found("assessment"))?;
-    caller.owns(&record.certifier_id, "assessment")?;
+    let record = owned_assessment(&state, &caller, &id)?;
     let earlier = record.catalogue().map_err(ApiError::internal)?;
     let target = assessment::find(&query.framework, query.release.as_deref())?;
     let responses: Vec<_> = record
