@@ -50,6 +50,13 @@ pub enum KeyError {
     /// A time is outside what certificates can carry.
     #[error("time {0} is out of range")]
     TimeOutOfRange(u64),
+    /// The key store (a PKCS#11 token) is missing, logged out or failing; nothing was signed.
+    /// Worth retrying later: the store reconnects by itself.
+    #[error("signing key store unavailable: {0}")]
+    Unavailable(String),
+    /// The key store refused an operation, or its configuration is wrong.
+    #[error("signing key store: {0}")]
+    Store(String),
     /// Encoding a format failed.
     #[error(transparent)]
     Format(#[from] trustmark_format::FormatError),
