@@ -19,6 +19,20 @@ pub trait SignerProvider: Send + Sync + std::fmt::Debug {
     fn generate(&self, alg: Algorithm) -> Result<SharedSigner, KeyError>;
     /// The key with `kid`, or `KeyError::UnknownKid`.
     fn signer(&self, kid: &[u8]) -> Result<SharedSigner, KeyError>;
+    /// What keeps the keys (`"software"`, `"pkcs11"`), for health reports.
+    fn kind(&self) -> &'static str {
+        "software"
+    }
+    /// Whether the keys can be used now, as last seen (no probe): `Err` with the reason when
+    /// the store is known to be unavailable.
+    fn status(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Whether generating or signing may wait on a device (then callers keep it off their
+    /// async workers).
+    fn may_block(&self) -> bool {
+        false
+    }
 }
 
 /// Software keys in a directory: `<dir>/<kid hex>.pem`, PKCS#8, mode 0600, never overwritten.

@@ -4,11 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use cryptoki::error::Error as CkError;
+use cryptoki::context::Function;
+use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::Session;
+use cryptoki::session::{Session, SessionState};
 use trustmark_format::Algorithm;
 use trustmark_keys::{kid_for, KeyError, SharedSigner, Signer, SignerProvider};
 
@@ -130,13 +131,25 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-/// Finds the private key with `CKA_ID` = `kid`: exactly one, or an error.
+/// Finds the private key with `CKA_ID` = `kid`. Private keys are visible only to a logged-in
+/// session, so when none is found and the session is no longer logged in (the token was reset,
+/// or put back after being pulled out), that is reported as `CKR_USER_NOT_LOGGED_IN`, a fault
+/// that makes the token reconnect and log in again, rather than as an unknown key.
 fn find_private(session: &Session, kid: &[u8]) -> Result<Option<ObjectHandle>, CkError> {
     let found = session.find_objects(&[
         Attribute::Class(ObjectClass::PRIVATE_KEY),
         Attribute::Id(kid.to_vec()),
     ])?;
-    Ok(found.first().copied())
+    if let Some(handle) = found.first() {
+        return Ok(Some(*handle));
+    }
+    match session.get_session_info()?.session_state() {
+        SessionState::RoUser | SessionState::RwUser => Ok(None),
+        _ => Err(CkError::Pkcs11(
+            RvError::UserNotLoggedIn,
+            Function::FindObjects,
+        )),
+    }
 }
 
 impl Signer for TokenKey {
@@ -206,16 +219,30 @@ pub struct Protection {
     pub never_extractable: bool,
 }
 
-/// Keys made and kept in a token, found by kid.
-#[derive(Debug, Clone)]
+/// Keys made and kept in a token, found by kid. Keys found once are remembered (with their
+/// handle, valid until the token reconnects), so signing a mark costs one `C_Sign` and no
+/// object search.
+#[derive(Clone)]
 pub struct TokenProvider {
     token: Arc<Token>,
+    known: Arc<std::sync::RwLock<std::collections::HashMap<Vec<u8>, SharedSigner>>>,
+}
+
+impl std::fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenProvider {
     /// Keys in `token`.
     pub fn new(token: Arc<Token>) -> Self {
-        Self { token }
+        Self {
+            token,
+            known: Arc::default(),
+        }
     }
 
     /// The token.
@@ -223,14 +250,20 @@ impl TokenProvider {
         &self.token
     }
 
+    /// The key, remembered by kid.
     fn key(&self, alg: Algorithm, public_key: Vec<u8>, kid: Vec<u8>) -> SharedSigner {
-        Arc::new(TokenKey {
+        let key: SharedSigner = Arc::new(TokenKey {
             token: Arc::clone(&self.token),
             alg,
             public_key,
-            kid,
+            kid: kid.clone(),
             handle: Mutex::new(None),
-        })
+        });
+        self.known
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(kid, Arc::clone(&key));
+        key
     }
 }
 
@@ -339,7 +372,27 @@ impl SignerProvider for TokenProvider {
         }
     }
 
+    fn kind(&self) -> &'static str {
+        "pkcs11"
+    }
+
+    fn status(&self) -> Result<(), String> {
+        self.token.status()
+    }
+
+    fn may_block(&self) -> bool {
+        true
+    }
+
     fn signer(&self, kid: &[u8]) -> Result<SharedSigner, KeyError> {
+        if let Some(key) = self
+            .known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(kid)
+        {
+            return Ok(Arc::clone(key));
+        }
         let id = kid.to_vec();
         let found = self.token.run("find a key", move |session, _| {
             if find_private(session, &id)?.is_none() {

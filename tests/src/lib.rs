@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod flows;
 pub mod hostile;
+pub mod key_store;
 pub mod server;
 pub mod xlsx;
 

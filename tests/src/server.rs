@@ -94,6 +94,18 @@ impl Server {
     /// arguments of `serve`, and waits until it answers `/healthz` (a service without a trust
     /// list in force answers 503 there, and is up).
     pub fn start_with(data_dir: &Path, config: Option<&str>, args: &[&std::ffi::OsStr]) -> Self {
+        Self::start_with_env(data_dir, config, args, &[])
+    }
+
+    /// As [`Server::start_with`], with environment variables of the service's own. When `env`
+    /// is given, the `TRUSTMARK_PKCS11_*` variables of this run are not passed on, so a
+    /// configuration file's `[keys.token]` is what the service uses.
+    pub fn start_with_env(
+        data_dir: &Path,
+        config: Option<&str>,
+        args: &[&std::ffi::OsStr],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         let port = free_port();
         let mut command = Command::new(binary("trustmark-issuer"));
         command
@@ -110,6 +122,17 @@ impl Server {
             command.arg("--config").arg(path);
         }
         command.args(args);
+        if !env.is_empty() {
+            for name in [
+                "TRUSTMARK_PKCS11_MODULE",
+                "TRUSTMARK_PKCS11_TOKEN_LABEL",
+                "TRUSTMARK_PKCS11_PIN_FILE",
+                "TRUSTMARK_PKCS11_PIN_ENV",
+            ] {
+                command.env_remove(name);
+            }
+            command.envs(env.iter().copied());
+        }
         let child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -491,7 +491,7 @@ fn development_mode_keeps_its_root_apart_and_accredits_certifiers_itself() {
     let mark = issue(&server, &key, &psti);
     assert_eq!(mark.status, 201, "{}", mark.text());
     let kid = mark.json()["kid"].as_str().unwrap().to_owned();
-    assert!(data.join(format!("keys/{kid}.pem")).exists());
+    trustmark_e2e::key_store::assert_key_held(&data, &kid);
     let keys = server.get_with(
         &format!("/v1/certifiers/{lab}/keys"),
         &[("authorization", &format!("Bearer {key}"))],

@@ -64,6 +64,17 @@ pub struct ServiceConfig {
     pub policy: SchemePolicy,
     /// What one responses upload may cost (`spec/assessment.md` 2.8).
     pub upload: UploadBudget,
+    /// Where certifier keys are kept (`spec/pki.md` 12).
+    pub keys: KeysConfig,
+}
+
+/// Where certifier keys are kept: software keys in `DATA_DIR/keys/` (the default), or a PKCS#11
+/// token.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// The token, when keys are kept in one.
+    pub token: Option<trustmark_pkcs11::TokenConfig>,
 }
 
 impl Default for ServiceConfig {
@@ -92,6 +103,7 @@ impl Default for ServiceConfig {
             scheme: SchemeConfig::default(),
             policy: SchemePolicy::default(),
             upload: UploadBudget::default(),
+            keys: KeysConfig::default(),
         }
     }
 }
@@ -182,6 +194,30 @@ impl ServiceConfig {
         }
         if let Some(path) = env("TRUSTMARK_TRUST_LIST") {
             config.scheme.trust_list_path = Some(path.into());
+        }
+        // A token from the environment: module, label and PIN file (or variable) together.
+        match (
+            env("TRUSTMARK_PKCS11_MODULE"),
+            env("TRUSTMARK_PKCS11_TOKEN_LABEL"),
+        ) {
+            (Some(module), Some(token_label)) => {
+                config.keys.token = Some(trustmark_pkcs11::TokenConfig {
+                    module: module.into(),
+                    token_label,
+                    pin_file: env("TRUSTMARK_PKCS11_PIN_FILE").map(Into::into),
+                    pin_env: env("TRUSTMARK_PKCS11_PIN_ENV"),
+                    sessions: None,
+                });
+            }
+            (None, None) => {}
+            _ => {
+                return Err(
+                    "TRUSTMARK_PKCS11_MODULE and TRUSTMARK_PKCS11_TOKEN_LABEL go together".into(),
+                )
+            }
+        }
+        if let Some(token) = &config.keys.token {
+            token.check().map_err(|e| format!("keys.token: {e}"))?;
         }
         if let Some(dir) = &overrides.data_dir {
             config.data_dir = dir.clone();

@@ -126,6 +126,7 @@ impl From<crate::IssueError> for ApiError {
     fn from(e: crate::IssueError) -> Self {
         use crate::IssueError as E;
         match e {
+            E::Key(trustmark_keys::KeyError::Unavailable(_)) => Self::signer_unavailable(e),
             E::Key(_) | E::Io { .. } | E::Qr(_) => Self::internal(e),
             E::OutsideScope { .. } | E::ThirdPartyRequired { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -141,3 +141,19 @@ impl IntoResponse for Rendered {
         response
     }
 }
+
+/// Runs `work`, which signs or makes keys, on a blocking thread when the key store may wait on a
+/// device (a PKCS#11 token: milliseconds, or a timeout), and inline otherwise (software keys
+/// take microseconds), so a slow token never holds up the async workers.
+pub(super) async fn with_signer<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if !state.signers.may_block() {
+        return work(state);
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || work(&state))
+        .await
+        .map_err(ApiError::internal)?
+}

@@ -14,7 +14,7 @@ use trustmark_format::UnixTime;
 use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
-use super::handler::{json_body, Rendered};
+use super::handler::{json_body, with_signer, Rendered};
 use super::idempotency::Claim;
 use super::records::SignedMark;
 use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken};
@@ -290,10 +290,13 @@ pub(super) async fn create_mark(
 ) -> Result<Response, ApiError> {
     let certifier = certifier_of(&state, &caller)?;
     let request: NewMark = json_body(&body)?;
-    let decided = decide(&state, &certifier, &request.assessment_ids())?;
-    let (signed, url) = sign_mark(&state, &certifier, request, &decided)?;
+    let certifier_id = certifier.id.clone();
+    let (signed, url) = with_signer(&state, move |state| {
+        let decided = decide(state, &certifier, &request.assessment_ids())?;
+        sign_mark(state, &certifier, request, &decided)
+    })
+    .await?;
     let answer = Rendered::json(StatusCode::CREATED, &issued_json(&signed.record, url))?;
-    let certifier_id = certifier.id;
     answer
         .commit(&state, claim.as_deref(), |reply| Command::Issue {
             certifier_id,

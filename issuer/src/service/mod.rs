@@ -352,7 +352,19 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let crypto: &'static verify_cache::CachingVerifier = Box::leak(Box::new(
         verify_cache::CachingVerifier::new(&RING, config.verify_cache_entries),
     ));
-    let signers: Arc<dyn SignerProvider> = Arc::new(KeyDirectory::new(data_dir.join("keys")));
+    let signers: Arc<dyn SignerProvider> = match &config.keys.token {
+        Some(token) => {
+            tracing::info!(
+                module = %token.module.display(),
+                token = %token.token_label,
+                "certifier keys are kept in a PKCS#11 token"
+            );
+            Arc::new(trustmark_pkcs11::TokenProvider::new(Arc::new(
+                trustmark_pkcs11::Token::new(token.clone())?,
+            )))
+        }
+        None => Arc::new(KeyDirectory::new(data_dir.join("keys"))),
+    };
 
     let started = std::time::Instant::now();
     let store: Arc<dyn Repository> = Arc::new(SledStore::open(&data_dir.join("db"))?);

@@ -27,7 +27,7 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
             .into_response();
     };
     let list = &in_force.accepted.list;
-    let (status, code, problem) = match in_force.accepted.health(UnixTime(now()), warn) {
+    let (mut status, code, problem) = match in_force.accepted.health(UnixTime(now()), warn) {
         TrustListHealth::Current { .. } => ("ok", StatusCode::OK, None),
         TrustListHealth::ExpiringSoon { seconds_left } => (
             "degraded",
@@ -43,6 +43,17 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
             Some("the trust list expired: nothing verifies until a new one is published".into()),
         ),
     };
+    let mut problems: Vec<String> = problem.into_iter().collect();
+    // A key store that is down stops issuance, not verification: degraded.
+    let key_store = state.signers.status();
+    if let Err(reason) = &key_store {
+        problems.push(format!(
+            "the signing key store is unavailable, nothing can be issued: {reason}"
+        ));
+        if status == "ok" {
+            status = "degraded";
+        }
+    }
     (
         code,
         Json(serde_json::json!({
@@ -55,7 +66,11 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
                 "expires_in_seconds": i128::from(list.expires_at.0) - i128::from(now()),
                 "issuers": list.issuers.len(),
             },
-            "problems": problem.into_iter().collect::<Vec<_>>(),
+            "key_store": {
+                "kind": state.signers.kind(),
+                "available": key_store.is_ok(),
+            },
+            "problems": problems,
         })),
     )
         .into_response()

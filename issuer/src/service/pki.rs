@@ -19,7 +19,7 @@ use super::admin::certifier;
 use super::auth::Caller;
 use super::body::RequestBody;
 use super::error::ApiError;
-use super::handler::{json_body, submit, Rendered};
+use super::handler::{json_body, submit, with_signer, Rendered};
 use super::idempotency::Claim;
 use super::records::Certifier;
 use super::scheme::Mode;
@@ -117,7 +117,8 @@ pub(super) async fn create_issuer_key(
             )))
         }
     };
-    let (key, csr) = make_key(&state, &certifier, alg)?;
+    let making = certifier.clone();
+    let (key, csr) = with_signer(&state, move |state| make_key(state, &making, alg)).await?;
     let mut ring = state.shared.keys_of(&certifier.id);
     ring.push(key.clone());
     let mut answer = key_json(&state, &key, &ring);
@@ -287,7 +288,11 @@ pub(super) async fn accredit_for_development(
     let _one_at_a_time = lock.lock().await;
     let assurance = trustmark_format::Assurance::from_name(&certifier.assurance)
         .ok_or_else(|| ApiError::internal("a certifier with an unknown assurance"))?;
-    let (key, csr) = make_key(state, certifier, Algorithm::EdDsa)?;
+    let making = certifier.clone();
+    let (key, csr) = with_signer(state, move |state| {
+        make_key(state, &making, Algorithm::EdDsa)
+    })
+    .await?;
     let kid = key.kid.clone();
     submit(state, None, |reply| Command::SaveIssuerKey {
         key: Box::new(key),

@@ -130,7 +130,10 @@ fn build(
     };
     let signed = token
         .sign(key.algorithm(), key.kid(), compress, |tbs| key.sign(tbs))
-        .map_err(|e: trustmark_keys::KeyError| ApiError::internal(e))?;
+        .map_err(|e: trustmark_keys::KeyError| match e {
+            trustmark_keys::KeyError::Unavailable(_) => ApiError::signer_unavailable(e),
+            other => ApiError::internal(other),
+        })?;
     match failure {
         Some(e) => Err(ApiError::internal(e)),
         None => Ok(signed),

@@ -1,0 +1,172 @@
+//! The service with its certifier keys in a PKCS#11 token (SoftHSM2, a token of this test's
+//! own), under load while the token is pulled out and put back, and while its PIN changes:
+//! every request answers 201 or 503 `signer_unavailable` (with `Retry-After`), never 500 and
+//! never a hang; nothing refused is stored or audited; the service recovers by itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use trustmark_e2e::flows::{assessment, mark_request};
+use trustmark_e2e::server::{binary, Server};
+use trustmark_pkcs11::softhsm::{write_private, SoftHsm};
+
+/// Entries in the audit chain of a stopped service's data directory (the command verifies it).
+fn audited(data: &Path) -> u64 {
+    let out = Command::new(binary("trustmark-issuer"))
+        .args(["audit", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected audit output {text:?}"))
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the issuing client saw.
+#[derive(Debug, Default)]
+struct Seen {
+    issued: u64,
+    unavailable: u64,
+}
+
+/// Issues marks as fast as one client can until `stop`, checking every answer.
+fn issue_until(server: &Server, key: &str, assessment_id: &str, stop: &AtomicBool) -> Seen {
+    let mut seen = Seen::default();
+    while !stop.load(Ordering::Relaxed) {
+        let answer = server.post_json("/v1/marks", Some(key), &mark_request(assessment_id));
+        match answer.status {
+            201 => seen.issued += 1,
+            503 => {
+                assert_eq!(
+                    answer.json()["error"]["code"],
+                    "signer_unavailable",
+                    "{}",
+                    answer.text()
+                );
+                assert!(answer.header("retry-after").is_some());
+                seen.unavailable += 1;
+            }
+            other => panic!("issuance answered {other}: {}", answer.text()),
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_token_pulled_out_or_its_pin_changed_under_load_gives_503_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hsm = SoftHsm::create(&dir.path().join("hsm")).unwrap();
+    let pin_file = dir.path().join("pin");
+    let token = hsm.init_token("service", "1234", &pin_file).unwrap();
+    let config = format!(
+        "[keys.token]\nmodule = {:?}\ntoken_label = \"service\"\npin_file = {:?}\n",
+        token.module.display().to_string(),
+        pin_file.display().to_string()
+    );
+    let env = [("SOFTHSM2_CONF", hsm.conf.as_os_str())];
+    let data = dir.path().join("data");
+    let start = || Server::start_with_env(&data, Some(&config), &[], &env);
+
+    // First start: the development certifier's key is made in the token.
+    let server = start();
+    let health = server.get("/healthz").json();
+    assert_eq!(health["key_store"]["kind"], "pkcs11", "{health}");
+    let key = std::fs::read_to_string(data.join("dev-certifier-api-key")).unwrap();
+    let key = key.trim().to_owned();
+    let assessment_id = assessment(&server, &key);
+    drop(server);
+    let before = audited(&data);
+
+    let server = start();
+    let stop = AtomicBool::new(false);
+    let tokens = dir.path().join("hsm/tokens");
+    let slot = std::fs::read_dir(&tokens)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let away = dir.path().join("away");
+    let seen = std::thread::scope(|scope| {
+        let load = scope.spawn(|| issue_until(&server, &key, &assessment_id, &stop));
+        // The load stops however this closure ends, a failed assertion included.
+        let _stop = StopOnDrop(&stop);
+        let pause = || std::thread::sleep(Duration::from_millis(1500));
+        pause();
+        // Pulled out under load, then put back.
+        std::fs::rename(&slot, &away).unwrap();
+        pause();
+        let health = server.get("/healthz").json();
+        assert_eq!(health["status"], "degraded", "{health}");
+        assert_eq!(health["key_store"]["available"], false, "{health}");
+        std::fs::rename(&away, &slot).unwrap();
+        pause();
+        // The PIN changes on the token (another process) and in the PIN file, and the token
+        // is pulled out and back so the service must log in again: with the new PIN.
+        change_pin(&hsm, "1234", "5678");
+        write_private(&pin_file, "5678").unwrap();
+        std::fs::rename(&slot, &away).unwrap();
+        pause();
+        std::fs::rename(&away, &slot).unwrap();
+        pause();
+        stop.store(true, Ordering::Relaxed);
+        load.join().unwrap()
+    });
+    assert!(seen.unavailable > 0, "{seen:?}");
+    assert!(seen.issued > 0, "{seen:?}");
+    // Back to normal by itself: issuance succeeds again.
+    let answer = server.post_json("/v1/marks", Some(&key), &mark_request(&assessment_id));
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    assert_eq!(
+        server.get("/healthz").json()["key_store"]["available"],
+        true
+    );
+    drop(server);
+    // Every 201 is stored and audited, and nothing else is.
+    assert_eq!(audited(&data), before + seen.issued + 1, "{seen:?}");
+}
+
+/// Changes the token's user PIN from another process (`pkcs11-tool`, Debian's opensc).
+fn change_pin(hsm: &SoftHsm, old: &str, new: &str) {
+    let out = Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .args(["--module"])
+        .arg(trustmark_pkcs11::softhsm::module())
+        .args([
+            "--token-label",
+            "service",
+            "--login",
+            "--pin",
+            old,
+            "--change-pin",
+            "--new-pin",
+            new,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run pkcs11-tool ({e}): install Debian's opensc"));
+    assert!(
+        out.status.success(),
+        "pkcs11-tool --change-pin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
