@@ -8,6 +8,10 @@
 //! - [`trust_list`]: sign the list of trusted issuer keys, with a sequence number that only
 //!   grows (kept in the scheme directory) and an explicit validity.
 //!
+//! The root key is a PKCS#8 file (`root-key.pem`, mode 0600), or a key made inside a PKCS#11
+//! token (`RootOptions::token`): then `root-key.token` names the token and the key's kid, and
+//! the key never leaves the token (`spec/pki.md` 12.4).
+//!
 //! ```no_run
 //! use trustmark_format::{Algorithm, UnixTime};
 //! use trustmark_keys::Validity;
@@ -18,6 +22,7 @@
 //!     common_name: "Example Scheme Root".into(),
 //!     organization: "Example Scheme".into(),
 //!     validity: Validity::days_from(UnixTime(1_796_000_000), 3650),
+//!     token: None,
 //! })?;
 //! println!("root kid {}", hex::encode(&root.kid));
 //! # Ok::<(), trustmark_scheme::SchemeError>(())
@@ -30,9 +35,55 @@ use std::path::{Path, PathBuf};
 use trustmark_format::{Algorithm, IssuerScope, UnixTime};
 use trustmark_keys::{
     issuer_certificate, root_certificate, sign_trust_list, IssuerCertificate,
-    IssuerCertificateRequest, KeyError, RootCertificate, Signer, SigningRequest, SoftwareKey,
-    TrustListEntry, Validity,
+    IssuerCertificateRequest, KeyError, RootCertificate, SharedSigner, SignerProvider,
+    SigningRequest, SoftwareKey, TrustListEntry, Validity,
 };
+use trustmark_pkcs11::{Token, TokenConfig, TokenProvider};
+
+/// `root-key.token`: where the root key is when it is in a token (no PIN in it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RootKeyInToken {
+    /// The key's kid, hex.
+    kid: String,
+    /// The token.
+    token: TokenConfigFile,
+}
+
+/// A token's configuration as written to `root-key.token`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenConfigFile {
+    module: PathBuf,
+    token_label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pin_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pin_env: Option<String>,
+}
+
+impl From<&TokenConfig> for TokenConfigFile {
+    fn from(c: &TokenConfig) -> Self {
+        Self {
+            module: c.module.clone(),
+            token_label: c.token_label.clone(),
+            pin_file: c.pin_file.clone(),
+            pin_env: c.pin_env.clone(),
+        }
+    }
+}
+
+impl From<TokenConfigFile> for TokenConfig {
+    fn from(c: TokenConfigFile) -> Self {
+        Self {
+            module: c.module,
+            token_label: c.token_label,
+            pin_file: c.pin_file,
+            pin_env: c.pin_env,
+            sessions: Some(1),
+        }
+    }
+}
 
 /// Why an operation of the scheme tool failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,27 +162,55 @@ impl SchemeDir {
         self.dir.join("root.pem")
     }
 
+    /// `root-key.token`: where the root key is, when it is kept in a PKCS#11 token.
+    pub fn root_key_in_token(&self) -> PathBuf {
+        self.dir.join("root-key.token")
+    }
+
     /// `trust-list.sequence`: the last trust-list sequence number signed, in decimal.
     pub fn sequence(&self) -> PathBuf {
         self.dir.join("trust-list.sequence")
     }
 
-    /// The root certificate and its key, checked to belong together.
-    pub fn load(&self) -> Result<(RootCertificate, SoftwareKey), SchemeError> {
+    /// The root certificate and its key (a file, or a key in a token), checked to belong
+    /// together.
+    pub fn load(&self) -> Result<(RootCertificate, SharedSigner), SchemeError> {
         let cert_path = self.root_cert();
         if !cert_path.exists() {
             return Err(SchemeError::NoRoot(self.dir.clone()));
         }
         let pem = std::fs::read_to_string(&cert_path).map_err(io(&cert_path))?;
         let root = RootCertificate::from_pem(&pem)?;
-        let key = SoftwareKey::read_pem_file(&self.root_key())?;
+        let in_token = self.root_key_in_token();
+        let (key, key_path): (SharedSigner, PathBuf) = if in_token.exists() {
+            (self.token_root_key(&in_token)?, in_token)
+        } else {
+            (
+                std::sync::Arc::new(SoftwareKey::read_pem_file(&self.root_key())?),
+                self.root_key(),
+            )
+        };
         if key.public_key() != root.public_key.as_slice() {
             return Err(SchemeError::KeyMismatch {
-                key: self.root_key(),
+                key: key_path,
                 certificate: cert_path,
             });
         }
         Ok((root, key))
+    }
+
+    /// The root key named by `root-key.token`, from its token.
+    fn token_root_key(&self, path: &Path) -> Result<SharedSigner, SchemeError> {
+        let corrupt = |reason: String| SchemeError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let found: RootKeyInToken = toml::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let kid = hex::decode(&found.kid)
+            .map_err(|_| corrupt(format!("kid {:?} is not hex", found.kid)))?;
+        let provider = TokenProvider::new(std::sync::Arc::new(Token::new(found.token.into())?));
+        Ok(provider.signer(&kid)?)
     }
 
     /// The last trust-list sequence number signed here (0 if none).
@@ -175,26 +254,49 @@ pub struct RootOptions {
     pub organization: String,
     /// Its validity (explicit: there is no default).
     pub validity: Validity,
+    /// Make the key inside this PKCS#11 token instead of a file.
+    pub token: Option<TokenConfig>,
 }
 
 /// Makes the root key and certificate in `dir` (created if missing). Refuses if either file
 /// exists: a root is made once.
 pub fn init(dir: &SchemeDir, options: &RootOptions) -> Result<RootCertificate, SchemeError> {
-    for existing in [dir.root_key(), dir.root_cert()] {
+    for existing in [dir.root_key(), dir.root_key_in_token(), dir.root_cert()] {
         if existing.exists() {
             return Err(KeyError::AlreadyExists(existing).into());
         }
     }
     std::fs::create_dir_all(&dir.dir).map_err(io(&dir.dir))?;
-    let key = SoftwareKey::generate(options.alg)?;
-    let pem = root_certificate(
-        &key,
-        &options.common_name,
-        &options.organization,
-        options.validity,
-    )?;
+    let sign_with = |key: &dyn trustmark_keys::Signer| {
+        root_certificate(
+            key,
+            &options.common_name,
+            &options.organization,
+            options.validity,
+        )
+    };
     // The key first: a certificate without its key would be a root nobody can use.
-    key.write_pem_file(&dir.root_key())?;
+    let pem = match &options.token {
+        Some(token) => {
+            let provider = TokenProvider::new(std::sync::Arc::new(Token::new(token.clone())?));
+            let key = provider.generate(options.alg)?;
+            let pem = sign_with(key.as_ref())?;
+            let record = RootKeyInToken {
+                kid: hex::encode(key.kid()),
+                token: token.into(),
+            };
+            let text = toml::to_string(&record)
+                .map_err(|e| SchemeError::Invalid(format!("root-key.token: {e}")))?;
+            trustmark_keys::files::write_new(&dir.root_key_in_token(), text.as_bytes(), 0o600)?;
+            pem
+        }
+        None => {
+            let key = SoftwareKey::generate(options.alg)?;
+            let pem = sign_with(&key)?;
+            key.write_pem_file(&dir.root_key())?;
+            pem
+        }
+    };
     trustmark_keys::files::write_new(&dir.root_cert(), pem.as_bytes(), 0o644)?;
     Ok(RootCertificate::from_pem(&pem)?)
 }
@@ -241,7 +343,7 @@ pub fn accredit(
             validity: accreditation.validity,
         },
         &root.to_pem(),
-        &root_key,
+        root_key.as_ref(),
     )?;
     let certificate = IssuerCertificate::from_pem(&pem, &root)?;
     Ok(Accredited { pem, certificate })
@@ -317,7 +419,7 @@ pub fn trust_list(
         })
         .collect();
     let bytes = sign_trust_list(
-        &root_key,
+        root_key.as_ref(),
         &entries,
         sequence,
         options.issued_at,

@@ -51,6 +51,11 @@ enum Command {
         /// Start of validity, RFC 3339 [default: now].
         #[arg(long, value_name = "RFC3339")]
         not_before: Option<String>,
+        /// Make the root key inside a PKCS#11 token instead of DIR/root-key.pem: FILE is TOML
+        /// with `module`, `token_label`, and `pin_file` or `pin_env` (never the PIN itself).
+        /// DIR/root-key.token then names the token and the key; accredit and trust-list use it.
+        #[arg(long, value_name = "FILE")]
+        token: Option<PathBuf>,
     },
     /// Issue the issuer certificate for a certifier's signing request (PKCS#10, PEM).
     Accredit {
@@ -184,7 +189,19 @@ fn run(args: &Args) -> anyhow::Result<()> {
             organization,
             days,
             not_before,
+            token,
         } => {
+            let token = match token {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    let config: trustmark_pkcs11::TokenConfig = toml::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    config.check()?;
+                    Some(config)
+                }
+                None => None,
+            };
             let alg = match alg.to_ascii_lowercase().as_str() {
                 "ed25519" | "eddsa" => Algorithm::EdDsa,
                 "es256" | "p-256" => Algorithm::Es256,
@@ -197,14 +214,22 @@ fn run(args: &Args) -> anyhow::Result<()> {
                     common_name: name.clone(),
                     organization: organization.clone(),
                     validity: validity(not_before.as_deref(), *days)?,
+                    token,
                 },
             )?;
+            let key = if dir.root_key_in_token().exists() {
+                format!(
+                    "its key stays in the token ({})",
+                    dir.root_key_in_token().display()
+                )
+            } else {
+                format!("keep {} offline", dir.root_key().display())
+            };
             print_line(format_args!(
-                "scheme root {} (kid {}) in {}; keep {} offline",
+                "scheme root {} (kid {}) in {}; {key}",
                 root.common_name,
                 hex::encode(&root.kid),
                 dir.root_cert().display(),
-                dir.root_key().display()
             ))?;
         }
         Command::Accredit {

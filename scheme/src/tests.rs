@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use trustmark_format::{Assurance, FrameworkId, FrameworkScope, TrustList};
-use trustmark_keys::certification_request;
+use trustmark_keys::{certification_request, Signer};
 
 use super::*;
 
@@ -15,6 +15,7 @@ fn root_options(alg: Algorithm) -> RootOptions {
         common_name: "Example Scheme Root".into(),
         organization: "Example Scheme".into(),
         validity: Validity::days_from(NOW, 3650),
+        token: None,
     }
 }
 

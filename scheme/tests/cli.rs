@@ -56,36 +56,43 @@ struct Scheme {
     _temp: tempfile::TempDir,
     dir: PathBuf,
     work: PathBuf,
+    init_output: String,
 }
 
 impl Scheme {
     fn init(alg: &str) -> Self {
+        let scheme = Self::init_with(alg, &[]);
+        assert!(
+            scheme.init_output.contains("keep"),
+            "init names the key to keep offline"
+        );
+        scheme
+    }
+
+    /// `init` with more arguments; keeps what it printed.
+    fn init_with(alg: &str, more: &[&str]) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let dir = temp.path().join("scheme");
         let work = temp.path().join("work");
         std::fs::create_dir(&work).unwrap();
-        let out = scheme(
-            &dir,
-            &[
-                "init",
-                "--alg",
-                alg,
-                "--name",
-                "Example Scheme Root",
-                "--organization",
-                "Example Scheme",
-                "--days",
-                "3650",
-            ],
-        );
-        assert!(
-            ok(&out).contains("keep"),
-            "init names the key to keep offline"
-        );
+        let mut args = vec![
+            "init",
+            "--alg",
+            alg,
+            "--name",
+            "Example Scheme Root",
+            "--organization",
+            "Example Scheme",
+            "--days",
+            "3650",
+        ];
+        args.extend_from_slice(more);
+        let init_output = ok(&scheme(&dir, &args));
         Self {
             _temp: temp,
             dir,
             work,
+            init_output,
         }
     }
 
@@ -395,4 +402,69 @@ fn scheme_init_again(dir: &Path) -> Output {
             "10",
         ],
     )
+}
+
+/// The root key kept in a PKCS#11 token (SoftHSM2): `init --token` makes it there and no key
+/// file exists; `accredit` and `trust-list` sign through the token; the certificate passes
+/// `openssl verify` and the trust list verifies under the root, as with a key file.
+#[test]
+fn a_root_key_in_a_token_signs_what_openssl_and_the_verifier_accept() {
+    let hsm_dir = tempfile::tempdir().unwrap();
+    let hsm = trustmark_pkcs11::softhsm::SoftHsm::create(hsm_dir.path()).unwrap();
+    // The tool's processes inherit it; no other test of this file loads a PKCS#11 module.
+    std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
+    for alg in ["ed25519", "es256"] {
+        let label = format!("root-{alg}");
+        let pin_file = hsm_dir.path().join(format!("{label}.pin"));
+        let config = hsm.init_token(&label, "4321", &pin_file).unwrap();
+        let token_file = hsm_dir.path().join(format!("{label}.toml"));
+        std::fs::write(
+            &token_file,
+            format!(
+                "module = {:?}\ntoken_label = {label:?}\npin_file = {:?}\n",
+                config.module.display().to_string(),
+                pin_file.display().to_string()
+            ),
+        )
+        .unwrap();
+        let scheme = Scheme::init_with(alg, &["--token", token_file.to_str().unwrap()]);
+        assert!(
+            scheme.init_output.contains("its key stays in the token"),
+            "{}",
+            scheme.init_output
+        );
+        assert!(scheme.dir.join("root-key.token").exists());
+        assert!(!scheme.dir.join("root-key.pem").exists());
+        let token_record = std::fs::read_to_string(scheme.dir.join("root-key.token")).unwrap();
+        assert!(!token_record.contains("4321"), "the PIN is never written");
+
+        let csr = openssl_request(&scheme.work, "Token Lab", alg);
+        let cert = scheme.file("lab.pem");
+        ok(&scheme.accredit(&csr, &cert, "iotsf-icaf:2"));
+        scheme.openssl_verify(&cert);
+        let list = scheme.file("trust-list.cose");
+        ok(&scheme.trust_list(&[cert.display().to_string()], &list, None));
+        let root = scheme.root();
+        let anchor = TrustAnchor {
+            alg: root.alg,
+            public_key: root.public_key.clone(),
+        };
+        let store = TrustStore::from_signed(
+            &std::fs::read(&list).unwrap(),
+            &anchor,
+            UnixTime(now()),
+            &RING,
+        )
+        .unwrap();
+        assert_eq!(store.list().issuers.len(), 1);
+
+        // Without the PIN the ceremony stops, saying why; nothing is signed.
+        std::fs::remove_file(&pin_file).unwrap();
+        let again = scheme.file("trust-list-2.cose");
+        refused(
+            &scheme.trust_list(&[cert.display().to_string()], &again, None),
+            "signing key store unavailable",
+        );
+        assert!(!again.exists());
+    }
 }

@@ -85,6 +85,7 @@ impl Scheme {
                             common_name: "trustmark DEVELOPMENT root (not for production)".into(),
                             organization: "trustmark development scheme".into(),
                             validity: trustmark_keys::Validity::days_from(now, 3650),
+                            token: None,
                         },
                     )?;
                     tracing::warn!(
