@@ -73,6 +73,11 @@ enum Command {
         #[arg(long, default_value = qr_text::DEFAULT_BASE_URL)]
         base_url: String,
     },
+    /// Certifier keys: move software keys into the configured PKCS#11 token.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// List or show the framework catalogues.
     Frameworks {
         #[command(subcommand)]
@@ -184,6 +189,27 @@ enum FrameworksCommand {
         /// Print JSON (`{id, version, requirements: [{id, section, title, mandatory_from}]}`).
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Move the software keys of DIR/keys/ (all, or those given with --kid) into the token the
+    /// service configuration names (`[keys.token]` in --config, or TRUSTMARK_PKCS11_*): each is
+    /// imported under its kid as a sensitive, non-extractable key, checked to sign for its
+    /// public key, and only then is its file removed. Stop the service first, and start it on
+    /// the token after. A token that refuses imports is reported with the rotation to use
+    /// instead (spec/pki.md 12.5).
+    Migrate {
+        /// Data directory of the service.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The service's configuration file (for `[keys.token]`).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Only this key (hex kid); repeat for several.
+        #[arg(long = "kid", value_name = "HEX")]
+        kids: Vec<String>,
     },
 }
 
@@ -329,6 +355,14 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(anyhow::Error::msg)?;
             service::run(config)
         }
+        Command::Keys {
+            command:
+                KeysCommand::Migrate {
+                    data_dir,
+                    config,
+                    kids,
+                },
+        } => migrate_keys(&data_dir, config.as_deref(), &kids),
         Command::Audit { data_dir } => {
             let store = service::store::SledStore::open(&data_dir.join("db"))?;
             let (entries, head) = service::audit::verify_chain(&store)?;
@@ -543,6 +577,75 @@ fn prefill_from(
         }
     }
     out("Check each carried-over row against this framework's text, set its carried_over.confirmed to true, answer the rest, then assess the file: a row carried over and not confirmed is not met.")
+}
+
+/// `keys migrate`: software keys into the configured token.
+fn migrate_keys(data_dir: &Path, config: Option<&Path>, kids: &[String]) -> Result<()> {
+    let config = service::ServiceConfig::load(
+        config,
+        &service::Overrides {
+            data_dir: Some(data_dir.to_owned()),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let Some(token) = config.keys.token else {
+        bail!("no token is configured: give [keys.token] in --config, or TRUSTMARK_PKCS11_MODULE, TRUSTMARK_PKCS11_TOKEN_LABEL and TRUSTMARK_PKCS11_PIN_FILE");
+    };
+    let label = token.token_label.clone();
+    let provider = trustmark_pkcs11::TokenProvider::new(std::sync::Arc::new(
+        trustmark_pkcs11::Token::new(token)?,
+    ));
+    let dir = data_dir.join("keys");
+    let files: Vec<PathBuf> = if kids.is_empty() {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+            .collect();
+        found.sort();
+        found
+    } else {
+        kids.iter()
+            .map(|kid| dir.join(format!("{}.pem", kid.to_ascii_lowercase())))
+            .collect()
+    };
+    if files.is_empty() {
+        out(format_args!("no software keys in {}", dir.display()))?;
+        return Ok(());
+    }
+    let mut failed = 0;
+    for file in &files {
+        match provider.import_key_file(file) {
+            Ok(imported) => {
+                let (kid, how) = match imported {
+                    trustmark_pkcs11::Imported::Created(kid) => (kid, "moved into"),
+                    trustmark_pkcs11::Imported::AlreadyThere(kid) => (kid, "already in"),
+                };
+                std::fs::remove_file(file)
+                    .with_context(|| format!("cannot remove {}", file.display()))?;
+                std::fs::File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .with_context(|| format!("cannot sync {}", dir.display()))?;
+                out(format_args!(
+                    "key {} {how} token {label}; {} removed",
+                    hex::encode(kid),
+                    file.display()
+                ))?;
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!(
+                    "trustmark-issuer: {}: {e}\n  kept. If the token refuses imports, rotate instead: with the service running on the token, POST /v1/certifiers/{{id}}/keys makes a key there and its CSR; accredit it (trustmark-scheme accredit), install it (PUT .../keys/{{kid}}/certificate), and the software key retires (spec/pki.md 7, 12.5)",
+                    file.display()
+                );
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} keys were not moved", files.len());
+    }
+    Ok(())
 }
 
 /// Issues a mark offline: allocates a status index, signs, records it with the digests of the

@@ -26,17 +26,17 @@ const ED25519_PARAMS: &[u8] = &[
 const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 
 /// The label of every key this crate makes.
-const LABEL: &str = "trustmark signing key";
+pub(crate) const LABEL: &str = "trustmark signing key";
 
 /// The two curves the token profile allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Curve {
+pub(crate) enum Curve {
     Ed25519,
     P256,
 }
 
 impl Curve {
-    fn of(alg: Algorithm) -> Result<Self, KeyError> {
+    pub(crate) fn of(alg: Algorithm) -> Result<Self, KeyError> {
         match alg {
             Algorithm::EdDsa => Ok(Self::Ed25519),
             Algorithm::Es256 => Ok(Self::P256),
@@ -46,7 +46,7 @@ impl Curve {
         }
     }
 
-    fn params(self) -> &'static [u8] {
+    pub(crate) fn params(self) -> &'static [u8] {
         match self {
             Self::Ed25519 => ED25519_PARAMS,
             Self::P256 => P256_PARAMS,

@@ -11,10 +11,12 @@
 #![deny(missing_docs)]
 
 mod config;
+mod import;
 mod key;
 pub mod softhsm;
 mod token;
 
 pub use config::{Pin, TokenConfig, DEFAULT_SESSIONS};
+pub use import::Imported;
 pub use key::{Protection, TokenKey, TokenProvider};
 pub use token::{Token, RETRY_AFTER};

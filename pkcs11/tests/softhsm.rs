@@ -8,9 +8,9 @@ use std::sync::{Arc, OnceLock};
 
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ED25519};
 use trustmark_format::Algorithm;
-use trustmark_keys::{kid_for, KeyError, SignerProvider};
+use trustmark_keys::{kid_for, KeyError, Signer, SignerProvider, SoftwareKey};
 use trustmark_pkcs11::softhsm::SoftHsm;
-use trustmark_pkcs11::{Protection, Token, TokenConfig, TokenProvider, RETRY_AFTER};
+use trustmark_pkcs11::{Imported, Protection, Token, TokenConfig, TokenProvider, RETRY_AFTER};
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -21,7 +21,7 @@ struct Setup {
 
 /// The tokens of this test process, one per test, all made before any test loads the module
 /// (SoftHSM2 reads its token directory when it is initialised; the tests share one module).
-const TOKENS: [&str; 5] = ["keys", "csr", "pool", "pin", "present"];
+const TOKENS: [&str; 6] = ["keys", "csr", "pool", "pin", "present", "import"];
 const PIN: &str = "1234";
 
 /// The SoftHSM2 set-up of this test process (`SOFTHSM2_CONF` is set before any module loads).
@@ -229,5 +229,58 @@ fn a_missing_token_or_module_is_unavailable() {
     assert!(
         matches!(&error, KeyError::Unavailable(m) if m.contains("cannot load PKCS#11 module /nonexistent/libpkcs11.so")),
         "{error}"
+    );
+}
+
+/// A software key file moves into the token: same kid and public key, sensitive and not
+/// extractable from now on (but not "always sensitive": it was once a file); a second run finds
+/// it there.
+#[test]
+fn a_software_key_file_is_imported_under_its_kid() {
+    let provider = TokenProvider::new(Arc::new(Token::new(token("import")).unwrap()));
+    for alg in [Algorithm::EdDsa, Algorithm::Es256] {
+        let software = SoftwareKey::generate(alg).unwrap();
+        let file = setup()
+            .root
+            .join(format!("{}.pem", hex::encode(software.kid())));
+        software.write_pem_file(&file).unwrap();
+        assert_eq!(
+            provider.import_key_file(&file).unwrap(),
+            Imported::Created(software.kid().to_vec())
+        );
+        let held = provider.signer(software.kid()).unwrap();
+        assert_eq!(held.public_key(), software.public_key());
+        verify(
+            alg,
+            software.public_key(),
+            b"moved",
+            &held.sign(b"moved").unwrap(),
+        );
+        assert_eq!(
+            provider.protection(software.kid()).unwrap(),
+            Protection {
+                sensitive: true,
+                extractable: false,
+                always_sensitive: false,
+                never_extractable: false
+            }
+        );
+        assert_eq!(
+            provider.import_key_file(&file).unwrap(),
+            Imported::AlreadyThere(software.kid().to_vec())
+        );
+    }
+    let not_a_key = setup().root.join("not-a-key.pem");
+    std::fs::write(
+        &not_a_key,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let refused = error(provider.import_key_file(&not_a_key).map(|_| ()));
+    assert!(
+        refused
+            .to_string()
+            .contains("not a PKCS#8 PRIVATE KEY block"),
+        "{refused}"
     );
 }

@@ -170,3 +170,73 @@ fn change_pin(hsm: &SoftHsm, old: &str, new: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `keys migrate`: a service's software keys move into a token under the same kids; the service
+/// restarted on the token signs with them (marks and status lists), and the files are gone.
+#[test]
+fn software_keys_migrate_into_a_token_and_keep_signing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hsm = SoftHsm::create(&dir.path().join("hsm")).unwrap();
+    let pin_file = dir.path().join("pin");
+    let token = hsm.init_token("migrate", "1234", &pin_file).unwrap();
+    let config = format!(
+        "[keys.token]\nmodule = {:?}\ntoken_label = \"migrate\"\npin_file = {:?}\n",
+        token.module.display().to_string(),
+        pin_file.display().to_string()
+    );
+    let env = [("SOFTHSM2_CONF", hsm.conf.as_os_str())];
+    let data = dir.path().join("data");
+    // Software keys first (no [keys.token]).
+    let server = Server::start_with_env(&data, Some(""), &[], &env);
+    assert_eq!(
+        server.get("/healthz").json()["key_store"]["kind"],
+        "software"
+    );
+    let key = std::fs::read_to_string(data.join("dev-certifier-api-key")).unwrap();
+    let key = key.trim().to_owned();
+    let assessment_id = assessment(&server, &key);
+    let before = server.post_json("/v1/marks", Some(&key), &mark_request(&assessment_id));
+    assert_eq!(before.status, 201, "{}", before.text());
+    let kid = before.json()["kid"].as_str().unwrap().to_owned();
+    drop(server);
+    assert!(data.join(format!("keys/{kid}.pem")).exists());
+
+    let config_file = dir.path().join("token.toml");
+    std::fs::write(&config_file, &config).unwrap();
+    let out = Command::new(binary("trustmark-issuer"))
+        .args(["keys", "migrate", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config_file)
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .env_remove("TRUSTMARK_PKCS11_MODULE")
+        .env_remove("TRUSTMARK_PKCS11_TOKEN_LABEL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("key {kid} moved into token migrate")),
+        "{stdout}"
+    );
+    assert!(!data.join(format!("keys/{kid}.pem")).exists());
+
+    // On the token now: same kid, the mark verifies, the status list is signed there.
+    let server = Server::start_with_env(&data, Some(&config), &[], &env);
+    assert_eq!(server.get("/healthz").json()["key_store"]["kind"], "pkcs11");
+    let after = server.post_json("/v1/marks", Some(&key), &mark_request(&assessment_id));
+    assert_eq!(after.status, 201, "{}", after.text());
+    assert_eq!(after.json()["kid"], kid.as_str());
+    let verified = server.post_json(
+        "/v1/verify",
+        None,
+        &serde_json::json!({ "mark": after.json()["token"] }),
+    );
+    assert_eq!(verified.json()["status"], "valid", "{}", verified.text());
+    let list = after.json()["status_list"].as_u64().unwrap();
+    assert_eq!(server.get(&format!("/v1/status-lists/{list}")).status, 200);
+}
