@@ -20,6 +20,23 @@ pub fn module() -> PathBuf {
 pub struct SoftHsm {
     /// The configuration file.
     pub conf: PathBuf,
+    /// The token directory.
+    tokens: PathBuf,
+}
+
+/// A token taken out of its SoftHSM2 set-up by [`SoftHsm::pull_out`].
+#[derive(Debug)]
+pub struct Pulled {
+    slot: PathBuf,
+    away: PathBuf,
+}
+
+impl Pulled {
+    /// Puts the token back where it was.
+    pub fn put_back(self) -> Result<(), String> {
+        std::fs::rename(&self.away, &self.slot)
+            .map_err(|e| format!("cannot put {} back: {e}", self.slot.display()))
+    }
 }
 
 impl SoftHsm {
@@ -36,7 +53,22 @@ impl SoftHsm {
             ),
         )
         .map_err(|e| format!("{}: {e}", conf.display()))?;
-        Ok(Self { conf })
+        Ok(Self { conf, tokens })
+    }
+
+    /// Takes the set-up's token out, as if pulled from its slot: its directory leaves the
+    /// token directory (for tests of a set-up with one token).
+    pub fn pull_out(&self) -> Result<Pulled, String> {
+        let slot = std::fs::read_dir(&self.tokens)
+            .map_err(|e| format!("{}: {e}", self.tokens.display()))?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| path.is_dir())
+            .ok_or_else(|| format!("no token in {}", self.tokens.display()))?;
+        let away = self.tokens.with_file_name("pulled-out");
+        std::fs::rename(&slot, &away)
+            .map_err(|e| format!("cannot pull {} out: {e}", slot.display()))?;
+        Ok(Pulled { slot, away })
     }
 
     /// Initialises a new token labelled `label` with the user PIN `pin`, and writes the PIN to

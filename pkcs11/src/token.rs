@@ -14,7 +14,6 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -39,6 +38,10 @@ type Job = Box<dyn FnOnce(&Session) + Send>;
 pub struct Token {
     config: TokenConfig,
     state: Mutex<State>,
+    /// Session workers still running, of every connection so far: a worker stuck in a call to
+    /// a failing token is left to finish rather than waited for, and the module is not
+    /// restarted under it.
+    live_workers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Token {
@@ -67,7 +70,6 @@ enum State {
 pub(crate) struct Connection {
     pub(crate) generation: u64,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// A loaded and initialised module, shared by every [`Token`] of the process that uses it.
@@ -128,17 +130,10 @@ impl Module {
 }
 
 impl Connection {
-    /// Stops the workers; each closes its session.
+    /// Closes the queue: each worker finishes the job it has, closes its session and ends.
+    /// Nothing waits for them (one may be stuck in a call to a failing token).
     fn shut_down(&self) {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
-        for worker in self
-            .workers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            let _ = worker.join();
-        }
     }
 }
 
@@ -181,6 +176,7 @@ impl Token {
         Ok(Self {
             config,
             state: Mutex::new(State::Idle),
+            live_workers: Arc::default(),
         })
     }
 
@@ -304,7 +300,11 @@ impl Token {
         }
         let module = module(&self.config.module).map_err(plain)?;
         if restart {
-            module.restart_if_alone().map_err(plain)?;
+            // Give the last connection's workers a moment to close their sessions; a module
+            // is never restarted under a running one.
+            if self.wait_for_workers(Duration::from_secs(2)) {
+                module.restart_if_alone().map_err(plain)?;
+            }
         }
         let pkcs11 = module.pkcs11();
         let slot = self.find_slot(&pkcs11).map_err(plain)?;
@@ -322,7 +322,6 @@ impl Token {
         })?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        let mut workers = Vec::with_capacity(sessions);
         let mut first = Some(first);
         for n in 0..sessions {
             let session = match first.take() {
@@ -334,12 +333,16 @@ impl Token {
                     Err(e) => return Err(plain(format!("cannot open a session: {e}"))),
                 },
             };
-            workers.push(spawn_worker(session, Arc::clone(&queue), n)?);
+            spawn_worker(
+                session,
+                Arc::clone(&queue),
+                n,
+                Arc::clone(&self.live_workers),
+            )?;
         }
         Ok(Connection {
             generation,
             jobs: Mutex::new(Some(jobs)),
-            workers: Mutex::new(workers),
         })
     }
 
@@ -378,10 +381,29 @@ impl Token {
 }
 
 impl Drop for Token {
+    /// Closes the sessions and waits (at most 5 s) for the workers to end, so that nothing
+    /// touches the module while the process tears it down.
     fn drop(&mut self) {
         if let State::Up(connection) = &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
             connection.shut_down();
         }
+        self.wait_for_workers(Duration::from_secs(5));
+    }
+}
+
+impl Token {
+    /// Waits until every session worker has ended, or `limit` has passed; whether they all
+    /// ended.
+    fn wait_for_workers(&self, limit: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        let deadline = Instant::now() + limit;
+        while self.live_workers.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 }
 
@@ -396,18 +418,34 @@ fn spawn_worker(
     session: Session,
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
     n: usize,
-) -> Result<JoinHandle<()>, (String, Option<Pin>)> {
+    live: Arc<std::sync::atomic::AtomicUsize>,
+) -> Result<(), (String, Option<Pin>)> {
+    use std::sync::atomic::Ordering;
+    live.fetch_add(1, Ordering::SeqCst);
     // The session moves to its worker, its only user from then on.
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name(format!("pkcs11-session-{n}"))
-        .spawn(move || loop {
-            let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
-            match job {
-                Ok(job) => job(&session),
-                Err(_) => break,
+        .spawn({
+            let live = Arc::clone(&live);
+            move || {
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(&session),
+                        Err(_) => break,
+                    }
+                }
+                drop(session);
+                live.fetch_sub(1, Ordering::SeqCst);
             }
-        })
-        .map_err(|e| (format!("cannot start a session worker: {e}"), None))
+        });
+    match spawned {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            live.fetch_sub(1, Ordering::SeqCst);
+            Err((format!("cannot start a session worker: {e}"), None))
+        }
+    }
 }
 
 /// Generations of connections, so handles cached in one are never used in another.

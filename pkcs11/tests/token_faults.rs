@@ -22,15 +22,7 @@ fn a_token_pulled_out_is_unavailable_and_used_again_when_back() {
     let key = provider.generate(Algorithm::Es256).unwrap();
     key.sign(b"before").unwrap();
     // Pull the token out: its directory leaves the token directory.
-    let tokens = dir.path().join("tokens");
-    let slot_dir = std::fs::read_dir(&tokens)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let away = dir.path().join("away");
-    std::fs::rename(&slot_dir, &away).unwrap();
+    let pulled = hsm.pull_out().unwrap();
     let mut outcomes = Vec::new();
     for _ in 0..3 {
         outcomes.push(
@@ -55,7 +47,7 @@ fn a_token_pulled_out_is_unavailable_and_used_again_when_back() {
         "{outcomes:?}"
     );
     // Put it back: the next request after the wait reconnects and signs with the same key.
-    std::fs::rename(&away, &slot_dir).unwrap();
+    pulled.put_back().unwrap();
     std::thread::sleep(RETRY_AFTER);
     let back = key.sign(b"back");
     assert!(

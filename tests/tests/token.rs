@@ -33,6 +33,48 @@ fn audited(data: &Path) -> u64 {
         .unwrap_or_else(|| panic!("unexpected audit output {text:?}"))
 }
 
+/// A SoftHSM2 set-up with one token, a service data directory, and the `[keys.token]`
+/// configuration naming the token.
+struct TokenSetup {
+    _dir: tempfile::TempDir,
+    hsm: SoftHsm,
+    pin_file: std::path::PathBuf,
+    data: std::path::PathBuf,
+    config: String,
+}
+
+impl TokenSetup {
+    fn new(label: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let hsm = SoftHsm::create(&dir.path().join("hsm")).unwrap();
+        let pin_file = dir.path().join("pin");
+        let token = hsm.init_token(label, "1234", &pin_file).unwrap();
+        let config = format!(
+            "[keys.token]\nmodule = {:?}\ntoken_label = {label:?}\npin_file = {:?}\n",
+            token.module.display().to_string(),
+            pin_file.display().to_string()
+        );
+        let data = dir.path().join("data");
+        Self {
+            _dir: dir,
+            hsm,
+            pin_file,
+            data,
+            config,
+        }
+    }
+
+    /// The service on the data directory with this configuration, seeing this SoftHSM2.
+    fn start(&self, config: &str) -> Server {
+        Server::start_with_env(
+            &self.data,
+            Some(config),
+            &[],
+            &[("SOFTHSM2_CONF", self.hsm.conf.as_os_str())],
+        )
+    }
+}
+
 /// Sets its flag when dropped.
 struct StopOnDrop<'a>(&'a AtomicBool);
 
@@ -74,18 +116,9 @@ fn issue_until(server: &Server, key: &str, assessment_id: &str, stop: &AtomicBoo
 
 #[test]
 fn the_token_pulled_out_or_its_pin_changed_under_load_gives_503_and_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let hsm = SoftHsm::create(&dir.path().join("hsm")).unwrap();
-    let pin_file = dir.path().join("pin");
-    let token = hsm.init_token("service", "1234", &pin_file).unwrap();
-    let config = format!(
-        "[keys.token]\nmodule = {:?}\ntoken_label = \"service\"\npin_file = {:?}\n",
-        token.module.display().to_string(),
-        pin_file.display().to_string()
-    );
-    let env = [("SOFTHSM2_CONF", hsm.conf.as_os_str())];
-    let data = dir.path().join("data");
-    let start = || Server::start_with_env(&data, Some(&config), &[], &env);
+    let setup = TokenSetup::new("service");
+    let (hsm, pin_file, data) = (&setup.hsm, &setup.pin_file, &setup.data);
+    let start = || setup.start(&setup.config);
 
     // First start: the development certifier's key is made in the token.
     let server = start();
@@ -95,18 +128,10 @@ fn the_token_pulled_out_or_its_pin_changed_under_load_gives_503_and_loses_nothin
     let key = key.trim().to_owned();
     let assessment_id = assessment(&server, &key);
     drop(server);
-    let before = audited(&data);
+    let before = audited(data);
 
     let server = start();
     let stop = AtomicBool::new(false);
-    let tokens = dir.path().join("hsm/tokens");
-    let slot = std::fs::read_dir(&tokens)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let away = dir.path().join("away");
     let seen = std::thread::scope(|scope| {
         let load = scope.spawn(|| issue_until(&server, &key, &assessment_id, &stop));
         // The load stops however this closure ends, a failed assertion included.
@@ -114,20 +139,20 @@ fn the_token_pulled_out_or_its_pin_changed_under_load_gives_503_and_loses_nothin
         let pause = || std::thread::sleep(Duration::from_millis(1500));
         pause();
         // Pulled out under load, then put back.
-        std::fs::rename(&slot, &away).unwrap();
+        let pulled = hsm.pull_out().unwrap();
         pause();
         let health = server.get("/healthz").json();
         assert_eq!(health["status"], "degraded", "{health}");
         assert_eq!(health["key_store"]["available"], false, "{health}");
-        std::fs::rename(&away, &slot).unwrap();
+        pulled.put_back().unwrap();
         pause();
         // The PIN changes on the token (another process) and in the PIN file, and the token
         // is pulled out and back so the service must log in again: with the new PIN.
-        change_pin(&hsm, "1234", "5678");
-        write_private(&pin_file, "5678").unwrap();
-        std::fs::rename(&slot, &away).unwrap();
+        change_pin(hsm, "1234", "5678");
+        write_private(pin_file, "5678").unwrap();
+        let pulled = hsm.pull_out().unwrap();
         pause();
-        std::fs::rename(&away, &slot).unwrap();
+        pulled.put_back().unwrap();
         pause();
         stop.store(true, Ordering::Relaxed);
         load.join().unwrap()
@@ -143,7 +168,7 @@ fn the_token_pulled_out_or_its_pin_changed_under_load_gives_503_and_loses_nothin
     );
     drop(server);
     // Every 201 is stored and audited, and nothing else is.
-    assert_eq!(audited(&data), before + seen.issued + 1, "{seen:?}");
+    assert_eq!(audited(data), before + seen.issued + 1, "{seen:?}");
 }
 
 /// Changes the token's user PIN from another process (`pkcs11-tool`, Debian's opensc).
@@ -175,19 +200,10 @@ fn change_pin(hsm: &SoftHsm, old: &str, new: &str) {
 /// restarted on the token signs with them (marks and status lists), and the files are gone.
 #[test]
 fn software_keys_migrate_into_a_token_and_keep_signing() {
-    let dir = tempfile::tempdir().unwrap();
-    let hsm = SoftHsm::create(&dir.path().join("hsm")).unwrap();
-    let pin_file = dir.path().join("pin");
-    let token = hsm.init_token("migrate", "1234", &pin_file).unwrap();
-    let config = format!(
-        "[keys.token]\nmodule = {:?}\ntoken_label = \"migrate\"\npin_file = {:?}\n",
-        token.module.display().to_string(),
-        pin_file.display().to_string()
-    );
-    let env = [("SOFTHSM2_CONF", hsm.conf.as_os_str())];
-    let data = dir.path().join("data");
+    let setup = TokenSetup::new("migrate");
+    let (hsm, config, data, dir) = (&setup.hsm, &setup.config, &setup.data, &setup._dir);
     // Software keys first (no [keys.token]).
-    let server = Server::start_with_env(&data, Some(""), &[], &env);
+    let server = setup.start("");
     assert_eq!(
         server.get("/healthz").json()["key_store"]["kind"],
         "software"
@@ -202,10 +218,10 @@ fn software_keys_migrate_into_a_token_and_keep_signing() {
     assert!(data.join(format!("keys/{kid}.pem")).exists());
 
     let config_file = dir.path().join("token.toml");
-    std::fs::write(&config_file, &config).unwrap();
+    std::fs::write(&config_file, config).unwrap();
     let out = Command::new(binary("trustmark-issuer"))
         .args(["keys", "migrate", "--data-dir"])
-        .arg(&data)
+        .arg(data)
         .arg("--config")
         .arg(&config_file)
         .env("SOFTHSM2_CONF", &hsm.conf)
@@ -226,7 +242,7 @@ fn software_keys_migrate_into_a_token_and_keep_signing() {
     assert!(!data.join(format!("keys/{kid}.pem")).exists());
 
     // On the token now: same kid, the mark verifies, the status list is signed there.
-    let server = Server::start_with_env(&data, Some(&config), &[], &env);
+    let server = setup.start(config);
     assert_eq!(server.get("/healthz").json()["key_store"]["kind"], "pkcs11");
     let after = server.post_json("/v1/marks", Some(&key), &mark_request(&assessment_id));
     assert_eq!(after.status, 201, "{}", after.text());
