@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
+mod key_migration;
+
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use clap::{Parser, Subcommand};
@@ -198,8 +200,10 @@ enum KeysCommand {
     /// service configuration names (`[keys.token]` in --config, or TRUSTMARK_PKCS11_*): each is
     /// imported under its kid as a sensitive, non-extractable key, checked to sign for its
     /// public key, and only then is its file removed. Stop the service first, and start it on
-    /// the token after. A token that refuses imports is reported with the rotation to use
-    /// instead (spec/pki.md 12.5).
+    /// the token after. With --rotate (for a token that refuses imports, or a policy that wants
+    /// keys born in the token), the certifier of each key is rotated instead: the running
+    /// service, on the token, makes a new key there and its CSR is saved for the operator
+    /// (spec/pki.md 12.5).
     Migrate {
         /// Data directory of the service.
         #[arg(long, value_name = "DIR")]
@@ -210,6 +214,16 @@ enum KeysCommand {
         /// Only this key (hex kid); repeat for several.
         #[arg(long = "kid", value_name = "HEX")]
         kids: Vec<String>,
+        /// Rotate each key's certifier to a new key made in the token, through the running
+        /// service, instead of importing the key.
+        #[arg(long, requires = "service")]
+        rotate: bool,
+        /// With --rotate: the service's base URL (running on the token).
+        #[arg(long, value_name = "URL")]
+        service: Option<String>,
+        /// With --rotate: a file holding an admin API key [default: DIR/admin-api-key].
+        #[arg(long, value_name = "FILE")]
+        admin_key_file: Option<PathBuf>,
     },
 }
 
@@ -361,8 +375,20 @@ fn run(cli: Cli) -> Result<()> {
                     data_dir,
                     config,
                     kids,
+                    rotate,
+                    service,
+                    admin_key_file,
                 },
-        } => migrate_keys(&data_dir, config.as_deref(), &kids),
+        } => {
+            if rotate {
+                let admin_key = admin_key_file.unwrap_or_else(|| data_dir.join("admin-api-key"));
+                let service =
+                    service.ok_or_else(|| anyhow::anyhow!("--rotate needs --service URL"))?;
+                key_migration::rotate(&data_dir, &kids, &service, &admin_key)
+            } else {
+                key_migration::import(&data_dir, config.as_deref(), &kids)
+            }
+        }
         Command::Audit { data_dir } => {
             let store = service::store::SledStore::open(&data_dir.join("db"))?;
             let (entries, head) = service::audit::verify_chain(&store)?;
@@ -577,75 +603,6 @@ fn prefill_from(
         }
     }
     out("Check each carried-over row against this framework's text, set its carried_over.confirmed to true, answer the rest, then assess the file: a row carried over and not confirmed is not met.")
-}
-
-/// `keys migrate`: software keys into the configured token.
-fn migrate_keys(data_dir: &Path, config: Option<&Path>, kids: &[String]) -> Result<()> {
-    let config = service::ServiceConfig::load(
-        config,
-        &service::Overrides {
-            data_dir: Some(data_dir.to_owned()),
-            ..Default::default()
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-    let Some(token) = config.keys.token else {
-        bail!("no token is configured: give [keys.token] in --config, or TRUSTMARK_PKCS11_MODULE, TRUSTMARK_PKCS11_TOKEN_LABEL and TRUSTMARK_PKCS11_PIN_FILE");
-    };
-    let label = token.token_label.clone();
-    let provider = trustmark_pkcs11::TokenProvider::new(std::sync::Arc::new(
-        trustmark_pkcs11::Token::new(token)?,
-    ));
-    let dir = data_dir.join("keys");
-    let files: Vec<PathBuf> = if kids.is_empty() {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .with_context(|| format!("cannot read {}", dir.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "pem"))
-            .collect();
-        found.sort();
-        found
-    } else {
-        kids.iter()
-            .map(|kid| dir.join(format!("{}.pem", kid.to_ascii_lowercase())))
-            .collect()
-    };
-    if files.is_empty() {
-        out(format_args!("no software keys in {}", dir.display()))?;
-        return Ok(());
-    }
-    let mut failed = 0;
-    for file in &files {
-        match provider.import_key_file(file) {
-            Ok(imported) => {
-                let (kid, how) = match imported {
-                    trustmark_pkcs11::Imported::Created(kid) => (kid, "moved into"),
-                    trustmark_pkcs11::Imported::AlreadyThere(kid) => (kid, "already in"),
-                };
-                std::fs::remove_file(file)
-                    .with_context(|| format!("cannot remove {}", file.display()))?;
-                std::fs::File::open(&dir)
-                    .and_then(|d| d.sync_all())
-                    .with_context(|| format!("cannot sync {}", dir.display()))?;
-                out(format_args!(
-                    "key {} {how} token {label}; {} removed",
-                    hex::encode(kid),
-                    file.display()
-                ))?;
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!(
-                    "trustmark-issuer: {}: {e}\n  kept. If the token refuses imports, rotate instead: with the service running on the token, POST /v1/certifiers/{{id}}/keys makes a key there and its CSR; accredit it (trustmark-scheme accredit), install it (PUT .../keys/{{kid}}/certificate), and the software key retires (spec/pki.md 7, 12.5)",
-                    file.display()
-                );
-            }
-        }
-    }
-    if failed > 0 {
-        bail!("{failed} of {} keys were not moved", files.len());
-    }
-    Ok(())
 }
 
 /// Issues a mark offline: allocates a status index, signs, records it with the digests of the

@@ -44,6 +44,6 @@ pub use pki::{
     issuer_certificate, root_certificate, CertificateInfo, IssuerCertificate,
     IssuerCertificateRequest, RootCertificate, Validity,
 };
-pub use provider::{KeyDirectory, SharedSigner, SignerProvider};
+pub use provider::{KeyDirectory, LayeredProvider, SharedSigner, SignerProvider};
 pub use signer::{Signer, SoftwareKey};
 pub use trust::{sign_trust_list, trusted_issuer, TrustListEntry};

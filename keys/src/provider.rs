@@ -117,6 +117,50 @@ impl SignerProvider for KeyDirectory {
     }
 }
 
+/// Keys in two stores: new keys are made in the first (a token), and a kid the first does not
+/// hold is looked up in the second (the software keys made before the token was configured), so
+/// a certifier keeps signing with its old key while it is migrated or rotated to the token.
+#[derive(Debug)]
+pub struct LayeredProvider {
+    primary: Arc<dyn SignerProvider>,
+    fallback: Arc<dyn SignerProvider>,
+}
+
+impl LayeredProvider {
+    /// `primary` makes new keys and is asked first; `fallback` holds older keys.
+    pub fn new(primary: Arc<dyn SignerProvider>, fallback: Arc<dyn SignerProvider>) -> Self {
+        Self { primary, fallback }
+    }
+}
+
+impl SignerProvider for LayeredProvider {
+    fn generate(&self, alg: Algorithm) -> Result<SharedSigner, KeyError> {
+        self.primary.generate(alg)
+    }
+
+    /// The primary's key; else the fallback's. When the primary is unavailable, a key the
+    /// fallback holds still signs, and any other kid answers the primary's error.
+    fn signer(&self, kid: &[u8]) -> Result<SharedSigner, KeyError> {
+        match self.primary.signer(kid) {
+            Ok(key) => Ok(key),
+            Err(KeyError::UnknownKid(_)) => self.fallback.signer(kid),
+            Err(e) => self.fallback.signer(kid).map_err(|_| e),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        self.primary.kind()
+    }
+
+    fn status(&self) -> Result<(), String> {
+        self.primary.status()
+    }
+
+    fn may_block(&self) -> bool {
+        self.primary.may_block() || self.fallback.may_block()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +183,29 @@ mod tests {
         assert!(matches!(
             KeyDirectory::new(temp.path().join("keys")).signer(&[1, 2, 3, 4]),
             Err(KeyError::Profile(_))
+        ));
+        Ok(())
+    }
+
+    /// New keys go to the first store; old kids are found in the second.
+    #[test]
+    fn a_layered_provider_makes_keys_in_the_first_store_and_finds_old_ones_in_the_second(
+    ) -> Result<(), KeyError> {
+        let temp = tempfile::tempdir().map_err(|e| KeyError::io(PathBuf::new())(e))?;
+        let old = Arc::new(KeyDirectory::new(temp.path().join("old")));
+        let old_key = old.generate(Algorithm::EdDsa)?;
+        let new = Arc::new(KeyDirectory::new(temp.path().join("new")));
+        let layered = LayeredProvider::new(new.clone(), old);
+        let made = layered.generate(Algorithm::Es256)?;
+        assert!(new.path(made.kid()).exists());
+        assert_eq!(layered.signer(made.kid())?.public_key(), made.public_key());
+        assert_eq!(
+            layered.signer(old_key.kid())?.public_key(),
+            old_key.public_key()
+        );
+        assert!(matches!(
+            layered.signer(&[9; 4]),
+            Err(KeyError::UnknownKid(_))
         ));
         Ok(())
     }

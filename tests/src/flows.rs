@@ -56,3 +56,22 @@ pub fn issue(server: &Server, key: &str, assessment_id: &str) -> Value {
     assert_eq!(answer.status, 201, "{}", answer.text());
     answer.json()
 }
+
+/// The keys of certifier `id` as (kid, state), as the admin lists them.
+pub fn key_states(server: &Server, id: &str) -> Vec<(String, String)> {
+    let keys = server.get_with(
+        &format!("/v1/certifiers/{id}/keys"),
+        &[("authorization", &format!("Bearer {}", server.admin_key))],
+    );
+    keys.json()["keys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no keys in {}", keys.text()))
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap_or_default().to_owned(),
+                k["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}

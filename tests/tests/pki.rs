@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use trustmark_e2e::flows::{assessment, certifier, mark_request};
+use trustmark_e2e::flows::{assessment, certifier, key_states, mark_request};
 use trustmark_e2e::server::{binary, Answer, Server};
 
 fn run(name: &str, args: &[&OsStr]) -> Output {
@@ -334,21 +334,7 @@ fn two_certifiers_rotation_withdrawal_and_removal_against_an_offline_root() {
     let mark_a2 = issue(&server, &key_a, &psti_a).json();
     assert_eq!(mark_a2["kid"], json!(a2.kid));
     assert_ne!(mark_a2["status_list"], mark_a1["status_list"]);
-    let keys = server.get_with(
-        &format!("/v1/certifiers/{lab_a}/keys"),
-        &[("authorization", &format!("Bearer {}", server.admin_key))],
-    );
-    let states: Vec<(String, String)> = keys.json()["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            (
-                k["kid"].as_str().unwrap().to_owned(),
-                k["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let states = key_states(&server, &lab_a);
     assert!(
         states.contains(&(a1.kid.clone(), "retiring".into())),
         "{states:?}"

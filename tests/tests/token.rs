@@ -10,23 +10,29 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use trustmark_e2e::flows::{assessment, mark_request};
+use trustmark_e2e::flows::{assessment, key_states, mark_request};
 use trustmark_e2e::server::{binary, Server};
 use trustmark_pkcs11::softhsm::{write_private, SoftHsm};
 
-/// Entries in the audit chain of a stopped service's data directory (the command verifies it).
-fn audited(data: &Path) -> u64 {
-    let out = Command::new(binary("trustmark-issuer"))
-        .args(["audit", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
+/// The standard output of a command that must succeed.
+fn succeeded(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{}",
+        "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    stdout
+}
+
+/// Entries in the audit chain of a stopped service's data directory (the command verifies it).
+fn audited(data: &Path) -> u64 {
+    let text = succeeded(
+        Command::new(binary("trustmark-issuer"))
+            .args(["audit", "--data-dir"])
+            .arg(data),
+    );
     text.split_whitespace()
         .nth(3)
         .and_then(|n| n.parse().ok())
@@ -219,21 +225,15 @@ fn software_keys_migrate_into_a_token_and_keep_signing() {
 
     let config_file = dir.path().join("token.toml");
     std::fs::write(&config_file, config).unwrap();
-    let out = Command::new(binary("trustmark-issuer"))
-        .args(["keys", "migrate", "--data-dir"])
-        .arg(data)
-        .arg("--config")
-        .arg(&config_file)
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .env_remove("TRUSTMARK_PKCS11_MODULE")
-        .env_remove("TRUSTMARK_PKCS11_TOKEN_LABEL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeded(
+        Command::new(binary("trustmark-issuer"))
+            .args(["keys", "migrate", "--data-dir"])
+            .arg(data)
+            .arg("--config")
+            .arg(&config_file)
+            .env("SOFTHSM2_CONF", &hsm.conf)
+            .env_remove("TRUSTMARK_PKCS11_MODULE")
+            .env_remove("TRUSTMARK_PKCS11_TOKEN_LABEL"),
     );
     assert!(
         stdout.contains(&format!("key {kid} moved into token migrate")),
@@ -255,4 +255,72 @@ fn software_keys_migrate_into_a_token_and_keep_signing() {
     assert_eq!(verified.json()["status"], "valid", "{}", verified.text());
     let list = after.json()["status_list"].as_u64().unwrap();
     assert_eq!(server.get(&format!("/v1/status-lists/{list}")).status, 200);
+}
+
+/// Once the service is on a token, keys made before keep signing from their files, and
+/// `keys migrate --rotate` rotates their certifiers to keys made in the token (for a token that
+/// refuses imports, or a policy that wants keys born there).
+#[test]
+fn keys_rotate_into_a_token_while_the_old_ones_keep_signing() {
+    let setup = TokenSetup::new("rotate");
+    let data = &setup.data;
+    let server = setup.start("");
+    let key = std::fs::read_to_string(data.join("dev-certifier-api-key")).unwrap();
+    let key = key.trim().to_owned();
+    let assessment_id = assessment(&server, &key);
+    let first = server.post_json("/v1/marks", Some(&key), &mark_request(&assessment_id));
+    let old_kid = first.json()["kid"].as_str().unwrap().to_owned();
+    drop(server);
+
+    let server = setup.start(&setup.config);
+    assert_eq!(server.get("/healthz").json()["key_store"]["kind"], "pkcs11");
+    let again = server.post_json("/v1/marks", Some(&key), &mark_request(&assessment_id));
+    assert_eq!(again.status, 201, "{}", again.text());
+    assert_eq!(
+        again.json()["kid"],
+        old_kid.as_str(),
+        "the old key signs from its file"
+    );
+
+    let stdout = succeeded(
+        Command::new(binary("trustmark-issuer"))
+            .args([
+                "keys",
+                "migrate",
+                "--rotate",
+                "--service",
+                &server.base,
+                "--data-dir",
+            ])
+            .arg(data),
+    );
+    assert!(
+        stdout.contains(&format!("key {old_kid} (a file) rotates to ")),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("1 of 1 keys rotating\n"), "{stdout}");
+    let csr = std::fs::read_dir(data.join("rotation"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    succeeded(
+        Command::new("openssl")
+            .args(["req", "-verify", "-noout", "-in"])
+            .arg(&csr),
+    );
+    // The new key is pending beside the old one, and it is not a file.
+    let name = csr.file_stem().unwrap().to_string_lossy().into_owned();
+    let (certifier, new_kid) = name.split_once('-').unwrap();
+    let states = key_states(&server, certifier);
+    assert!(
+        states.contains(&(old_kid.clone(), "active".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(new_kid.to_owned(), "pending".into())),
+        "{states:?}"
+    );
+    assert!(!data.join(format!("keys/{new_kid}.pem")).exists());
 }

@@ -359,9 +359,14 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
                 token = %token.token_label,
                 "certifier keys are kept in a PKCS#11 token"
             );
-            Arc::new(trustmark_pkcs11::TokenProvider::new(Arc::new(
-                trustmark_pkcs11::Token::new(token.clone())?,
-            )))
+            // Keys made before the token was configured keep signing from their files until
+            // they are moved into it (`keys migrate`) or rotated out (spec/pki.md 12.5).
+            Arc::new(trustmark_keys::LayeredProvider::new(
+                Arc::new(trustmark_pkcs11::TokenProvider::new(Arc::new(
+                    trustmark_pkcs11::Token::new(token.clone())?,
+                ))),
+                Arc::new(KeyDirectory::new(data_dir.join("keys"))),
+            ))
         }
         None => Arc::new(KeyDirectory::new(data_dir.join("keys"))),
     };
