@@ -28,8 +28,9 @@ use crate::config::{Pin, TokenConfig, DEFAULT_SESSIONS};
 /// How long a down token is left alone before the next request tries to reconnect.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// How long a request waits for a worker before the token counts as failing.
-const JOB_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request waits for a worker before the token counts as failing (signing with an
+/// EC key takes milliseconds; an HTTP client should not wait longer than this).
+const JOB_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Work for a session.
 type Job = Box<dyn FnOnce(&Session) + Send>;
@@ -42,6 +43,9 @@ pub struct Token {
     /// a failing token is left to finish rather than waited for, and the module is not
     /// restarted under it.
     live_workers: Arc<std::sync::atomic::AtomicUsize>,
+    /// The module, held from the first connection on, so that `Module::restart_if_alone`
+    /// sees every token of the process that uses it.
+    module: Mutex<Option<Arc<Module>>>,
 }
 
 impl std::fmt::Debug for Token {
@@ -109,9 +113,9 @@ impl Module {
     /// token put back, or made again), but only when the caller is its only user: `C_Finalize` is
     /// process-wide and would close every other user's sessions.
     fn restart_if_alone(self: &Arc<Self>) -> Result<(), String> {
-        // One count in MODULES, one in the caller.
+        // One count in MODULES, one in the token that holds it, one in the caller's hands.
         let modules = MODULES.lock().unwrap_or_else(|e| e.into_inner());
-        if Arc::strong_count(self) > 2 {
+        if Arc::strong_count(self) > 3 {
             return Ok(());
         }
         let mut pkcs11 = self.pkcs11.lock().unwrap_or_else(|e| e.into_inner());
@@ -177,6 +181,7 @@ impl Token {
             config,
             state: Mutex::new(State::Idle),
             live_workers: Arc::default(),
+            module: Mutex::new(None),
         })
     }
 
@@ -298,7 +303,17 @@ impl Token {
                 Some(pin),
             ));
         }
-        let module = module(&self.config.module).map_err(plain)?;
+        let module = {
+            let mut held = self.module.lock().unwrap_or_else(|e| e.into_inner());
+            match &*held {
+                Some(module) => Arc::clone(module),
+                None => {
+                    let loaded = module(&self.config.module).map_err(plain)?;
+                    *held = Some(Arc::clone(&loaded));
+                    loaded
+                }
+            }
+        };
         if restart {
             // Give the last connection's workers a moment to close their sessions; a module
             // is never restarted under a running one.
