@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 mod key_migration;
+mod publish;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
@@ -74,6 +75,21 @@ enum Command {
         /// Base URL of the verification page the QR code opens.
         #[arg(long, default_value = qr_text::DEFAULT_BASE_URL)]
         base_url: String,
+    },
+    /// Write the read path as static files (the trust list, the root certificate and every
+    /// status list the trust list names, with the service's paths and bytes, and a `_headers`
+    /// file of their Content-Type and Cache-Control) for a static web server or CDN.
+    Publish {
+        /// The service's base URL.
+        #[arg(long, value_name = "URL")]
+        service: String,
+        /// The directory to write (created; files replaced atomically).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Keep publishing, every SECONDS (status lists change and expire; choose less than
+        /// their ttl).
+        #[arg(long, value_name = "SECONDS")]
+        every: Option<u64>,
     },
     /// Certifier keys: move software keys into the configured PKCS#11 token.
     Keys {
@@ -369,6 +385,11 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(anyhow::Error::msg)?;
             service::run(config)
         }
+        Command::Publish {
+            service,
+            out,
+            every,
+        } => publish::publish(&service, &out, every),
         Command::Keys {
             command:
                 KeysCommand::Migrate {
