@@ -178,15 +178,43 @@ impl Signer for TokenKey {
         };
         let (generation, handle, mut signature) =
             self.token.run("sign", move |session, generation| {
-                let handle = match cached {
+                let mut known = match cached {
                     Some((g, handle)) if g == generation => Some(handle),
-                    _ => find_private(session, &kid)?,
+                    _ => None,
                 };
-                let Some(handle) = handle else {
-                    return Ok((generation, None, Vec::new()));
+                // A handle that went stale because another process changed the token is looked
+                // up once more; a key that was there and is gone is a fault (the token changed
+                // under us: pulled out, or replaced), not an unknown kid.
+                let stale = |e: &CkError| {
+                    matches!(
+                        e,
+                        CkError::Pkcs11(
+                            RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid,
+                            _
+                        )
+                    )
                 };
-                let signature = session.sign(&curve.signing_mechanism(), handle, &input)?;
-                Ok((generation, Some(handle), signature))
+                loop {
+                    let looked_up = known.is_none();
+                    let handle = match known {
+                        Some(handle) => handle,
+                        None => match find_private(session, &kid)? {
+                            Some(handle) => handle,
+                            None if cached.is_some() => {
+                                return Err(CkError::Pkcs11(
+                                    RvError::ObjectHandleInvalid,
+                                    Function::FindObjects,
+                                ))
+                            }
+                            None => return Ok((generation, None, Vec::new())),
+                        },
+                    };
+                    match session.sign(&curve.signing_mechanism(), handle, &input) {
+                        Ok(signature) => return Ok((generation, Some(handle), signature)),
+                        Err(e) if stale(&e) && !looked_up => known = None,
+                        Err(e) => return Err(e),
+                    }
+                }
             })?;
         let Some(handle) = handle else {
             return Err(KeyError::UnknownKid(hex::encode(&self.kid)));
@@ -314,7 +342,8 @@ impl SignerProvider for TokenProvider {
         let mut temporary = [0u8; 16];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut temporary)
             .map_err(|_| KeyError::Crypto("random id"))?;
-        let (public, private, point) = self.token.run("generate a key", move |session, _| {
+        // One job: the pair is made and named by its kid back to back on one session.
+        let made = self.token.run("generate a key", move |session, _| {
             let public_template = [
                 Attribute::Token(true),
                 Attribute::Private(false),
@@ -333,42 +362,53 @@ impl SignerProvider for TokenProvider {
                 Attribute::Label(LABEL.into()),
             ];
             // Mechanisms hold raw pointers (not `Send`), so each is made where it is used.
-            let (public, private) = session.generate_key_pair(
+            session.generate_key_pair(
                 &curve.generation_mechanism(),
                 &public_template,
                 &private_template,
             )?;
-            let point = match session
-                .get_attributes(public, &[AttributeType::EcPoint])?
-                .pop()
-            {
-                Some(Attribute::EcPoint(point)) => point,
-                _ => Vec::new(),
+            // The objects are found again by their temporary id rather than through the handles
+            // just returned, which another process writing the token can make stale.
+            let by_temporary = |class: ObjectClass| {
+                session.find_objects(&[Attribute::Class(class), Attribute::Id(temporary.to_vec())])
             };
-            Ok((public, private, point))
-        })?;
-        let made = public_key_from_point(alg, &point).and_then(|raw| {
-            let kid = kid_for(alg, &raw);
-            let id = kid.clone();
-            self.token
-                .run("name the key by its kid", move |session, _| {
-                    for object in [public, private] {
-                        session.update_attributes(object, &[Attribute::Id(id.clone())])?;
+            let named = by_temporary(ObjectClass::PUBLIC_KEY).and_then(|publics| {
+                let point = match publics.first() {
+                    Some(public) => match session
+                        .get_attributes(*public, &[AttributeType::EcPoint])?
+                        .pop()
+                    {
+                        Some(Attribute::EcPoint(point)) => point,
+                        _ => Vec::new(),
+                    },
+                    None => Vec::new(),
+                };
+                let Ok(raw) = public_key_from_point(alg, &point) else {
+                    return Ok(Err(point.len()));
+                };
+                let kid = kid_for(alg, &raw);
+                for class in [ObjectClass::PUBLIC_KEY, ObjectClass::PRIVATE_KEY] {
+                    for object in by_temporary(class)? {
+                        session.update_attributes(object, &[Attribute::Id(kid.clone())])?;
                     }
-                    Ok(())
-                })?;
-            Ok((raw, kid))
-        });
+                }
+                Ok(Ok((raw, kid)))
+            });
+            if !matches!(named, Ok(Ok(_))) {
+                // Leave no half-made key behind.
+                for class in [ObjectClass::PUBLIC_KEY, ObjectClass::PRIVATE_KEY] {
+                    for object in by_temporary(class).unwrap_or_default() {
+                        let _ = session.destroy_object(object);
+                    }
+                }
+            }
+            named
+        })?;
         match made {
             Ok((raw, kid)) => Ok(self.key(alg, raw, kid)),
-            Err(e) => {
-                // Leave no half-made key behind.
-                let _ = self.token.run("remove a half-made key", move |session, _| {
-                    session.destroy_object(private)?;
-                    session.destroy_object(public)
-                });
-                Err(e)
-            }
+            Err(len) => Err(KeyError::Store(format!(
+                "the token gave a {len}-byte public point, not a {alg:?} key"
+            ))),
         }
     }
 

@@ -133,10 +133,14 @@ impl Server {
             }
             command.envs(env.iter().copied());
         }
+        // TRUSTMARK_E2E_SERVER_LOGS=DIR keeps each service's log as DIR/<port>.log.
+        let stderr = std::env::var_os("TRUSTMARK_E2E_SERVER_LOGS")
+            .and_then(|dir| std::fs::File::create(Path::new(&dir).join(format!("{port}.log"))).ok())
+            .map_or_else(Stdio::null, Stdio::from);
         let child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start trustmark-issuer: {e}"));
         let agent: ureq::Agent = ureq::Agent::config_builder()
