@@ -306,3 +306,119 @@ fn closed_stdout_ends_the_output_quietly() {
     });
     assert_eq!(images.count(), 1);
 }
+
+/// Releases and carry-over on the command line: `id@release`, `--release`, a saved file's own
+/// release, and `assess --reuse` pre-filling PSTI from an ETSI assessment.
+#[test]
+fn releases_and_reuse_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let shown = issuer()
+        .args(["frameworks", "show", "iotsf-icaf@4.0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&shown.stdout).starts_with("iotsf-icaf 4.0 ("));
+
+    // A saved IoTSF 3.0 assessment names its release; assessing it as 4.0 is refused.
+    let csv = dir.path().join("iotsf.csv");
+    std::fs::write(&csv, "requirement,response,evidence\n2.4.3.1,C,E1\n").unwrap();
+    let saved = dir.path().join("iotsf.json");
+    let (code, err) = stderr_of(
+        issuer()
+            .args([
+                "assess",
+                "--framework",
+                "iotsf-icaf",
+                "--target-class",
+                "0",
+                "--responses",
+            ])
+            .arg(&csv)
+            .arg("--save")
+            .arg(&saved),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(doc["release"], "3.0");
+    let (code, err) = stderr_of(
+        issuer()
+            .args(["assess", "--framework", "iotsf-icaf", "--release", "4.0"])
+            .args(["--target-class", "0", "--responses"])
+            .arg(&saved),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("answers iotsf-icaf release 3.0, not 4.0"),
+        "{err}"
+    );
+
+    // ETSI -> PSTI through the deemed-compliance links of PSTI Schedule 2.
+    let etsi = dir.path().join("etsi.json");
+    std::fs::write(
+        &etsi,
+        r#"{"framework": "etsi-en-303-645", "release": "2.1.1", "target_class": 1, "responses": [
+            {"requirement": "5.1-1", "response": "C", "evidence": "PW-REPORT"},
+            {"requirement": "5.1-2", "response": "NA", "justification": "no passwords"},
+            {"requirement": "5.2-1", "response": "C", "evidence": "VDP-URL"}]}"#,
+    )
+    .unwrap();
+    let psti = dir.path().join("psti.json");
+    let out = issuer()
+        .args([
+            "assess",
+            "--framework",
+            "uk-psti",
+            "--target-class",
+            "1",
+            "--reuse",
+        ])
+        .arg(&etsi)
+        .arg("--save")
+        .arg(&psti)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("uk-psti 2023 from etsi-en-303-645 2.1.1: 2 rows pre-filled (carried over, not confirmed), 1 left unanswered"),
+        "{stdout}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&psti).unwrap()).unwrap();
+    assert_eq!(doc["responses"][0]["carried_over"]["confirmed"], false);
+    // Assessed as it is, the carried rows are not met.
+    let decided = issuer()
+        .args([
+            "assess",
+            "--framework",
+            "uk-psti",
+            "--target-class",
+            "1",
+            "--json",
+            "--responses",
+        ])
+        .arg(&psti)
+        .output()
+        .unwrap();
+    let decision: serde_json::Value = serde_json::from_slice(&decided.stdout).unwrap();
+    assert_eq!(decision["achieved_class"], serde_json::Value::Null);
+    assert_eq!(decision["blocking"][0]["reason"], "not_confirmed");
+    // --reuse needs --save.
+    let (code, _) = stderr_of(
+        issuer()
+            .args([
+                "assess",
+                "--framework",
+                "uk-psti",
+                "--target-class",
+                "1",
+                "--reuse",
+            ])
+            .arg(&etsi),
+    );
+    assert_eq!(code, Some(2));
+}

@@ -65,6 +65,8 @@ pub struct Group {
     pub source: String,
     /// The item they are filed under.
     pub name: String,
+    /// What the source says of this group beyond its rows (how a row was read), if anything.
+    pub note: Option<String>,
     /// The rows.
     pub rows: Vec<RowRef>,
 }
@@ -117,7 +119,6 @@ struct GroupFile {
     source: String,
     name: String,
     #[serde(default)]
-    #[allow(dead_code)]
     note: Option<String>,
     rows: Vec<String>,
 }
@@ -231,6 +232,7 @@ impl Crosswalk {
             groups.push(Group {
                 source: g.source,
                 name: g.name,
+                note: g.note,
                 rows,
             });
         }
