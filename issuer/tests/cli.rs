@@ -11,6 +11,13 @@ fn issuer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trustmark-issuer"))
 }
 
+/// `trustmark-issuer assess --framework FRAMEWORK --target-class CLASS`, more arguments to add.
+fn assess(framework: &str, class: &str) -> Command {
+    let mut command = issuer();
+    command.args(["assess", "--framework", framework, "--target-class", class]);
+    command
+}
+
 fn stderr_of(cmd: &mut Command) -> (Option<i32>, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("run: {e}"));
     (
@@ -192,46 +199,13 @@ fn assess_reports_bad_files_by_row_and_column() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("r.csv");
     std::fs::write(&path, "requirement,response\n2.4.3.1,C\n2.4.3.2,probably\n").unwrap();
-    let (code, err) = stderr_of(
-        issuer()
-            .args([
-                "assess",
-                "--framework",
-                "iotsf-icaf",
-                "--target-class",
-                "1",
-                "--responses",
-            ])
-            .arg(&path),
-    );
+    let (code, err) = stderr_of(assess("iotsf-icaf", "1").args(["--responses"]).arg(&path));
     assert_eq!(code, Some(1));
     assert!(err.contains("row 3, column response"), "{err}");
     std::fs::write(&path, "requirement,response\n9.9.9,C\n").unwrap();
-    let (_, err) = stderr_of(
-        issuer()
-            .args([
-                "assess",
-                "--framework",
-                "iotsf-icaf",
-                "--target-class",
-                "1",
-                "--responses",
-            ])
-            .arg(&path),
-    );
+    let (_, err) = stderr_of(assess("iotsf-icaf", "1").args(["--responses"]).arg(&path));
     assert!(err.contains("not a requirement of iotsf-icaf"), "{err}");
-    let (_, err) = stderr_of(
-        issuer()
-            .args([
-                "assess",
-                "--framework",
-                "nist",
-                "--target-class",
-                "1",
-                "--responses",
-            ])
-            .arg(&path),
-    );
+    let (_, err) = stderr_of(assess("nist", "1").args(["--responses"]).arg(&path));
     assert!(err.contains("unknown framework"), "{err}");
 }
 
@@ -323,15 +297,8 @@ fn releases_and_reuse_on_the_command_line() {
     std::fs::write(&csv, "requirement,response,evidence\n2.4.3.1,C,E1\n").unwrap();
     let saved = dir.path().join("iotsf.json");
     let (code, err) = stderr_of(
-        issuer()
-            .args([
-                "assess",
-                "--framework",
-                "iotsf-icaf",
-                "--target-class",
-                "0",
-                "--responses",
-            ])
+        assess("iotsf-icaf", "0")
+            .args(["--responses"])
             .arg(&csv)
             .arg("--save")
             .arg(&saved),
@@ -341,9 +308,8 @@ fn releases_and_reuse_on_the_command_line() {
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     assert_eq!(doc["release"], "3.0");
     let (code, err) = stderr_of(
-        issuer()
-            .args(["assess", "--framework", "iotsf-icaf", "--release", "4.0"])
-            .args(["--target-class", "0", "--responses"])
+        assess("iotsf-icaf", "0")
+            .args(["--release", "4.0", "--responses"])
             .arg(&saved),
     );
     assert_eq!(code, Some(1));
@@ -363,15 +329,8 @@ fn releases_and_reuse_on_the_command_line() {
     )
     .unwrap();
     let psti = dir.path().join("psti.json");
-    let out = issuer()
-        .args([
-            "assess",
-            "--framework",
-            "uk-psti",
-            "--target-class",
-            "1",
-            "--reuse",
-        ])
+    let out = assess("uk-psti", "1")
+        .args(["--reuse"])
         .arg(&etsi)
         .arg("--save")
         .arg(&psti)
@@ -391,16 +350,8 @@ fn releases_and_reuse_on_the_command_line() {
         serde_json::from_str(&std::fs::read_to_string(&psti).unwrap()).unwrap();
     assert_eq!(doc["responses"][0]["carried_over"]["confirmed"], false);
     // Assessed as it is, the carried rows are not met.
-    let decided = issuer()
-        .args([
-            "assess",
-            "--framework",
-            "uk-psti",
-            "--target-class",
-            "1",
-            "--json",
-            "--responses",
-        ])
+    let decided = assess("uk-psti", "1")
+        .args(["--json", "--responses"])
         .arg(&psti)
         .output()
         .unwrap();
@@ -408,17 +359,6 @@ fn releases_and_reuse_on_the_command_line() {
     assert_eq!(decision["achieved_class"], serde_json::Value::Null);
     assert_eq!(decision["blocking"][0]["reason"], "not_confirmed");
     // --reuse needs --save.
-    let (code, _) = stderr_of(
-        issuer()
-            .args([
-                "assess",
-                "--framework",
-                "uk-psti",
-                "--target-class",
-                "1",
-                "--reuse",
-            ])
-            .arg(&etsi),
-    );
+    let (code, _) = stderr_of(assess("uk-psti", "1").args(["--reuse"]).arg(&etsi));
     assert_eq!(code, Some(2));
 }

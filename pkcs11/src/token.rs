@@ -185,11 +185,6 @@ impl Token {
         })
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &TokenConfig {
-        &self.config
-    }
-
     /// Runs `work` on a free session and returns its result. A fault makes the token down and
     /// answers [`KeyError::Unavailable`]; another PKCS#11 error answers [`KeyError::Store`].
     pub(crate) fn run<T: Send + 'static>(

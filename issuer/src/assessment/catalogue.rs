@@ -226,6 +226,17 @@ pub(super) fn parsed_once<T>(
         })
 }
 
+impl AssessmentError {
+    /// The file and reason of an invalid built-in data file, as [`Parsed`] keeps them; an error
+    /// of another kind is reported against `file`.
+    pub(super) fn file_and_reason(self, file: &str) -> (String, String) {
+        match self {
+            Self::Catalogue { file, reason } => (file, reason),
+            other => (file.to_owned(), other.to_string()),
+        }
+    }
+}
+
 static BUILT_IN_CATALOGUES: Parsed<Vec<Arc<Catalogue>>> = std::sync::OnceLock::new();
 
 /// Every built-in catalogue (every release of every framework), loaded and validated on first
@@ -237,10 +248,7 @@ pub fn built_in() -> Result<&'static [Arc<Catalogue>], AssessmentError> {
             .map(|(file, text)| {
                 Catalogue::from_toml(file, text)
                     .map(Arc::new)
-                    .map_err(|e| match e {
-                        AssessmentError::Catalogue { file, reason } => (file, reason),
-                        other => ((*file).to_owned(), other.to_string()),
-                    })
+                    .map_err(|e| e.file_and_reason(file))
             })
             .collect::<Result<Vec<_>, _>>()?;
         check_releases(&catalogues)?;

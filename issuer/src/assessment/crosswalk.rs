@@ -138,12 +138,8 @@ static BUILT_IN_CROSSWALK: Parsed<Crosswalk> = std::sync::OnceLock::new();
 pub fn crosswalk() -> Result<&'static Crosswalk, AssessmentError> {
     let catalogues = built_in()?;
     parsed_once(&BUILT_IN_CROSSWALK, || {
-        Crosswalk::from_toml(include_str!("../../frameworks/crosswalk.toml"), catalogues).map_err(
-            |e| match e {
-                AssessmentError::Catalogue { file, reason } => (file, reason),
-                other => (FILE.to_owned(), other.to_string()),
-            },
-        )
+        Crosswalk::from_toml(include_str!("../../frameworks/crosswalk.toml"), catalogues)
+            .map_err(|e| e.file_and_reason(FILE))
     })
 }
 
