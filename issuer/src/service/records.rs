@@ -337,10 +337,10 @@ impl MarkRecord {
     /// digits each: nothing is written that would not read back.
     pub fn encode_with_token(&self, token: &[u8]) -> Result<Vec<u8>, RecordError> {
         let digests = self
-            .claims
-            .iter()
-            .map(|c| check_digest(&c.assessment_digest).map(serde_bytes::ByteBuf::from))
-            .collect::<Result<_, _>>()?;
+            .assessment_digests()?
+            .into_iter()
+            .map(serde_bytes::ByteBuf::from)
+            .collect();
         let stored = StoredMarkV1(
             STORED_MARK_V1,
             self.certifier_id.clone(),
@@ -385,7 +385,28 @@ impl MarkRecord {
         if version != STORED_MARK_V1 {
             return Err(RecordError(format!("unknown record version {version}")));
         }
-        let signed = parse_signed(&token, status_list, status_index)?;
+        Self::from_stored(
+            &token,
+            &certifier_id,
+            &issuer,
+            (status_list, status_index),
+            (status, reason),
+            &digests,
+        )
+    }
+
+    /// The record of a stored token and what the registry stored beside it: the certifier,
+    /// the issuer name, the status slot, the status and its reason, and the assessment digests
+    /// (32 bytes each) in the order of the token's framework claims.
+    pub fn from_stored(
+        token: &[u8],
+        certifier_id: &CertifierId,
+        issuer: &str,
+        (status_list, status_index): (u32, u32),
+        (status, reason): (MarkStatus, Option<String>),
+        digests: &[impl AsRef<[u8]>],
+    ) -> Result<Self, RecordError> {
+        let signed = parse_signed(token, status_list, status_index)?;
         if digests.len() != signed.claims.frameworks.len() {
             return Err(RecordError(format!(
                 "{} assessment digests for {} claims",
@@ -393,14 +414,14 @@ impl MarkRecord {
                 signed.claims.frameworks.len()
             )));
         }
-        if let Some(bad) = digests.iter().find(|d| d.len() != DIGEST_LEN) {
+        if let Some(bad) = digests.iter().find(|d| d.as_ref().len() != DIGEST_LEN) {
             return Err(RecordError(format!(
                 "an assessment digest of {} bytes",
-                bad.len()
+                bad.as_ref().len()
             )));
         }
         let digests = digests.iter().map(hex::encode).collect();
-        let mut record = Self::from_parts(signed, &certifier_id, &issuer, digests);
+        let mut record = Self::from_parts(signed, certifier_id, issuer, digests);
         record.status = status;
         record.status_reason = reason;
         Ok(record)
@@ -441,6 +462,15 @@ impl MarkRecord {
     /// The issuer display name (the certifier's name) of a stored record (for the page).
     pub fn stored_issuer(bytes: &[u8]) -> Result<String, RecordError> {
         Ok(Self::stored_head(bytes)?.2)
+    }
+
+    /// The assessment digests (32 bytes each) in the order of the claims; refused if one is not
+    /// 64 hex digits.
+    pub fn assessment_digests(&self) -> Result<Vec<Vec<u8>>, RecordError> {
+        self.claims
+            .iter()
+            .map(|c| check_digest(&c.assessment_digest))
+            .collect()
     }
 
     /// The token bytes.

@@ -4,12 +4,15 @@
 //!
 //! Failing closed on stored bytes that do not decode is each implementation's own test (how a
 //! value gets damaged depends on how it is stored).
+//!
+//! A store may enforce the registry's references (PostgreSQL's foreign keys do): the suite
+//! stores every record's certifier and issuer key ([`parents`]) before it commits the record.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 
-use super::{AuditHead, Counters, Repository, StatusSlot};
+use super::{AuditHead, Counters, Repository, StatusSlot, UnitOfWork};
 use crate::service::audit::{AuditEntry, GENESIS};
 use crate::service::idempotency::StoredAnswer;
 use crate::service::keys::{ApiKeyRecord, KeyHolder};
@@ -63,6 +66,23 @@ fn certifier(n: u8) -> Certifier {
         assurance: "third-party".into(),
         created_at: 1_795_300_000,
     }
+}
+
+/// The certifier of the sample records ([`sample_certifier`]).
+fn sample_lab() -> Certifier {
+    Certifier {
+        id: sample_certifier(),
+        name: "Lab".into(),
+        assurance: "third-party".into(),
+        created_at: 1_795_300_000,
+    }
+}
+
+/// Stores what the sample records refer to: their certifier, and their issuer key (kid
+/// 01020304, status list 1).
+fn parents(unit: &mut dyn UnitOfWork) {
+    unit.put_certifier(&sample_lab()).unwrap();
+    unit.put_issuer_key(&issuer_key(1, 1)).unwrap();
 }
 
 fn issuer_key(kid: u8, list: u32) -> IssuerKey {
@@ -158,6 +178,7 @@ fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
         let repo = backend.open();
         let mut unit = repo.begin();
         assert!(unit.is_empty());
+        unit.put_certifier(&sample_lab()).unwrap();
         unit.put_certifier(&certifier(1)).unwrap();
         unit.put_api_key("ab12", &api_key).unwrap();
         unit.put_assessment(&assessment).unwrap();
@@ -179,7 +200,7 @@ fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
         repo.certifier(&certifier(1).id).unwrap(),
         Some(certifier(1))
     );
-    assert_eq!(repo.certifiers().unwrap(), [certifier(1)]);
+    assert_eq!(repo.certifiers().unwrap(), [certifier(1), sample_lab()]);
     assert_eq!(repo.assessment(&assessment.id).unwrap(), Some(assessment));
     assert_eq!(repo.mark(&mark.mark_id).unwrap(), Some(mark.clone()));
     assert_eq!(
@@ -263,6 +284,7 @@ fn a_unit_reads_its_own_writes(backend: &dyn Backend) {
     let repo = backend.open();
     let committed = sample_record(1);
     let mut unit = repo.begin();
+    parents(unit.as_mut());
     unit.put_mark(SignedMark::new(committed.clone())).unwrap();
     unit.put_idempotent_answer(b"k/old", &answer(5)).unwrap();
     unit.commit().unwrap();
@@ -299,6 +321,7 @@ fn a_rollback_undoes_only_what_followed_its_savepoint(backend: &dyn Backend) {
     let kept = sample_record(1);
     let dropped = sample_record(2);
     let mut unit = repo.begin();
+    parents(unit.as_mut());
     unit.put_mark(SignedMark::new(kept.clone())).unwrap();
     let savepoint = unit.savepoint();
     unit.put_mark(SignedMark::new(dropped.clone())).unwrap();
@@ -320,7 +343,7 @@ fn a_rollback_undoes_only_what_followed_its_savepoint(backend: &dyn Backend) {
     unit.commit().unwrap();
     assert_eq!(repo.mark(&kept.mark_id).unwrap(), Some(kept));
     assert_eq!(repo.mark(&dropped.mark_id).unwrap(), None);
-    assert_eq!(repo.certifiers().unwrap(), []);
+    assert_eq!(repo.certifiers().unwrap(), [sample_lab()]);
 }
 
 fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
@@ -330,7 +353,8 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
         let record = ApiKeyRecord::new(KeyHolder::Admin, 1, None);
         unit.put_api_key(hash, &record).unwrap();
     }
-    for (kid, list) in [(9, 2), (3, 1)] {
+    parents(unit.as_mut());
+    for (kid, list) in [(9, 2), (3, 3)] {
         unit.put_issuer_key(&issuer_key(kid, list)).unwrap();
     }
     for n in [2, 1] {
@@ -358,14 +382,14 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
         .iter()
         .map(|k| k.kid.to_string())
         .collect();
-    assert_eq!(kids, ["03020304", "09020304"]);
+    assert_eq!(kids, ["01020304", "03020304", "09020304"]);
     let ids: Vec<CertifierId> = repo
         .certifiers()
         .unwrap()
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(ids, [certifier(1).id, certifier(2).id]);
+    assert_eq!(ids, [certifier(1).id, certifier(2).id, sample_certifier()]);
     let mut positions = Vec::new();
     repo.for_each_audit_entry(&mut |position, _| {
         positions.push(position);

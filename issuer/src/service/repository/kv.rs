@@ -66,6 +66,10 @@ fn utf8(table: Table, key: &[u8]) -> Result<&str, StoreError> {
 }
 
 impl<S: Store + ?Sized> Registry for S {
+    fn may_block(&self) -> bool {
+        false
+    }
+
     fn certifier(&self, id: &CertifierId) -> Result<Option<Certifier>, StoreError> {
         read(self, Table::Certifier, id.as_str().as_bytes(), json)
     }
@@ -236,6 +240,11 @@ impl<S: Store> KvUnit<'_, S> {
 }
 
 impl<S: Store> UnitOfWork for KvUnit<'_, S> {
+    fn lock_head(&mut self) -> Result<Option<Counters>, StoreError> {
+        // An embedded store has one process, whose writer is the only one.
+        Ok(None)
+    }
+
     fn put_certifier(&mut self, certifier: &Certifier) -> Result<(), StoreError> {
         let value = to_json(certifier)?;
         self.batch

@@ -5,11 +5,12 @@
 //! fails closed: a stored value that does not decode is an error naming where it is stored,
 //! never a default.
 //!
-//! A byte [`super::store::Store`] (sled) gets all three from `kv.rs`; a store with real tables
-//! implements them itself. Either way it must pass the store conformance suite
+//! A byte [`super::store::Store`] (sled) gets all three from `kv.rs`; PostgreSQL, a store with
+//! real tables, implements them itself (`postgres/`). Either way it must pass the store conformance suite
 //! (`conformance.rs`).
 
 mod kv;
+pub mod postgres;
 
 #[cfg(test)]
 pub(super) mod conformance;
@@ -28,6 +29,9 @@ use crate::MarkStatus;
 
 /// The registry's reads, for the handlers.
 pub trait Registry: Send + Sync {
+    /// Whether a read may wait on a server (then the handlers read on a blocking thread, never
+    /// on an asynchronous worker).
+    fn may_block(&self) -> bool;
     /// The certifier `id`.
     fn certifier(&self, id: &CertifierId) -> Result<Option<Certifier>, StoreError>;
     /// Every certifier, in id order.
@@ -131,6 +135,11 @@ pub struct CommitTimes {
 /// The writes of one commit group, applied together or not at all. Reads through a unit see
 /// its own writes (a later command of a group reads what an earlier one wrote).
 pub trait UnitOfWork {
+    /// Locks the registry's head for the rest of this unit and returns the counters stored
+    /// now. Where several processes write one store (service instances on one database), they
+    /// may be ahead of what this writer counted; `None` where this process is the store's only
+    /// writer and its own counters are current.
+    fn lock_head(&mut self) -> Result<Option<Counters>, StoreError>;
     /// Stores a certifier (new, or changed).
     fn put_certifier(&mut self, certifier: &Certifier) -> Result<(), StoreError>;
     /// Stores an API key's record under the key's hash.

@@ -205,6 +205,21 @@ impl Writer {
         }
     }
 
+    /// Takes the counters another writer of the same store left: its audit head, and any
+    /// status list or index it counted past this writer.
+    fn adopt(&mut self, stored: repository::Counters) {
+        let mine = &mut self.counters.stored;
+        mine.audit = stored.audit;
+        mine.next_status_list = mine.next_status_list.max(stored.next_status_list);
+        for (list, next) in stored.next_index {
+            let counted = mine.next_index.entry(list).or_default();
+            *counted = (*counted).max(next);
+        }
+        self.shared
+            .next_list
+            .fetch_max(mine.next_status_list, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn audit(
         &mut self,
         unit: &mut dyn UnitOfWork,
@@ -237,13 +252,25 @@ impl Writer {
         let saved = self.counters.clone();
         let store = self.store.clone();
         let mut unit = store.begin();
+        // Where other instances write the same database, this group starts from what they
+        // stored; a head that cannot be locked fails the group (nothing is stored).
+        let unlocked = match unit.lock_head() {
+            Ok(Some(stored)) => {
+                self.adopt(stored);
+                None
+            }
+            Ok(None) => None,
+            Err(e) => Some(e),
+        };
         let mut effects = Vec::new();
         let mut answers = Vec::with_capacity(group.len());
         let count = group.len();
         for write in group {
             answers.push(self.apply(write, unit.as_mut(), &mut effects));
         }
-        let committed = if unit.is_empty() {
+        let committed = if let Some(e) = unlocked {
+            Err(e)
+        } else if unit.is_empty() {
             Ok(repository::CommitTimes::default())
         } else {
             unit.put_counters(&self.counters.stored)
