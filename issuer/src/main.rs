@@ -170,12 +170,21 @@ enum Command {
         /// Configuration file (TOML): limits, status list timing, scheme policy.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Keep the registry in PostgreSQL instead of the embedded store in DIR/db: a
+        /// connection string, `postgres://user@host/db` or libpq `key=value` form [or
+        /// TRUSTMARK_DATABASE]. Prefer the environment when it holds a password.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// Verify the audit log's hash chain (with the service stopped).
     Audit {
         /// Data directory.
         #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
+        /// The service's PostgreSQL database, if it keeps its registry there [or
+        /// TRUSTMARK_DATABASE].
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// Print the size figures of a typical mark (bytes, URL, QR versions) as JSON.
     Report,
@@ -366,6 +375,7 @@ fn run(cli: Cli) -> Result<()> {
             root_certificate,
             trust_list,
             config,
+            database,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -380,6 +390,7 @@ fn run(cli: Cli) -> Result<()> {
                 public_base_url,
                 root_certificate,
                 trust_list_path: trust_list,
+                database,
             };
             let config = service::ServiceConfig::load(config.as_deref(), &overrides)
                 .map_err(anyhow::Error::msg)?;
@@ -410,9 +421,10 @@ fn run(cli: Cli) -> Result<()> {
                 key_migration::import(&data_dir, config.as_deref(), &kids)
             }
         }
-        Command::Audit { data_dir } => {
-            let store = service::store::SledStore::open(&data_dir.join("db"))?;
-            let (entries, head) = service::audit::verify_chain(&store)?;
+        Command::Audit { data_dir, database } => {
+            let database = database.or_else(|| std::env::var("TRUSTMARK_DATABASE").ok());
+            let store = service::open_store(&data_dir, database.as_deref(), 2)?;
+            let (entries, head) = service::audit::verify_chain(store.as_ref())?;
             out(format_args!(
                 "audit chain verified: {entries} entries, head {head}"
             ))?;

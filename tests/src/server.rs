@@ -72,6 +72,62 @@ pub fn binary(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// The variable naming the PostgreSQL cluster the end-to-end suite runs its services on (a
+/// libpq `key=value` connection string of a user that may create databases); unset, the
+/// services keep their registry in the embedded store.
+pub const POSTGRES_VAR: &str = "TRUSTMARK_E2E_POSTGRES";
+
+/// The database of the service on `data_dir` when the suite runs on PostgreSQL: one database
+/// per data directory, made on first use, so a service started again on the same directory
+/// finds its registry.
+pub fn database_for(data_dir: &Path) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let cluster = std::env::var(POSTGRES_VAR).ok()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let name = format!("e2e_{:016x}", hasher.finish());
+    let psql = |sql: &str| {
+        let output = Command::new("psql")
+            .args([
+                &cluster,
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+        assert!(
+            output.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    if psql(&format!(
+        "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+    ))
+    .is_empty()
+    {
+        psql(&format!("CREATE DATABASE {name}"));
+    }
+    Some(format!("{cluster} dbname={name}"))
+}
+
+/// `trustmark-issuer` for a command on the stopped service of `data_dir` (such as `audit`),
+/// with its database when the suite runs on PostgreSQL.
+pub fn issuer_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(binary("trustmark-issuer"));
+    if let Some(url) = database_for(data_dir) {
+        command.env("TRUSTMARK_DATABASE", url);
+    }
+    command
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -122,6 +178,9 @@ impl Server {
             command.arg("--config").arg(path);
         }
         command.args(args);
+        if let Some(url) = database_for(data_dir) {
+            command.env("TRUSTMARK_DATABASE", url);
+        }
         if !env.is_empty() {
             for name in [
                 "TRUSTMARK_PKCS11_MODULE",

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use trustmark_e2e::flows::{assessment, certifier, issue, mark_request, FIRMWARE};
-use trustmark_e2e::server::{binary, Server, NO_PUBLIC_LIMIT};
+use trustmark_e2e::server::{binary, issuer_command, Server, NO_PUBLIC_LIMIT};
 
 /// The page path of a mark URL (the URL's host is the public base URL).
 fn page_path(url: &str) -> String {
@@ -448,7 +448,7 @@ fn crash_safety() {
         );
     }
     drop(server);
-    let audit = Command::new(binary("trustmark-issuer"))
+    let audit = issuer_command(&data)
         .args(["audit", "--data-dir"])
         .arg(&data)
         .output()

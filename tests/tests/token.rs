@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use trustmark_e2e::flows::{assessment, key_states, mark_request};
-use trustmark_e2e::server::{binary, Server};
+use trustmark_e2e::server::{binary, issuer_command, Server};
 use trustmark_pkcs11::softhsm::{write_private, SoftHsm};
 
 /// The standard output of a command that must succeed.
@@ -28,11 +28,7 @@ fn succeeded(command: &mut Command) -> String {
 
 /// Entries in the audit chain of a stopped service's data directory (the command verifies it).
 fn audited(data: &Path) -> u64 {
-    let text = succeeded(
-        Command::new(binary("trustmark-issuer"))
-            .args(["audit", "--data-dir"])
-            .arg(data),
-    );
+    let text = succeeded(issuer_command(data).args(["audit", "--data-dir"]).arg(data));
     text.split_whitespace()
         .nth(3)
         .and_then(|n| n.parse().ok())

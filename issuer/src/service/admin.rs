@@ -158,8 +158,7 @@ pub(super) async fn list_certifiers(
 ) -> Result<Response, ApiError> {
     caller.admin()?;
     let certifiers: Vec<serde_json::Value> = state
-        .store
-        .certifiers()?
+        .registry(|r| r.certifiers())?
         .iter()
         .map(|certifier| certifier_json(&state, certifier))
         .collect();
@@ -168,9 +167,9 @@ pub(super) async fn list_certifiers(
 
 /// The certifier `id`, or 404.
 pub(super) fn certifier(state: &AppState, id: &str) -> Result<Certifier, ApiError> {
+    let id = path_id(id, CertifierId::parse, "certifier")?;
     state
-        .store
-        .certifier(&path_id(id, CertifierId::parse, "certifier")?)?
+        .registry(|r| r.certifier(&id))?
         .ok_or_else(|| ApiError::not_found("certifier"))
 }
 

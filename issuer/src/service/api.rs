@@ -114,8 +114,7 @@ fn owned_assessment(
 ) -> Result<AssessmentRecord, ApiError> {
     let id = path_id(id, AssessmentId::parse, "assessment")?;
     let record: AssessmentRecord = state
-        .store
-        .assessment(&id)?
+        .registry(|r| r.assessment(&id))?
         .ok_or_else(|| ApiError::not_found("assessment"))?;
     caller.owns(&record.certifier_id, "assessment")?;
     Ok(record)
@@ -160,9 +159,9 @@ pub(super) async fn reuse_assessment(
 
 /// The mark whose id is written `id`, or 404.
 fn mark(state: &AppState, id: &str) -> Result<MarkRecord, ApiError> {
+    let id = path_id(id, MarkId::parse, "mark")?;
     state
-        .store
-        .mark(&path_id(id, MarkId::parse, "mark")?)?
+        .registry(|r| r.mark(&id))?
         .ok_or_else(|| ApiError::not_found("mark"))
 }
 

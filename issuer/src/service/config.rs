@@ -66,6 +66,22 @@ pub struct ServiceConfig {
     pub upload: UploadBudget,
     /// Where certifier keys are kept (`spec/pki.md` 12).
     pub keys: KeysConfig,
+    /// The registry's database: absent, the embedded sled store in `DATA_DIR/db`; else a
+    /// PostgreSQL connection string (`postgres://user@host/db` or libpq `key=value` form).
+    pub database: Option<DatabaseUrl>,
+    /// Most connections the service opens to PostgreSQL.
+    pub database_pool: usize,
+}
+
+/// A database connection string. It may hold a password: its `Debug` form never shows it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
 }
 
 /// Where certifier keys are kept: software keys in `DATA_DIR/keys/` (the default), or a PKCS#11
@@ -104,6 +120,8 @@ impl Default for ServiceConfig {
             policy: SchemePolicy::default(),
             upload: UploadBudget::default(),
             keys: KeysConfig::default(),
+            database: None,
+            database_pool: 16,
         }
     }
 }
@@ -164,6 +182,8 @@ pub struct Overrides {
     pub root_certificate: Option<PathBuf>,
     /// `--trust-list`.
     pub trust_list_path: Option<PathBuf>,
+    /// `--database`.
+    pub database: Option<String>,
 }
 
 impl ServiceConfig {
@@ -194,6 +214,9 @@ impl ServiceConfig {
         }
         if let Some(path) = env("TRUSTMARK_TRUST_LIST") {
             config.scheme.trust_list_path = Some(path.into());
+        }
+        if let Some(url) = env("TRUSTMARK_DATABASE") {
+            config.database = Some(DatabaseUrl(url));
         }
         // A token from the environment: module, label and PIN file (or variable) together.
         match (
@@ -233,6 +256,12 @@ impl ServiceConfig {
         }
         if let Some(path) = &overrides.trust_list_path {
             config.scheme.trust_list_path = Some(path.clone());
+        }
+        if let Some(url) = &overrides.database {
+            config.database = Some(DatabaseUrl(url.clone()));
+        }
+        if config.database_pool < 2 {
+            return Err("database_pool must be at least 2 (the writer holds one)".into());
         }
         if config.scheme.trust_list_poll_seconds == 0 {
             return Err("scheme.trust_list_poll_seconds must be at least 1".into());

@@ -159,7 +159,7 @@ pub(super) fn lookup(
     state: &AppState,
     storage_key: &[u8],
 ) -> Result<Option<StoredAnswer>, ApiError> {
-    let answer = state.store.idempotent_answer(storage_key)?;
+    let answer = state.registry(|r| r.idempotent_answer(storage_key))?;
     Ok(answer.filter(|a| a.expires_at > now()))
 }
 

@@ -92,8 +92,7 @@ fn decide_now(
             ))
         })?;
         let record: AssessmentRecord = state
-            .store
-            .assessment(&id)?
+            .registry(|r| r.assessment(&id))?
             .ok_or_else(|| ApiError::invalid(format!("assessment_id {id}: no such assessment")))?;
         if record.certifier_id != certifier.id {
             return Err(ApiError::forbidden(format!(
@@ -242,8 +241,7 @@ impl NewMark {
 fn certifier_of(state: &AppState, caller: &Caller) -> Result<Certifier, ApiError> {
     let id = caller.certifier()?;
     state
-        .store
-        .certifier(id)?
+        .registry(|r| r.certifier(id))?
         .ok_or_else(|| ApiError::internal(format!("certifier {id} has a key but no record")))
 }
 

@@ -87,6 +87,20 @@ pub struct Services {
     decisions: issuance::DecisionCache,
 }
 
+impl Services {
+    /// Reads the registry from a handler. A store that waits on a server (PostgreSQL) is read
+    /// with this worker thread handed over to the runtime for the wait (tokio's
+    /// `block_in_place`), so the other requests on the worker go on; an embedded store is read
+    /// in place.
+    pub(crate) fn registry<T>(&self, read: impl FnOnce(&dyn Repository) -> T) -> T {
+        if self.store.may_block() {
+            tokio::task::block_in_place(|| read(self.store.as_ref()))
+        } else {
+            read(self.store.as_ref())
+        }
+    }
+}
+
 /// Decisions kept for issuance (`issuance::DecisionCache`): one per certifier and set of
 /// assessments a mark rests on.
 const DECISION_CACHE_ENTRIES: usize = 4096;
@@ -331,6 +345,20 @@ async fn sweep_idempotency(writer: tokio::sync::mpsc::WeakSender<Write>) {
     }
 }
 
+/// The registry's store: PostgreSQL at `database` (with at most `pool` connections) if one is
+/// given, else the embedded sled store in `data_dir/db`. Blocks; call it off the asynchronous
+/// workers.
+pub fn open_store(
+    data_dir: &Path,
+    database: Option<&str>,
+    pool: usize,
+) -> Result<Arc<dyn Repository>, store::StoreError> {
+    Ok(match database {
+        Some(url) => Arc::new(repository::postgres::PgStore::connect(url, pool)?),
+        None => Arc::new(SledStore::open(&data_dir.join("db"))?),
+    })
+}
+
 /// Runs the service until SIGINT or SIGTERM.
 pub fn run(config: ServiceConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -371,25 +399,34 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         None => Arc::new(KeyDirectory::new(data_dir.join("keys"))),
     };
 
-    let started = std::time::Instant::now();
-    let store: Arc<dyn Repository> = Arc::new(SledStore::open(&data_dir.join("db"))?);
-    let opened = started.elapsed();
-    let (chain_len, _) = audit::verify_chain(store.as_ref())?;
-    let verified = started.elapsed();
-    let shared = Arc::new(Shared::new(config.status_list_capacity));
-    let writer = Writer::open(store.clone(), shared.clone())?;
-    if let Some(bytes) = store.trust_list()? {
+    // The store is opened and read on a blocking thread: PostgreSQL's client blocks.
+    let (database, pool) = (config.database.clone(), config.database_pool);
+    let (capacity, store_dir) = (config.status_list_capacity, data_dir.clone());
+    let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let started = std::time::Instant::now();
+        let store = open_store(&store_dir, database.as_ref().map(|u| u.0.as_str()), pool)?;
+        let opened = started.elapsed();
+        let (chain_len, _) = audit::verify_chain(store.as_ref())?;
+        let verified = started.elapsed();
+        let shared = Arc::new(Shared::new(capacity));
+        let writer = Writer::open(store.clone(), shared.clone())?;
+        let trust_list = store.trust_list()?;
+        tracing::info!(
+            store = store.kind(),
+            store_open_ms = opened.as_millis(),
+            audit_check_ms = (verified - opened).as_millis(),
+            state_load_ms = (started.elapsed() - verified).as_millis(),
+            "start-up: store opened, audit chain verified, marks and keys loaded"
+        );
+        Ok((store, shared, writer, trust_list, chain_len))
+    });
+    let (store, shared, writer, trust_list, chain_len) = loaded.await??;
+    if let Some(bytes) = trust_list {
         let in_force = scheme.restore(bytes, crypto).map_err(|e| {
             anyhow::anyhow!("the stored trust list does not verify under the scheme root: {e}")
         })?;
         *shared.trust.write().unwrap_or_else(|e| e.into_inner()) = Some(in_force);
     }
-    tracing::info!(
-        store_open_ms = opened.as_millis(),
-        audit_check_ms = (verified - opened).as_millis(),
-        state_load_ms = (started.elapsed() - verified).as_millis(),
-        "start-up: store opened, audit chain verified, marks and keys loaded"
-    );
     let (tx, rx) = tokio::sync::mpsc::channel(65_536);
     let writer_thread = std::thread::Builder::new()
         .name("trustmark-writer".into())

@@ -10,8 +10,9 @@ use trustmark_format::UnixTime;
 use super::{now, AppState};
 
 /// `GET /healthz`: `ok`; `degraded` (200) while the trust list in force expires within the
-/// warning period; `failing` (503) with no trust list in force or an expired one, since then
-/// nothing can be issued or verified.
+/// warning period or the key store is down; `failing` (503) with no trust list in force or an
+/// expired one, since then nothing can be issued or verified, or with the registry's store
+/// unreachable.
 pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     use trustmark_domain::TrustListHealth;
     let warn = state.config.scheme.trust_list_warn_days * 86_400;
@@ -27,7 +28,7 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
             .into_response();
     };
     let list = &in_force.accepted.list;
-    let (mut status, code, problem) = match in_force.accepted.health(UnixTime(now()), warn) {
+    let (mut status, mut code, problem) = match in_force.accepted.health(UnixTime(now()), warn) {
         TrustListHealth::Current { .. } => ("ok", StatusCode::OK, None),
         TrustListHealth::ExpiringSoon { seconds_left } => (
             "degraded",
@@ -54,6 +55,12 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
             status = "degraded";
         }
     }
+    // Without its store the service can neither issue nor answer for its marks: failing.
+    let store = state.registry(|r| r.ping());
+    if let Err(e) = &store {
+        problems.push(format!("the registry's store is unreachable: {e}"));
+        (status, code) = ("failing", StatusCode::SERVICE_UNAVAILABLE);
+    }
     (
         code,
         Json(serde_json::json!({
@@ -69,6 +76,10 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
             "key_store": {
                 "kind": state.signers.kind(),
                 "available": key_store.is_ok(),
+            },
+            "store": {
+                "kind": state.store.kind(),
+                "reachable": store.is_ok(),
             },
             "problems": problems,
         })),

@@ -173,7 +173,8 @@ fn check_in(
 /// sign with one accredited key; the trust list names the key holder, the registry the
 /// certifier).
 fn certifier_name(state: &AppState, token: &[u8]) -> Option<String> {
-    state.store.mark_issuer(&crate::mark_id(token)).ok()?
+    let id = crate::mark_id(token);
+    state.registry(|r| r.mark_issuer(&id)).ok()?
 }
 
 /// The claims of a token whose signature verifies under a trusted key (whatever else fails),

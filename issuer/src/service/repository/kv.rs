@@ -70,6 +70,14 @@ impl<S: Store + ?Sized> Registry for S {
         false
     }
 
+    fn kind(&self) -> &'static str {
+        "sled"
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn certifier(&self, id: &CertifierId) -> Result<Option<Certifier>, StoreError> {
         read(self, Table::Certifier, id.as_str().as_bytes(), json)
     }

@@ -32,6 +32,10 @@ pub trait Registry: Send + Sync {
     /// Whether a read may wait on a server (then the handlers read on a blocking thread, never
     /// on an asynchronous worker).
     fn may_block(&self) -> bool;
+    /// Which store this is, for `/healthz` and logs: `sled` or `postgresql`.
+    fn kind(&self) -> &'static str;
+    /// Whether the store answers now (a round trip to a server; always for an embedded one).
+    fn ping(&self) -> Result<(), StoreError>;
     /// The certifier `id`.
     fn certifier(&self, id: &CertifierId) -> Result<Option<Certifier>, StoreError>;
     /// Every certifier, in id order.

@@ -246,6 +246,15 @@ impl Registry for PgStore {
         true
     }
 
+    fn kind(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.query("checking the connection", "SELECT 1", &[])
+            .map(drop)
+    }
+
     fn certifier(&self, id: &CertifierId) -> Result<Option<Certifier>, StoreError> {
         self.query_opt(
             "reading a certifier",
