@@ -218,7 +218,7 @@ pub fn verify_chain(store: &dyn Repository) -> Result<(u64, String), AuditError>
                     seq: count,
                     reason: reason.to_owned(),
                 });
-                Err(StoreError("audit walk stopped".into()))
+                Err(StoreError::new("audit walk stopped"))
             }
         }
     });

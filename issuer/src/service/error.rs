@@ -67,6 +67,20 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// 503 `store_unavailable` (with `Retry-After`): the registry's database could not be
+    /// reached.
+    pub fn store_unavailable(detail: impl std::fmt::Display) -> Self {
+        tracing::error!("store unavailable: {detail}");
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the registry's database did not answer; try again later (a retry with the same \
+             Idempotency-Key takes effect once)",
+        );
+        error.retry_after = Some(2);
+        error
+    }
+
     /// 503 `signer_unavailable`: the key that must sign cannot be reached (a missing key file,
     /// a token that is gone). Nothing was stored.
     pub fn signer_unavailable(detail: impl std::fmt::Display) -> Self {
@@ -195,7 +209,11 @@ impl From<crate::TransitionError> for ApiError {
 
 impl From<super::store::StoreError> for ApiError {
     fn from(e: super::store::StoreError) -> Self {
-        Self::internal(e)
+        if e.is_unavailable() {
+            Self::store_unavailable(e)
+        } else {
+            Self::internal(e)
+        }
     }
 }
 
@@ -213,6 +231,7 @@ impl From<super::writer::WriteError> for ApiError {
             E::LastAdminKey => Self::new(StatusCode::CONFLICT, "last_admin_key", e.to_string()),
             E::IdempotencyKeyInFlight => super::idempotency::in_flight(),
             E::Internal(detail) => Self::internal(detail),
+            E::Unavailable(detail) => Self::store_unavailable(detail),
         }
     }
 }

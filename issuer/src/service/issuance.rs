@@ -18,7 +18,7 @@ use super::handler::{json_body, with_signer, Rendered};
 use super::idempotency::Claim;
 use super::records::SignedMark;
 use super::records::{AssessmentRecord, Certifier, ClaimRecord, MarkRecord, SignedToken};
-use super::state::Metrics;
+use super::state::{Metrics, NoIndex};
 use super::writer::Command;
 use super::{now, AppState};
 use crate::{decide_claims, Assessment, IssueRequest};
@@ -131,9 +131,16 @@ fn decide_now(
 
 /// Takes a status index from `list`, warning once when it passes 90% of its capacity.
 fn take_index(state: &AppState, list: &super::state::ListState) -> Result<u32, ApiError> {
-    let index = list.indexes.take().inspect_err(|_| {
-        Metrics::inc(&state.shared.metrics.status_list_full);
-    })?;
+    let index = loop {
+        match list.indexes.take() {
+            Ok(index) => break index,
+            Err(NoIndex::Full(full)) => {
+                Metrics::inc(&state.shared.metrics.status_list_full);
+                return Err(full.into());
+            }
+            Err(NoIndex::LeaseUsed) => renew_lease(state, list)?,
+        }
+    };
     let capacity = list.indexes.capacity();
     if u64::from(index) * 10 >= u64::from(capacity) * 9
         && !list.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -147,6 +154,27 @@ fn take_index(state: &AppState, list: &super::state::ListState) -> Result<u32, A
         );
     }
     Ok(index)
+}
+
+/// Indexes leased from a shared store at a time (`spec/storage.md` 11.5): a lease costs one
+/// round trip to the database; what a stopped instance leaves of its lease is never used.
+const INDEX_LEASE: u32 = 256;
+
+/// Fetches a new lease of status indexes of `list` from the store, unless another request did
+/// while this one waited for the lease lock.
+fn renew_lease(state: &AppState, list: &super::state::ListState) -> Result<(), ApiError> {
+    let _one_at_a_time = list
+        .indexes
+        .leasing
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if !list.indexes.used_up() {
+        return Ok(());
+    }
+    let capacity = list.indexes.capacity();
+    let lease = state.registry(|r| r.lease_indexes(list.number, INDEX_LEASE, capacity))?;
+    list.indexes.grant(lease);
+    Ok(())
 }
 
 /// Signs a mark with already decided claims: a status index, the claims, the signature, and

@@ -7,6 +7,7 @@ mod auth;
 mod body;
 pub mod config;
 mod error;
+mod follow;
 mod handler;
 pub mod idempotency;
 mod issuance;
@@ -408,7 +409,9 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         let opened = started.elapsed();
         let (chain_len, _) = audit::verify_chain(store.as_ref())?;
         let verified = started.elapsed();
-        let shared = Arc::new(Shared::new(capacity));
+        let mut shared = Shared::new(capacity);
+        shared.leased_indexes = store.is_shared();
+        let shared = Arc::new(shared);
         let writer = Writer::open(store.clone(), shared.clone())?;
         let trust_list = store.trust_list()?;
         tracing::info!(
@@ -455,6 +458,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     }));
     bootstrap_admin(&data_dir, &state).await?;
     let watch = trust_watch::start(&state).await?;
+    let follower = follow::start(&state, chain_len);
     bootstrap_dev_certifier(&data_dir, &state).await?;
     tracing::info!(%bound, %base_url, audit_entries = chain_len, "trustmark issuer listening");
     eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");
@@ -463,8 +467,13 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     let config = state.config.clone();
     server::serve(listener, router(state), &config, shutdown_signal()).await;
     watch.abort();
-    // The aborted task drops its copy of the state (and of the writer's queue) when it stops.
+    // The aborted tasks drop their copies of the state (and of the writer's queue) when they
+    // stop.
     drop(watch.await);
+    if let Some(follower) = follower {
+        follower.abort();
+        drop(follower.await);
+    }
     // The router (and with it every sender) is gone: the writer drains its queue and stops.
     writer_thread
         .join()

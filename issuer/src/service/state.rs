@@ -82,6 +82,30 @@ impl StatusBits {
     /// Sets entry `index`, growing the list (its buffer doubles, so growing stays linear); an
     /// index at or past the capacity is refused and changes nothing.
     pub fn set(&mut self, index: u32, status: MarkStatus) -> Result<(), StatusListFull> {
+        self.grow(index)?;
+        self.list
+            .set(index as usize, status.list_value())
+            .map_err(|_| StatusListFull {
+                capacity: self.capacity,
+            })?;
+        self.len = self.len.max(index + 1);
+        Ok(())
+    }
+
+    /// Counts the entries up to `len` (capped at the capacity), which read as valid until set:
+    /// the marks another instance issued in this list (`spec/storage.md` 11.5).
+    pub fn extend_to(&mut self, len: u32) -> Result<(), StatusListFull> {
+        let len = len.min(self.capacity);
+        if len > self.len {
+            self.grow(len - 1)?;
+            self.len = len;
+        }
+        Ok(())
+    }
+
+    /// Makes room for entry `index` (the buffer doubles, so growing stays linear); an index at
+    /// or past the capacity is refused.
+    fn grow(&mut self, index: u32) -> Result<(), StatusListFull> {
         let full = StatusListFull {
             capacity: self.capacity,
         };
@@ -97,10 +121,6 @@ impl StatusBits {
             bytes.resize(grown, 0);
             self.list = StatusList::from_bytes(2, bytes).map_err(|_| full)?;
         }
-        self.list
-            .set(index as usize, status.list_value())
-            .map_err(|_| full)?;
-        self.len = self.len.max(index + 1);
         Ok(())
     }
 
@@ -153,37 +173,85 @@ impl Metrics {
 
 /// The status indexes of one list handed to handlers: unique within the process, and never at or
 /// past the list's capacity (`spec/storage.md` section 5).
+///
+/// The indexes it may hand out are a range `[next, end)`: up to the capacity for a store only
+/// this process writes; a lease from the database where several instances share the store
+/// (`spec/storage.md` 11.5), renewed by [`Self::grant`] when [`Self::take`] says it is used up.
+/// Both ends are one atomic word, so a take never sees one end of a new lease with the other of
+/// the old.
 #[derive(Debug)]
 pub struct StatusIndexes {
-    next: AtomicU32,
+    /// `end << 32 | next`.
+    range: AtomicU64,
     capacity: u32,
+    /// Held while a lease is fetched, so one request fetches it and the others wait for it.
+    pub leasing: std::sync::Mutex<()>,
+}
+
+/// Why no index was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoIndex {
+    /// The list is full.
+    Full(StatusListFull),
+    /// The lease is used up: fetch another one.
+    LeaseUsed,
+}
+
+fn pack(next: u32, end: u32) -> u64 {
+    u64::from(end) << 32 | u64::from(next)
+}
+
+fn unpack(range: u64) -> (u32, u32) {
+    // Truncation intended: the two halves of the word.
+    ((range & 0xffff_ffff) as u32, (range >> 32) as u32)
 }
 
 impl StatusIndexes {
     /// Indexes from `next` up to `capacity` (exclusive).
     pub fn new(next: u32, capacity: u32) -> Self {
         Self {
-            next: AtomicU32::new(next),
+            range: AtomicU64::new(pack(next, capacity)),
             capacity,
+            leasing: std::sync::Mutex::new(()),
         }
     }
 
     /// Takes the next index, or refuses when the list is full (the counter then stays at the
-    /// capacity: it never wraps).
-    pub fn take(&self) -> Result<u32, StatusListFull> {
-        self.next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                // `then`, not `then_some`: `n + 1` must not be computed at the capacity.
-                (n < self.capacity).then(|| n + 1)
-            })
-            .map_err(|_| StatusListFull {
+    /// capacity: it never wraps) or the lease is used up.
+    pub fn take(&self) -> Result<u32, NoIndex> {
+        let taken = self
+            .range
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |range| {
+                let (next, end) = unpack(range);
+                // `then`, not `then_some`: `next + 1` must not be computed at the end.
+                (next < end.min(self.capacity)).then(|| pack(next + 1, end))
+            });
+        match taken {
+            Ok(range) => Ok(unpack(range).0),
+            Err(range) if unpack(range).0 >= self.capacity => Err(NoIndex::Full(StatusListFull {
                 capacity: self.capacity,
-            })
+            })),
+            Err(_) => Err(NoIndex::LeaseUsed),
+        }
     }
 
-    /// Sets the next index (start-up).
+    /// Hands out every index from `next` up to the capacity (start-up, a store of one process).
     pub fn restart_at(&self, next: u32) {
-        self.next.store(next, Ordering::SeqCst);
+        self.range
+            .store(pack(next, self.capacity), Ordering::SeqCst);
+    }
+
+    /// Hands out the leased indexes `range` (an empty range: none until the next lease).
+    pub fn grant(&self, range: std::ops::Range<u32>) {
+        self.range
+            .store(pack(range.start, range.end), Ordering::SeqCst);
+    }
+
+    /// Whether the lease is used up (and the list not full): [`Self::take`] would say
+    /// [`NoIndex::LeaseUsed`].
+    pub fn used_up(&self) -> bool {
+        let (next, end) = unpack(self.range.load(Ordering::SeqCst));
+        next >= end && next < self.capacity
     }
 
     /// The capacity.
@@ -299,6 +367,9 @@ pub struct Shared {
     pub next_list: AtomicU32,
     /// The capacity of every status list.
     pub list_capacity: u32,
+    /// Whether status indexes come in leases from the store (several instances share it)
+    /// rather than from a counter of this process.
+    pub leased_indexes: bool,
     /// The trust list in force, if one was published to this service.
     pub trust: RwLock<Option<Arc<InForce>>>,
     /// Counters.
@@ -315,6 +386,7 @@ impl Shared {
             lists: RwLock::default(),
             next_list: AtomicU32::new(1),
             list_capacity: capacity.min(STATUS_LIST_CAPACITY),
+            leased_indexes: false,
             trust: RwLock::default(),
             metrics: Metrics::default(),
         }
@@ -361,11 +433,12 @@ impl Shared {
             .by_number
             .entry(key.status_list)
             .or_insert_with(|| {
-                Arc::new(ListState::new(
-                    key.status_list,
-                    key.kid.clone(),
-                    self.list_capacity,
-                ))
+                let list = ListState::new(key.status_list, key.kid.clone(), self.list_capacity);
+                if self.leased_indexes {
+                    // Nothing to hand out before the first lease.
+                    list.indexes.grant(0..0);
+                }
+                Arc::new(list)
             })
             .clone();
         lists.by_kid.insert(list.kid.clone(), list.clone());
@@ -525,10 +598,30 @@ mod tests {
         let indexes = StatusIndexes::new(0, 2);
         assert_eq!((indexes.take(), indexes.take()), (Ok(0), Ok(1)));
         for _ in 0..3 {
-            assert_eq!(indexes.take(), Err(StatusListFull { capacity: 2 }));
+            assert_eq!(
+                indexes.take(),
+                Err(NoIndex::Full(StatusListFull { capacity: 2 }))
+            );
         }
         let indexes = StatusIndexes::new(u32::MAX - 1, u32::MAX);
         assert_eq!(indexes.take(), Ok(u32::MAX - 1));
         assert!(indexes.take().is_err());
+    }
+
+    #[test]
+    fn leased_indexes_are_handed_out_until_the_lease_is_used_up() {
+        let indexes = StatusIndexes::new(0, 10);
+        indexes.grant(0..0);
+        assert_eq!(indexes.take(), Err(NoIndex::LeaseUsed));
+        indexes.grant(4..6);
+        assert_eq!((indexes.take(), indexes.take()), (Ok(4), Ok(5)));
+        assert_eq!(indexes.take(), Err(NoIndex::LeaseUsed));
+        // A lease reaching past the capacity stops at it.
+        indexes.grant(9..12);
+        assert_eq!(indexes.take(), Ok(9));
+        assert_eq!(
+            indexes.take(),
+            Err(NoIndex::Full(StatusListFull { capacity: 10 }))
+        );
     }
 }

@@ -36,10 +36,38 @@ fn key(table: Table, key: &[u8]) -> Vec<u8> {
     k
 }
 
-/// A storage failure. Never shown to clients beyond "internal error".
+/// A storage failure. Never shown to clients beyond "internal error", or, when the store could
+/// not be reached, "unavailable, retry later" (503).
 #[derive(Debug, thiserror::Error)]
-#[error("storage: {0}")]
-pub struct StoreError(pub String);
+#[error("storage: {message}")]
+pub struct StoreError {
+    message: String,
+    unavailable: bool,
+}
+
+impl StoreError {
+    /// A failure described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    /// The store could not be reached (a database server down or restarting): nothing was
+    /// done, and the same request may succeed later.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+
+    /// Whether the store could not be reached.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+}
 
 /// Writes applied together or not at all: puts, and deletes (a `None` value).
 #[derive(Debug, Default)]
@@ -118,7 +146,7 @@ impl StoreError {
     /// A stored value that does not decode: names its table and key, so the operator can find
     /// it.
     pub fn corrupt(table: Table, key: &[u8], reason: impl std::fmt::Display) -> Self {
-        Self(format!(
+        Self::new(format!(
             "table {table:?}, key {}: stored value does not decode: {reason}",
             printable_key(key)
         ))
@@ -176,10 +204,10 @@ impl SledStore {
             // timer.
             .flush_every_ms(None)
             .open()
-            .map_err(|e| StoreError(format!("opening {}: {e}", dir.display())))?;
+            .map_err(|e| StoreError::new(format!("opening {}: {e}", dir.display())))?;
         let data_path = dir.join("db");
         let data_file = std::fs::File::open(&data_path)
-            .map_err(|e| StoreError(format!("opening {}: {e}", data_path.display())))?;
+            .map_err(|e| StoreError::new(format!("opening {}: {e}", data_path.display())))?;
         Ok(Self {
             db,
             data_file,
@@ -191,7 +219,7 @@ impl SledStore {
     /// `fdatasync`s the blob files written since the last call, then the directory that names
     /// them. A blob removed by sled meanwhile needs no sync.
     fn sync_new_blobs(&self) -> Result<(), StoreError> {
-        let failed = |e: std::io::Error| StoreError(format!("syncing sled blobs: {e}"));
+        let failed = |e: std::io::Error| StoreError::new(format!("syncing sled blobs: {e}"));
         let entries = match std::fs::read_dir(&self.blobs) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -229,7 +257,7 @@ impl SledStore {
 }
 
 fn sled_error(e: sled::Error) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::new(e.to_string())
 }
 
 impl Store for SledStore {
@@ -265,7 +293,7 @@ impl Store for SledStore {
         self.sync_new_blobs()?;
         self.data_file
             .sync_data()
-            .map_err(|e| StoreError(format!("fdatasync: {e}")))
+            .map_err(|e| StoreError::new(format!("fdatasync: {e}")))
     }
 }
 

@@ -410,7 +410,7 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
     let error = repo
         .for_each_mark_status(&mut |_, _| {
             seen += 1;
-            Err(StoreError("stop".into()))
+            Err(StoreError::new("stop"))
         })
         .unwrap_err();
     assert_eq!((error.to_string().as_str(), seen), ("storage: stop", 1));
@@ -418,7 +418,7 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
     let error = repo
         .for_each_audit_entry(&mut |_, _| {
             seen += 1;
-            Err(StoreError("stop".into()))
+            Err(StoreError::new("stop"))
         })
         .unwrap_err();
     assert_eq!((error.to_string().as_str(), seen), ("storage: stop", 1));

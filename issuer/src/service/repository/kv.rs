@@ -51,7 +51,7 @@ fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::E
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError(format!("encoding a record: {e}")))
+    serde_json::to_vec(value).map_err(|e| StoreError::new(format!("encoding a record: {e}")))
 }
 
 fn u32_value(key: &[u8], value: &[u8]) -> Result<u32, StoreError> {
@@ -157,6 +157,43 @@ impl<S: Store> Repository for S {
         Ok(counters)
     }
 
+    fn is_shared(&self) -> bool {
+        // sled locks its directory: one process.
+        false
+    }
+
+    fn lease_indexes(
+        &self,
+        _list: u32,
+        _count: u32,
+        _capacity: u32,
+    ) -> Result<std::ops::Range<u32>, StoreError> {
+        Err(StoreError::new(
+            "the embedded store is not shared: its status indexes are counted in memory",
+        ))
+    }
+
+    fn audit_entries_from(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let walked = self.for_each_audit_entry(&mut |position, entry| {
+            if position >= from {
+                let entry = entry.ok_or_else(|| {
+                    StoreError::corrupt(Table::Audit, &position.to_be_bytes(), "unreadable")
+                })?;
+                entries.push(entry);
+                if entries.len() >= limit {
+                    // Stops the walk; not a failure.
+                    return Err(StoreError::new(String::new()));
+                }
+            }
+            Ok(())
+        });
+        if entries.len() < limit {
+            walked?;
+        }
+        Ok(entries)
+    }
+
     fn for_each_api_key(&self, visit: &mut ApiKeyVisit<'_>) -> Result<(), StoreError> {
         self.for_each(Table::ApiKey, &mut |hash, value| {
             let record: ApiKeyRecord =
@@ -220,7 +257,7 @@ impl<S: Store> Repository for S {
             }
             if expired.len() >= limit {
                 // Stops the walk; not a failure.
-                return Err(StoreError(String::new()));
+                return Err(StoreError::new(String::new()));
             }
             Ok(())
         });
@@ -285,7 +322,7 @@ impl<S: Store> UnitOfWork for KvUnit<'_, S> {
     fn put_mark_record(&mut self, record: &MarkRecord) -> Result<(), StoreError> {
         let value = record
             .encode()
-            .map_err(|e| StoreError(format!("encoding mark {}: {e}", record.mark_id)))?;
+            .map_err(|e| StoreError::new(format!("encoding mark {}: {e}", record.mark_id)))?;
         self.batch
             .put(Table::Mark, record.mark_id.as_str().as_bytes(), value);
         Ok(())

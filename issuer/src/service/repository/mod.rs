@@ -109,6 +109,20 @@ pub trait Repository: Registry {
     fn begin(&self) -> Box<dyn UnitOfWork + '_>;
     /// The stored counters (the defaults on an empty registry).
     fn counters(&self) -> Result<Counters, StoreError>;
+    /// Whether other processes may write this store at the same time (service instances on one
+    /// database): then status indexes come in leases ([`Self::lease_indexes`]) and each
+    /// instance follows the others' changes ([`Self::audit_entries_from`]).
+    fn is_shared(&self) -> bool;
+    /// Leases up to `count` status indexes of list `list` that no other lease holds, below
+    /// `capacity` (an empty range when the list is full). Only a shared store leases.
+    fn lease_indexes(
+        &self,
+        list: u32,
+        count: u32,
+        capacity: u32,
+    ) -> Result<std::ops::Range<u32>, StoreError>;
+    /// Up to `limit` audit entries from position `from`, in order.
+    fn audit_entries_from(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Calls `visit` with every API key, in hash order; stops at the first error.
     fn for_each_api_key(&self, visit: &mut ApiKeyVisit<'_>) -> Result<(), StoreError>;
     /// Every issuer key, in kid order.

@@ -35,11 +35,19 @@ pub(in crate::service) enum WriteError {
     /// was stored.
     #[error("{0}")]
     Internal(String),
+    /// The store could not be reached: the group was not acknowledged (and, if the connection
+    /// was lost at its commit, may or may not be stored).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for WriteError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        if e.is_unavailable() {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Internal(e.to_string())
+        }
     }
 }
 

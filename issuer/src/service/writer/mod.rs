@@ -54,6 +54,13 @@ enum Effect {
     Assessment,
 }
 
+/// Why a group's commit failed, for every command of it.
+struct Failure {
+    detail: String,
+    /// The store could not be reached (503, retry later) rather than failed (500).
+    unavailable: bool,
+}
+
 /// A computed answer waiting for the flush.
 enum Pending {
     Unit(Reply<()>, Result<(), WriteError>),
@@ -95,9 +102,14 @@ impl Pending {
     }
 
     /// Sends the answer, or `failure` (the group's commit failed) in its place.
-    fn send(self, failure: Option<&str>) {
-        fn failed<T>(detail: &str) -> Result<T, WriteError> {
-            Err(WriteError::Internal(detail.to_owned()))
+    fn send(self, failure: Option<&Failure>) {
+        fn failed<T>(failure: &Failure) -> Result<T, WriteError> {
+            let detail = failure.detail.clone();
+            Err(if failure.unavailable {
+                WriteError::Unavailable(detail)
+            } else {
+                WriteError::Internal(detail)
+            })
         }
         // A client that went away does not need its answer.
         match self {
@@ -118,13 +130,12 @@ impl Writer {
         shared: Arc<Shared>,
     ) -> Result<Self, StoreError> {
         let mut stored = store.counters()?;
-        let trust_sequence =
-            match store.trust_list()? {
-                Some(bytes) => Some(pki::stored_sequence(&bytes).map_err(|e| {
-                    StoreError(format!("the stored trust list does not decode: {e}"))
-                })?),
-                None => None,
-            };
+        let trust_sequence = match store.trust_list()? {
+            Some(bytes) => Some(pki::stored_sequence(&bytes).map_err(|e| {
+                StoreError::new(format!("the stored trust list does not decode: {e}"))
+            })?),
+            None => None,
+        };
         store.for_each_api_key(&mut |hash, record| {
             shared
                 .api_keys
@@ -142,14 +153,14 @@ impl Writer {
         for list in &lists {
             let next = *stored.next_index.entry(list.number).or_insert(0);
             if next > capacity {
-                return Err(StoreError(format!(
+                return Err(StoreError::new(format!(
                     "the store holds status indexes up to {next} in list {}, past the configured status list capacity {capacity}",
                     list.number
                 )));
             }
         }
         store.for_each_mark_status(&mut |id, slot| {
-            let bad = |reason: String| StoreError(format!("mark {id}: {reason}"));
+            let bad = |reason: String| StoreError::new(format!("mark {id}: {reason}"));
             let list = shared
                 .list(slot.list)
                 .ok_or_else(|| bad(format!("status list {} has no key", slot.list)))?;
@@ -170,8 +181,13 @@ impl Writer {
         // Handlers take indexes from here; an index taken by a request that never committed is
         // never acknowledged to anyone, so handing it out again after a restart is safe.
         for list in &lists {
-            list.indexes
-                .restart_at(stored.next_index.get(&list.number).copied().unwrap_or(0));
+            if shared.leased_indexes {
+                // Every index below the stored high-water mark may be another instance's.
+                list.indexes.grant(0..0);
+            } else {
+                list.indexes
+                    .restart_at(stored.next_index.get(&list.number).copied().unwrap_or(0));
+            }
         }
         shared
             .next_list
@@ -279,8 +295,11 @@ impl Writer {
         let times = match committed {
             Ok(times) => times,
             Err(e) => {
-                let failure = format!("committing a group of {count} commands: {e}");
-                tracing::error!("{failure}");
+                let failure = Failure {
+                    detail: format!("committing a group of {count} commands: {e}"),
+                    unavailable: e.is_unavailable(),
+                };
+                tracing::error!("{}", failure.detail);
                 self.counters = saved;
                 for answer in answers {
                     answer.send(Some(&failure));

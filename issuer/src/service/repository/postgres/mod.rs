@@ -24,6 +24,7 @@ pub use schema::SchemaReport;
 use super::{
     ApiKeyVisit, AuditVisit, Counters, Registry, Repository, StatusSlot, StatusVisit, UnitOfWork,
 };
+use crate::service::audit::AuditEntry;
 use crate::service::idempotency::StoredAnswer;
 use crate::service::records::{AssessmentRecord, Certifier, MarkRecord};
 use crate::service::store::StoreError;
@@ -61,9 +62,31 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-/// A client error as a store error, with what was being done.
+/// A client error as a store error, with what was being done; a lost or refused connection,
+/// a server shutting down or starting, or a cancelled statement make the store unavailable
+/// (503, retry later) rather than failed.
 pub(super) fn pg_error(context: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
-    move |e| StoreError(format!("PostgreSQL, {context}: {}", describe(&e)))
+    move |e| {
+        let message = format!("PostgreSQL, {context}: {}", describe(&e));
+        if is_unavailable(&e) {
+            StoreError::unavailable(message)
+        } else {
+            StoreError::new(message)
+        }
+    }
+}
+
+/// Whether `e` says the server could not be reached or is not serving: the connection closed,
+/// an I/O error, or SQLSTATE class 08 (connection exception), 53 (insufficient resources) or
+/// 57 (operator intervention: shutdown, starting up, statement cancelled).
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    match e.as_db_error() {
+        Some(db) => ["08", "53", "57"]
+            .iter()
+            .any(|class| db.code().code().starts_with(class)),
+        None => e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>()),
+    }
 }
 
 /// The database's own message when there is one (the client's top-level text is often only
@@ -99,18 +122,22 @@ impl PgStore {
     /// (refusing a database a newer binary migrated).
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-            StoreError(format!("the database URL does not parse: {}", describe(&e)))
+            StoreError::new(format!("the database URL does not parse: {}", describe(&e)))
         })?;
         config.options(SESSION_OPTIONS);
         config.application_name("trustmark-issuer");
         config.connect_timeout(CONNECT_TIMEOUT);
+        // A server that vanished without closing the connection is noticed in about 25 s.
+        config.keepalives_idle(Duration::from_secs(10));
+        config.keepalives_interval(Duration::from_secs(5));
+        config.keepalives_retries(3);
         let target = describe_target(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("trustmark-postgres")
             .enable_all()
             .build()
-            .map_err(|e| StoreError(format!("starting the database client's runtime: {e}")))?;
+            .map_err(|e| StoreError::new(format!("starting the database client's runtime: {e}")))?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -125,7 +152,7 @@ impl PgStore {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
-            .map_err(|e| StoreError(format!("the database connection pool: {e}")))?;
+            .map_err(|e| StoreError::new(format!("the database connection pool: {e}")))?;
         let store = Self {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
@@ -159,7 +186,7 @@ impl PgStore {
     /// A pooled connection.
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(|e| {
-            StoreError(format!(
+            StoreError::unavailable(format!(
                 "PostgreSQL at {} is not reachable: {e}",
                 self.target
             ))
@@ -195,7 +222,7 @@ impl PgStore {
     ) -> Result<Option<tokio_postgres::Row>, StoreError> {
         let rows = self.query(context, sql, params)?;
         if rows.len() > 1 {
-            return Err(StoreError(format!(
+            return Err(StoreError::new(format!(
                 "PostgreSQL, {context}: {} rows where one was expected",
                 rows.len()
             )));
@@ -340,6 +367,58 @@ impl Repository for PgStore {
             let client = self.client().await?;
             rows::counters(&client, false).await
         })
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn lease_indexes(
+        &self,
+        list: u32,
+        count: u32,
+        capacity: u32,
+    ) -> Result<std::ops::Range<u32>, StoreError> {
+        let (list, count, capacity) = (i64::from(list), i64::from(count), i64::from(capacity));
+        self.query(
+            "leasing status indexes",
+            "INSERT INTO status_lists (number, next_index) VALUES ($1, 0) \
+             ON CONFLICT (number) DO NOTHING",
+            &[&list],
+        )?;
+        // One statement: the row lock makes concurrent leases of the list take turns.
+        let row = self
+            .query_opt(
+                "leasing status indexes",
+                "UPDATE status_lists SET next_index = GREATEST(leased.start, \
+                 LEAST(leased.start + $2, $3)) \
+                 FROM (SELECT next_index AS start FROM status_lists WHERE number = $1 \
+                       FOR UPDATE) AS leased \
+                 WHERE number = $1 RETURNING leased.start, status_lists.next_index",
+                &[&list, &count, &capacity],
+            )?
+            .ok_or_else(|| {
+                StoreError::new(format!("status list {list} has no row to lease from"))
+            })?;
+        let key = list.to_string();
+        let start: i64 = rows::column(&row, "status_lists", &key, "start")?;
+        let end: i64 = rows::column(&row, "status_lists", &key, "next_index")?;
+        Ok(unsigned(start, "status_lists", &key, "next_index")?
+            ..unsigned(end, "status_lists", &key, "next_index")?)
+    }
+
+    fn audit_entries_from(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query(
+            "reading the audit log",
+            "SELECT seq, time, actor, action, subject, details, prev_hash, hash, version \
+             FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            &[&from, &limit],
+        )?
+        .iter()
+        .map(rows::audit_entry)
+        .collect()
     }
 
     fn for_each_api_key(&self, visit: &mut ApiKeyVisit<'_>) -> Result<(), StoreError> {

@@ -22,7 +22,7 @@ pub(super) fn corrupt(
     column: &str,
     reason: impl std::fmt::Display,
 ) -> StoreError {
-    StoreError(format!(
+    StoreError::new(format!(
         "table {table}, key {key:?}, column {column}: stored value does not decode: {reason}"
     ))
 }
@@ -60,7 +60,8 @@ fn unsigned_opt(
 
 /// `value` as a `bigint`, refused past its range (nothing is written that would not read back).
 pub(super) fn int(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError(format!("{what} {value} is too large to store")))
+    i64::try_from(value)
+        .map_err(|_| StoreError::new(format!("{what} {value} is too large to store")))
 }
 
 /// [`int`] of an optional value.
@@ -83,9 +84,8 @@ pub(super) fn status_value(status: MarkStatus) -> i16 {
 
 /// The head row is missing.
 pub(super) fn no_head() -> StoreError {
-    StoreError(
-        "the registry_head row is missing: this database was not made by the service's migrations"
-            .into(),
+    StoreError::new(
+        "the registry_head row is missing: this database was not made by the service's migrations",
     )
 }
 

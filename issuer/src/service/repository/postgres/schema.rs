@@ -88,12 +88,12 @@ async fn migrate_locked(client: &mut Client) -> Result<SchemaReport, StoreError>
         let name: String = row.get(1);
         let sum: String = row.get(2);
         let Some(known) = MIGRATIONS.iter().find(|m| m.version == version) else {
-            return Err(StoreError(format!(
+            return Err(StoreError::new(format!(
                 "the database's schema is at version {version} ({name}), newer than this binary, which knows versions up to {newest}: run a newer trustmark-issuer (never an older one) against this database"
             )));
         };
         if sum != checksum(known.sql) {
-            return Err(StoreError(format!(
+            return Err(StoreError::new(format!(
                 "the database's schema version {version} ({name}) was applied from SQL that differs from this binary's: the database or the binary is not what it claims to be"
             )));
         }

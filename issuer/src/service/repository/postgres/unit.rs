@@ -81,8 +81,10 @@ const DELETE_ANSWER: &str = "DELETE FROM idempotent_answers WHERE key = $1";
 const PUT_TRUST_LIST: &str = "UPDATE registry_head SET trust_list = $1";
 const PUT_HEAD: &str =
     "UPDATE registry_head SET next_status_list = $1, audit_entries = $2, audit_hash = $3";
+/// Never lowers a list's high-water mark: another instance's lease may be above this writer's.
 const PUT_NEXT_INDEX: &str = "INSERT INTO status_lists (number, next_index) VALUES ($1, $2) \
-     ON CONFLICT (number) DO UPDATE SET next_index = EXCLUDED.next_index";
+     ON CONFLICT (number) DO UPDATE \
+     SET next_index = GREATEST(status_lists.next_index, EXCLUDED.next_index)";
 
 /// The statements and parameters of one write.
 fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> {
@@ -163,7 +165,7 @@ fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> 
                 Box::new(a.request_hash.clone()),
                 Box::new(
                     i16::try_from(a.status)
-                        .map_err(|_| StoreError(format!("answer status {}", a.status)))?,
+                        .map_err(|_| StoreError::new(format!("answer status {}", a.status)))?,
                 ),
                 Box::new(a.body.clone()),
                 Box::new(int(a.created_at, "created_at")?),
@@ -195,7 +197,7 @@ fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> 
 /// A mark's parameters, in the column order of [`INSERT_MARK`].
 fn mark_params(m: &MarkRecord) -> Result<Params, StoreError> {
     let bad = |e: crate::service::records::RecordError| {
-        StoreError(format!("encoding mark {}: {e}", m.mark_id))
+        StoreError::new(format!("encoding mark {}: {e}", m.mark_id))
     };
     Ok(vec![
         Box::new(m.mark_id.as_str().to_owned()),
@@ -244,13 +246,13 @@ impl<'a> PgUnit<'a> {
             // Held from here until the transaction ends (dropped if this fails: see Drop).
             self.open = Some((client, Counters::default()));
             let Some((client, counters)) = &mut self.open else {
-                return Err(StoreError("no transaction".into()));
+                return Err(StoreError::new("no transaction"));
             };
             *counters = rows::counters(client, true).await?;
         }
         self.open
             .as_mut()
-            .ok_or_else(|| StoreError("no transaction".into()))
+            .ok_or_else(|| StoreError::new("no transaction"))
     }
 
     /// One row of `sql` read in this unit's transaction.
@@ -299,7 +301,7 @@ impl<'a> PgUnit<'a> {
         for (sql, params) in &all {
             let statement = prepared
                 .get(sql)
-                .ok_or_else(|| StoreError("a write without its statement".into()))?;
+                .ok_or_else(|| StoreError::new("a write without its statement"))?;
             let refs: Vec<&(dyn ToSql + Sync)> = params
                 .iter()
                 .map(|p| p.as_ref() as &(dyn ToSql + Sync))

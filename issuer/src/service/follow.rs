@@ -1,0 +1,173 @@
+//! Following the other instances on a shared store (`spec/storage.md` 11.5). Every change any
+//! instance commits appends to the one audit chain, so each instance reads the entries past
+//! the last it saw, about once a second, and brings what it keeps in memory up to date: the
+//! status bits of marks whose status changed, the length of each status list, issuer keys, API
+//! keys and the trust list in force. Its own changes come back too; applying them again
+//! changes nothing.
+
+use std::time::Duration;
+
+use trustmark_domain::MarkId;
+
+use super::store::StoreError;
+use super::AppState;
+
+/// How often an instance reads the others' changes: a revocation made through one instance is
+/// in the others' status lists within this (plus their cache, `status_list_ttl_seconds / 2`).
+pub(super) const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// Most entries read at once.
+const BATCH: usize = 1000;
+
+/// What a run of audit entries changed.
+#[derive(Debug, Default)]
+struct Changed {
+    /// Marks whose status changed.
+    marks: Vec<MarkId>,
+    /// Marks were issued (status lists may be longer).
+    issued: bool,
+    /// Issuer keys were made, certified, activated or retired.
+    keys: bool,
+    /// API keys (or certifiers, which come with one) were made or revoked.
+    api_keys: bool,
+    /// A trust list was put in force.
+    trust_list: bool,
+}
+
+impl Changed {
+    fn note(&mut self, action: &str, subject: &str) {
+        match action {
+            "mark.revoked" | "mark.suspended" | "mark.reinstated" => match MarkId::parse(subject) {
+                Ok(id) => self.marks.push(id),
+                Err(e) => tracing::error!("audit entry {action} of {subject:?}: {e}"),
+            },
+            "mark.issued" | "marks.issued" => self.issued = true,
+            "issuer_key.created" | "issuer_key.certified" => self.keys = true,
+            "trust_list.applied" => {
+                self.keys = true;
+                self.trust_list = true;
+            }
+            "api_key.created" | "api_key.revoked" | "certifier.created" => self.api_keys = true,
+            _ => {}
+        }
+    }
+}
+
+/// Starts following the store's audit chain from position `from` (where the start-up's state
+/// was read), if other instances may write the store; else does nothing.
+pub(super) fn start(state: &AppState, from: u64) -> Option<tokio::task::JoinHandle<()>> {
+    if !state.store.is_shared() {
+        return None;
+    }
+    let state = state.clone();
+    Some(tokio::spawn(async move {
+        let mut next = from;
+        let mut ticks = tokio::time::interval(FOLLOW_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let following = state.clone();
+            let caught_up = tokio::task::spawn_blocking(move || {
+                catch_up(&following, next).map_err(|e| (e, next))
+            })
+            .await;
+            match caught_up {
+                Ok(Ok(seen)) => next = seen,
+                // Tried again at the next tick (the store may be restarting).
+                Ok(Err((e, at))) => {
+                    tracing::warn!("following the other instances from audit entry {at}: {e}")
+                }
+                Err(e) => tracing::error!("following the other instances stopped a round: {e}"),
+            }
+        }
+    }))
+}
+
+/// Applies every audit entry from `next` on; returns the position after the last applied.
+fn catch_up(state: &AppState, mut next: u64) -> Result<u64, StoreError> {
+    loop {
+        let entries = state.store.audit_entries_from(next, BATCH)?;
+        let Some(last) = entries.last() else {
+            return Ok(next);
+        };
+        let mut changed = Changed::default();
+        for entry in &entries {
+            changed.note(&entry.action, &entry.subject);
+        }
+        let after = last.seq + 1;
+        apply(state, &changed)?;
+        next = after;
+        if entries.len() < BATCH {
+            return Ok(next);
+        }
+    }
+}
+
+/// Brings the shared state up to date with what `changed` names, read from the store.
+fn apply(state: &AppState, changed: &Changed) -> Result<(), StoreError> {
+    let shared = &state.shared;
+    if changed.keys {
+        for key in state.store.issuer_keys()? {
+            shared.add_list(&key);
+            shared.put_key(key);
+        }
+    }
+    if changed.api_keys {
+        state.store.for_each_api_key(&mut |hash, record| {
+            shared
+                .api_keys
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(hash, record);
+            Ok(())
+        })?;
+    }
+    if changed.trust_list {
+        if let Some(bytes) = state.store.trust_list()? {
+            let in_force = state
+                .scheme
+                .restore(bytes, state.crypto)
+                .map_err(|e| StoreError::new(format!("the stored trust list: {e}")))?;
+            let newer = shared
+                .in_force()
+                .is_none_or(|now| now.accepted.list.sequence < in_force.accepted.list.sequence);
+            if newer {
+                *shared.trust.write().unwrap_or_else(|e| e.into_inner()) = Some(in_force);
+            }
+        }
+    }
+    for id in &changed.marks {
+        let Some(mark) = state.store.mark(id)? else {
+            continue;
+        };
+        if let Some(list) = shared.list(mark.status_list) {
+            let set = list
+                .bits
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .set(mark.status_index, mark.status);
+            if let Err(e) = set {
+                tracing::error!("mark {id}: {e}");
+            }
+            list.version
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+    }
+    if changed.issued {
+        for (number, next) in state.store.counters()?.next_index {
+            let Some(list) = shared.list(number) else {
+                continue;
+            };
+            let mut bits = list.bits.write().unwrap_or_else(|e| e.into_inner());
+            let before = bits.len();
+            if let Err(e) = bits.extend_to(next) {
+                tracing::error!("status list {number}: {e}");
+            }
+            if bits.len() != before {
+                list.version
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
+    Ok(())
+}
