@@ -14,6 +14,7 @@ mod request;
 pub mod service;
 pub mod size_report;
 pub mod status_zlib;
+pub mod store_migration;
 
 pub use assessed::{decide_claims, Assessment, DecidedClaim, SchemePolicy};
 pub use error::IssueError;

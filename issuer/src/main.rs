@@ -76,6 +76,16 @@ enum Command {
         #[arg(long, default_value = qr_text::DEFAULT_BASE_URL)]
         base_url: String,
     },
+    /// Copy the registry of a stopped service from its embedded store (DIR/db) into an empty
+    /// PostgreSQL database, verifying the audit chain on both sides.
+    Migrate {
+        /// The service's data directory.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The PostgreSQL database (a connection string) [or TRUSTMARK_DATABASE].
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
     /// Write the read path as static files (the trust list, the root certificate and every
     /// status list the trust list names, with the service's paths and bytes, and a `_headers`
     /// file of their Content-Type and Cache-Control) for a static web server or CDN.
@@ -395,6 +405,23 @@ fn run(cli: Cli) -> Result<()> {
             let config = service::ServiceConfig::load(config.as_deref(), &overrides)
                 .map_err(anyhow::Error::msg)?;
             service::run(config)
+        }
+        Command::Migrate { from, to } => {
+            let Some(to) = to.or_else(|| std::env::var("TRUSTMARK_DATABASE").ok()) else {
+                anyhow::bail!("give the target database: --to URL or TRUSTMARK_DATABASE");
+            };
+            let copied = trustmark_issuer::store_migration::migrate(&from, &to)?;
+            out(format_args!(
+                "copied {} certifiers, {} API keys, {} issuer keys, {} assessments, {} marks, {} audit entries (chain verified on both sides), {} idempotent answers",
+                copied.certifiers,
+                copied.api_keys,
+                copied.issuer_keys,
+                copied.assessments,
+                copied.marks,
+                copied.audit_entries,
+                copied.answers
+            ))?;
+            Ok(())
         }
         Command::Publish {
             service,

@@ -178,7 +178,9 @@ impl Server {
             command.arg("--config").arg(path);
         }
         command.args(args);
-        if let Some(url) = database_for(data_dir) {
+        // A test that names the database itself (empty: the embedded store) keeps its choice.
+        let database_named = env.iter().any(|(name, _)| *name == "TRUSTMARK_DATABASE");
+        if let (false, Some(url)) = (database_named, database_for(data_dir)) {
             command.env("TRUSTMARK_DATABASE", url);
         }
         if !env.is_empty() {

@@ -368,7 +368,32 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
         unit.put_mark(SignedMark::new(sample_record(index)))
             .unwrap();
     }
+    unit.put_assessment(&sample_assessment(4)).unwrap();
+    unit.put_idempotent_answer(b"k/1", &answer(5)).unwrap();
     unit.commit().unwrap();
+    // The full scans (a copy of the registry) give back every record.
+    let mut marks = Vec::new();
+    repo.for_each_mark(&mut |mark| {
+        marks.push(mark);
+        Ok(())
+    })
+    .unwrap();
+    marks.sort_by_key(|m| m.status_index);
+    assert_eq!(marks, (0..3).map(sample_record).collect::<Vec<_>>());
+    let mut assessments = Vec::new();
+    repo.for_each_assessment(&mut |record| {
+        assessments.push(record);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(assessments, [sample_assessment(4)]);
+    let mut answers = Vec::new();
+    repo.for_each_idempotent_answer(&mut |key, stored| {
+        answers.push((key, stored));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(answers, [(b"k/1".to_vec(), answer(5))]);
     let mut hashes = Vec::new();
     repo.for_each_api_key(&mut |hash, _| {
         hashes.push(hash);

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 
 use super::{
-    ApiKeyVisit, AuditHead, AuditVisit, CommitTimes, Counters, Registry, Repository, Savepoint,
-    StatusSlot, StatusVisit, UnitOfWork,
+    AnswerVisit, ApiKeyVisit, AssessmentVisit, AuditHead, AuditVisit, CommitTimes, Counters,
+    MarkVisit, Registry, Repository, Savepoint, StatusSlot, StatusVisit, UnitOfWork,
 };
 use crate::service::audit::AuditEntry;
 use crate::service::idempotency::StoredAnswer;
@@ -232,6 +232,26 @@ impl<S: Store> Repository for S {
                     status,
                 },
             )
+        })
+    }
+
+    fn for_each_mark(&self, visit: &mut MarkVisit<'_>) -> Result<(), StoreError> {
+        self.for_each(Table::Mark, &mut |id, value| {
+            visit(MarkRecord::decode(value).map_err(|e| StoreError::corrupt(Table::Mark, id, e))?)
+        })
+    }
+
+    fn for_each_assessment(&self, visit: &mut AssessmentVisit<'_>) -> Result<(), StoreError> {
+        self.for_each(Table::Assessment, &mut |id, value| {
+            visit(json(value).map_err(|e| StoreError::corrupt(Table::Assessment, id, e))?)
+        })
+    }
+
+    fn for_each_idempotent_answer(&self, visit: &mut AnswerVisit<'_>) -> Result<(), StoreError> {
+        self.for_each(Table::Idempotency, &mut |key, value| {
+            let answer =
+                json(value).map_err(|e| StoreError::corrupt(Table::Idempotency, key, e))?;
+            visit(key.to_vec(), answer)
         })
     }
 

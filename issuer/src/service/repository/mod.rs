@@ -98,6 +98,12 @@ pub struct StatusSlot {
 pub type ApiKeyVisit<'a> = dyn FnMut(String, ApiKeyRecord) -> Result<(), StoreError> + 'a;
 /// What [`Repository::for_each_mark_status`] calls with each mark's id and status.
 pub type StatusVisit<'a> = dyn FnMut(&str, StatusSlot) -> Result<(), StoreError> + 'a;
+/// What [`Repository::for_each_mark`] calls with each mark.
+pub type MarkVisit<'a> = dyn FnMut(MarkRecord) -> Result<(), StoreError> + 'a;
+/// What [`Repository::for_each_assessment`] calls with each assessment.
+pub type AssessmentVisit<'a> = dyn FnMut(AssessmentRecord) -> Result<(), StoreError> + 'a;
+/// What [`Repository::for_each_idempotent_answer`] calls with each key and answer.
+pub type AnswerVisit<'a> = dyn FnMut(Vec<u8>, StoredAnswer) -> Result<(), StoreError> + 'a;
 /// What [`Repository::for_each_audit_entry`] calls with each entry's stored position and the
 /// entry (`None`: it does not decode; the chain check reports it as unreadable).
 pub type AuditVisit<'a> = dyn FnMut(u64, Option<AuditEntry>) -> Result<(), StoreError> + 'a;
@@ -130,6 +136,12 @@ pub trait Repository: Registry {
     /// Calls `visit` with every mark's status, without decoding tokens or holding the marks in
     /// memory; stops at the first error.
     fn for_each_mark_status(&self, visit: &mut StatusVisit<'_>) -> Result<(), StoreError>;
+    /// Calls `visit` with every mark record (a copy of the registry); stops at the first error.
+    fn for_each_mark(&self, visit: &mut MarkVisit<'_>) -> Result<(), StoreError>;
+    /// Calls `visit` with every assessment; stops at the first error.
+    fn for_each_assessment(&self, visit: &mut AssessmentVisit<'_>) -> Result<(), StoreError>;
+    /// Calls `visit` with every stored idempotent answer; stops at the first error.
+    fn for_each_idempotent_answer(&self, visit: &mut AnswerVisit<'_>) -> Result<(), StoreError>;
     /// Calls `visit` with every audit entry in position order; stops at the first error.
     fn for_each_audit_entry(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError>;
     /// The keys of up to `limit` idempotent answers that expired by `now`. An answer that does

@@ -22,7 +22,8 @@ use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 pub use schema::SchemaReport;
 
 use super::{
-    ApiKeyVisit, AuditVisit, Counters, Registry, Repository, StatusSlot, StatusVisit, UnitOfWork,
+    AnswerVisit, ApiKeyVisit, AssessmentVisit, AuditVisit, Counters, MarkVisit, Registry,
+    Repository, StatusSlot, StatusVisit, UnitOfWork,
 };
 use crate::service::audit::AuditEntry;
 use crate::service::idempotency::StoredAnswer;
@@ -460,6 +461,35 @@ impl Repository for PgStore {
                     status: rows::status(status, &id)?,
                 };
                 visit(&id, slot)
+            },
+        )
+    }
+
+    fn for_each_mark(&self, visit: &mut MarkVisit<'_>) -> Result<(), StoreError> {
+        self.for_each_row(
+            "reading marks",
+            &format!("SELECT {MARK_COLUMNS} FROM marks"),
+            &mut |row| visit(rows::mark(row)?),
+        )
+    }
+
+    fn for_each_assessment(&self, visit: &mut AssessmentVisit<'_>) -> Result<(), StoreError> {
+        self.for_each_row(
+            "reading assessments",
+            "SELECT id, certifier_id, framework, target_class, decision, responses, created_at \
+             FROM assessments",
+            &mut |row| visit(rows::assessment(row)?),
+        )
+    }
+
+    fn for_each_idempotent_answer(&self, visit: &mut AnswerVisit<'_>) -> Result<(), StoreError> {
+        self.for_each_row(
+            "reading idempotent answers",
+            "SELECT key, request_hash, status, body, created_at, expires_at \
+             FROM idempotent_answers",
+            &mut |row| {
+                let key: Vec<u8> = rows::column(row, "idempotent_answers", "", "key")?;
+                visit(key, rows::answer(row)?)
             },
         )
     }
