@@ -187,6 +187,47 @@ pub enum AuditError {
     },
 }
 
+/// Checks the stored head against the end of the chain, without walking it (the start-up's
+/// check, `spec/storage.md` 8.3): the entry before the head is at its place, its hash verifies
+/// and is the head's, and no entry follows it (for a `shared` store, where another instance
+/// may have appended since the head was read, an entry that follows must chain from it). The
+/// whole walk is [`verify_chain`] (`trustmark-issuer audit`).
+pub fn verify_head(
+    store: &dyn Repository,
+    head: &super::repository::AuditHead,
+    shared: bool,
+) -> Result<(), AuditError> {
+    let broken = |seq: u64, reason: String| AuditError::Broken { seq, reason };
+    let from = head.entries.saturating_sub(1);
+    let entries = store.audit_entries_from(from, 2)?;
+    let mut entries = entries.into_iter();
+    if head.entries > 0 {
+        let last = entries.next().filter(|e| e.seq == from).ok_or_else(|| {
+            broken(
+                from,
+                "missing: the stored head names it as the last entry".into(),
+            )
+        })?;
+        if last.compute_hash().ok().as_ref() != Some(&last.hash) {
+            return Err(broken(from, "altered (hash mismatch)".into()));
+        }
+        if last.hash != head.hash {
+            return Err(broken(from, "its hash is not the stored head's".into()));
+        }
+    } else if head.hash != GENESIS {
+        return Err(broken(0, "an empty log with a head hash".into()));
+    }
+    if let Some(next) = entries.next() {
+        if !shared || next.prev_hash != head.hash || next.seq != head.entries {
+            return Err(broken(
+                next.seq,
+                format!("follows the stored head of {} entries", head.entries),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Walks the whole chain; returns the number of entries and the head hash.
 pub fn verify_chain(store: &dyn Repository) -> Result<(u64, String), AuditError> {
     let mut prev = GENESIS.to_owned();
@@ -289,6 +330,111 @@ mod tests {
 
     fn broken(store: &SledStore) -> String {
         verify_chain(store).unwrap_err().to_string()
+    }
+
+    /// What the start-up's head check says of `store` (`ok` when it passes).
+    fn head_check(store: &SledStore, shared: bool) -> String {
+        let head = store.counters().unwrap().audit;
+        verify_head(store, &head, shared).map_or_else(|e| e.to_string(), |()| "ok".into())
+    }
+
+    #[test]
+    fn the_start_checks_the_stored_head_against_the_last_entry_only() {
+        let (_dir, store, entries) = chain(5);
+        assert_eq!(head_check(&store, false), "ok");
+        let (_empty_dir, empty, _) = chain(0);
+        assert_eq!(head_check(&empty, false), "ok");
+        // The last entry altered, or replaced by one that verifies but is not the head's.
+        let mut altered = entries[4].clone();
+        altered.details = serde_json::json!({ "n": 99 });
+        put(
+            &store,
+            Table::Audit,
+            &4u64.to_be_bytes(),
+            serde_json::to_vec(&altered).unwrap(),
+        );
+        assert_eq!(
+            head_check(&store, false),
+            "audit entry 4: altered (hash mismatch)"
+        );
+        let other = AuditEntry::new(
+            4,
+            2,
+            "admin",
+            "mark.revoked",
+            "m",
+            serde_json::json!({}),
+            &entries[3].hash,
+        )
+        .unwrap();
+        put(
+            &store,
+            Table::Audit,
+            &4u64.to_be_bytes(),
+            serde_json::to_vec(&other).unwrap(),
+        );
+        assert_eq!(
+            head_check(&store, false),
+            "audit entry 4: its hash is not the stored head's"
+        );
+        put(
+            &store,
+            Table::Audit,
+            &4u64.to_be_bytes(),
+            serde_json::to_vec(&entries[4]).unwrap(),
+        );
+        // An entry past the head: refused for a store of one process; on a shared store it
+        // may be another instance's, and must chain from the head.
+        let next = AuditEntry::new(
+            5,
+            2,
+            "admin",
+            "mark.revoked",
+            "m",
+            serde_json::json!({}),
+            &entries[4].hash,
+        )
+        .unwrap();
+        put(
+            &store,
+            Table::Audit,
+            &5u64.to_be_bytes(),
+            serde_json::to_vec(&next).unwrap(),
+        );
+        assert_eq!(
+            head_check(&store, false),
+            "audit entry 5: follows the stored head of 5 entries"
+        );
+        assert_eq!(head_check(&store, true), "ok");
+        let stray = AuditEntry::new(
+            5,
+            2,
+            "admin",
+            "mark.revoked",
+            "m",
+            serde_json::json!({}),
+            GENESIS,
+        )
+        .unwrap();
+        put(
+            &store,
+            Table::Audit,
+            &5u64.to_be_bytes(),
+            serde_json::to_vec(&stray).unwrap(),
+        );
+        assert_eq!(
+            head_check(&store, true),
+            "audit entry 5: follows the stored head of 5 entries"
+        );
+        // The last entry missing.
+        let mut batch = WriteBatch::default();
+        batch.delete(Table::Audit, &4u64.to_be_bytes());
+        batch.delete(Table::Audit, &5u64.to_be_bytes());
+        store.apply(batch).unwrap();
+        assert_eq!(
+            head_check(&store, false),
+            "audit entry 4: missing: the stored head names it as the last entry"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use trustmark_domain::MarkId;
 
+use super::repository::Repository;
+use super::state::Shared;
 use super::store::StoreError;
 use super::AppState;
 
@@ -72,7 +74,13 @@ pub(super) fn start(state: &AppState, from: u64) -> Option<tokio::task::JoinHand
             })
             .await;
             match caught_up {
-                Ok(Ok(seen)) => next = seen,
+                Ok(Ok(seen)) => {
+                    next = seen;
+                    state
+                        .shared
+                        .followed
+                        .store(seen, std::sync::atomic::Ordering::SeqCst);
+                }
                 // Tried again at the next tick (the store may be restarting).
                 Ok(Err((e, at))) => {
                     tracing::warn!("following the other instances from audit entry {at}: {e}")
@@ -83,10 +91,15 @@ pub(super) fn start(state: &AppState, from: u64) -> Option<tokio::task::JoinHand
     }))
 }
 
-/// Applies every audit entry from `next` on; returns the position after the last applied.
-fn catch_up(state: &AppState, mut next: u64) -> Result<u64, StoreError> {
+/// Reads the audit entries from `next` on, in batches, and hands what each batch changed to
+/// `apply`; returns the position after the last entry read.
+fn read_changes(
+    store: &dyn Repository,
+    mut next: u64,
+    mut apply: impl FnMut(&Changed) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
     loop {
-        let entries = state.store.audit_entries_from(next, BATCH)?;
+        let entries = store.audit_entries_from(next, BATCH)?;
         let Some(last) = entries.last() else {
             return Ok(next);
         };
@@ -95,12 +108,30 @@ fn catch_up(state: &AppState, mut next: u64) -> Result<u64, StoreError> {
             changed.note(&entry.action, &entry.subject);
         }
         let after = last.seq + 1;
-        apply(state, &changed)?;
+        apply(&changed)?;
         next = after;
         if entries.len() < BATCH {
             return Ok(next);
         }
     }
+}
+
+/// Applies every audit entry from `next` on; returns the position after the last applied.
+fn catch_up(state: &AppState, next: u64) -> Result<u64, StoreError> {
+    read_changes(state.store.as_ref(), next, |changed| apply(state, changed))
+}
+
+/// Brings the status bits of `shared` up to date with the status changes and issuance recorded
+/// in the audit chain from position `from` on (the start-up after loading a snapshot taken at
+/// `from`); returns the position after the last entry.
+pub(super) fn replay_statuses(
+    store: &dyn Repository,
+    shared: &Shared,
+    from: u64,
+) -> Result<u64, StoreError> {
+    read_changes(store, from, |changed| {
+        apply_statuses(store, shared, changed)
+    })
 }
 
 /// Brings the shared state up to date with what `changed` names, read from the store.
@@ -136,8 +167,17 @@ fn apply(state: &AppState, changed: &Changed) -> Result<(), StoreError> {
             }
         }
     }
+    apply_statuses(state.store.as_ref(), shared, changed)
+}
+
+/// The status bits and list lengths `changed` names, read from the store.
+fn apply_statuses(
+    store: &dyn Repository,
+    shared: &Shared,
+    changed: &Changed,
+) -> Result<(), StoreError> {
     for id in &changed.marks {
-        let Some(mark) = state.store.mark(id)? else {
+        let Some(mark) = store.mark(id)? else {
             continue;
         };
         if let Some(list) = shared.list(mark.status_list) {
@@ -154,7 +194,7 @@ fn apply(state: &AppState, changed: &Changed) -> Result<(), StoreError> {
         }
     }
     if changed.issued {
-        for (number, next) in state.store.counters()?.next_index {
+        for (number, next) in store.counters()?.next_index {
             let Some(list) = shared.list(number) else {
                 continue;
             };

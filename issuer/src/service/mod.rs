@@ -319,6 +319,32 @@ const SWEEP_LIMIT: usize = 10_000;
 
 /// Deletes expired idempotency records now and then, until the service stops (it holds only
 /// a weak sender, so it never keeps the writer alive).
+/// How often the writer saves the status lists' bits (when they changed): a start replays at
+/// most this much of the audit chain after them (`spec/storage.md` 9).
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asks the writer to save a snapshot of the status lists every [`SNAPSHOT_EVERY`].
+async fn save_snapshots(writer: tokio::sync::mpsc::WeakSender<Write>) {
+    loop {
+        tokio::time::sleep(SNAPSHOT_EVERY).await;
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        let (reply, done) = tokio::sync::oneshot::channel();
+        let write = Write {
+            command: Command::SaveSnapshot { reply },
+            remember: None,
+        };
+        if writer.send(write).await.is_err() {
+            return;
+        }
+        drop(writer);
+        if let Ok(Err(e)) = done.await {
+            tracing::warn!("saving the status list snapshot: {e}");
+        }
+    }
+}
+
 async fn sweep_idempotency(writer: tokio::sync::mpsc::WeakSender<Write>) {
     loop {
         tokio::time::sleep(SWEEP_EVERY).await;
@@ -407,21 +433,32 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let store = open_store(&store_dir, database.as_ref().map(|u| u.0.as_str()), pool)?;
         let opened = started.elapsed();
-        let (chain_len, _) = audit::verify_chain(store.as_ref())?;
+        // The stored head against the chain's last entry; the whole walk is `audit`.
+        let head = store.counters()?.audit;
+        audit::verify_head(store.as_ref(), &head, store.is_shared())?;
         let verified = started.elapsed();
         let mut shared = Shared::new(capacity);
         shared.leased_indexes = store.is_shared();
+        if store.is_shared() {
+            shared.followed = head.entries.into();
+        }
         let shared = Arc::new(shared);
-        let writer = Writer::open(store.clone(), shared.clone())?;
+        let (writer, loaded) = Writer::open(store.clone(), shared.clone())?;
         let trust_list = store.trust_list()?;
+        let (snapshot_at, replayed) = match loaded {
+            writer::Loaded::Snapshot { at, replayed } => (Some(at), replayed),
+            writer::Loaded::Scan => (None, 0),
+        };
         tracing::info!(
             store = store.kind(),
             store_open_ms = opened.as_millis(),
-            audit_check_ms = (verified - opened).as_millis(),
+            audit_head_check_ms = (verified - opened).as_millis(),
             state_load_ms = (started.elapsed() - verified).as_millis(),
-            "start-up: store opened, audit chain verified, marks and keys loaded"
+            snapshot_at,
+            replayed,
+            "start-up: store opened, audit head checked, keys and status lists loaded"
         );
-        Ok((store, shared, writer, trust_list, chain_len))
+        Ok((store, shared, writer, trust_list, head.entries))
     });
     let (store, shared, writer, trust_list, chain_len) = loaded.await??;
     if let Some(bytes) = trust_list {
@@ -464,6 +501,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");
 
     tokio::spawn(sweep_idempotency(state.writer.downgrade()));
+    tokio::spawn(save_snapshots(state.writer.downgrade()));
     let config = state.config.clone();
     server::serve(listener, router(state), &config, shutdown_signal()).await;
     watch.abort();

@@ -54,6 +54,24 @@ impl StatusBits {
         }
     }
 
+    /// The entries of a saved snapshot: `len` entries packed in `bytes` (`len.div_ceil(4)`
+    /// bytes), in a list of `capacity`.
+    pub fn from_saved(capacity: u32, len: u32, bytes: Vec<u8>) -> Result<Self, String> {
+        let capacity = capacity.min(STATUS_LIST_CAPACITY);
+        if len > capacity {
+            return Err(format!("{len} entries, past the capacity {capacity}"));
+        }
+        if bytes.len() != len.div_ceil(4) as usize {
+            return Err(format!("{} bytes for {len} entries", bytes.len()));
+        }
+        let list = StatusList::from_bytes(2, bytes).map_err(|e| e.to_string())?;
+        Ok(Self {
+            list,
+            len,
+            capacity,
+        })
+    }
+
     /// The most entries it takes.
     pub fn capacity(&self) -> u32 {
         self.capacity
@@ -370,6 +388,9 @@ pub struct Shared {
     /// Whether status indexes come in leases from the store (several instances share it)
     /// rather than from a counter of this process.
     pub leased_indexes: bool,
+    /// On a shared store, the audit position up to which the follower has applied the other
+    /// instances' changes (`u64::MAX` where nobody else writes): snapshots are saved no later.
+    pub followed: AtomicU64,
     /// The trust list in force, if one was published to this service.
     pub trust: RwLock<Option<Arc<InForce>>>,
     /// Counters.
@@ -387,6 +408,7 @@ impl Shared {
             next_list: AtomicU32::new(1),
             list_capacity: capacity.min(STATUS_LIST_CAPACITY),
             leased_indexes: false,
+            followed: AtomicU64::new(u64::MAX),
             trust: RwLock::default(),
             metrics: Metrics::default(),
         }

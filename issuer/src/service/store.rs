@@ -27,6 +27,9 @@ pub enum Table {
     Idempotency = 7,
     /// kid -> [`trustmark_domain::IssuerKey`]
     IssuerKey = 8,
+    /// status list number (u32 big-endian) -> its snapshot: the audit position (u64
+    /// big-endian), the number of entries (u32 big-endian) and the packed entries
+    StatusSnapshot = 9,
 }
 
 fn key(table: Table, key: &[u8]) -> Vec<u8> {
@@ -166,6 +169,13 @@ pub trait Store: Send + Sync + 'static {
     /// Calls `visit` with every `(key, value)` of a table, in key order, without holding the
     /// table in memory; stops at the first error.
     fn for_each(&self, table: Table, visit: &mut Visit<'_>) -> Result<(), StoreError>;
+    /// As [`Self::for_each`], from the first key at or after `from`.
+    fn for_each_from(
+        &self,
+        table: Table,
+        from: &[u8],
+        visit: &mut Visit<'_>,
+    ) -> Result<(), StoreError>;
     /// Every `(key, value)` of a table, in key order (for small tables).
     fn scan(&self, table: Table) -> Result<Vec<Entry>, StoreError> {
         let mut entries = Vec::new();
@@ -272,6 +282,23 @@ impl Store for SledStore {
     fn for_each(&self, table: Table, visit: &mut Visit<'_>) -> Result<(), StoreError> {
         for item in self.db.scan_prefix([table as u8]) {
             let (k, v) = item.map_err(sled_error)?;
+            visit(&k[1..], &v)?;
+        }
+        Ok(())
+    }
+
+    fn for_each_from(
+        &self,
+        table: Table,
+        from: &[u8],
+        visit: &mut Visit<'_>,
+    ) -> Result<(), StoreError> {
+        let start = key(table, from);
+        for item in self.db.range(start..) {
+            let (k, v) = item.map_err(sled_error)?;
+            if k.first() != Some(&(table as u8)) {
+                break;
+            }
             visit(&k[1..], &v)?;
         }
         Ok(())

@@ -12,7 +12,7 @@
 
 use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 
-use super::{AuditHead, Counters, Repository, StatusSlot, UnitOfWork};
+use super::{AuditHead, Counters, Repository, StatusSlot, StatusSnapshot, UnitOfWork};
 use crate::service::audit::{AuditEntry, GENESIS};
 use crate::service::idempotency::StoredAnswer;
 use crate::service::keys::{ApiKeyRecord, KeyHolder};
@@ -107,6 +107,16 @@ fn answer(expires_at: u64) -> StoredAnswer {
     }
 }
 
+/// A snapshot of list 1: 5 entries, the fourth revoked, complete up to audit entry 2.
+fn snapshot() -> StatusSnapshot {
+    StatusSnapshot {
+        list: 1,
+        audit_entries: 2,
+        len: 5,
+        bits: vec![0b0100_0000, 0],
+    }
+}
+
 fn audit_chain(n: u64) -> Vec<AuditEntry> {
     let mut entries: Vec<AuditEntry> = Vec::new();
     for seq in 0..n {
@@ -133,6 +143,7 @@ fn an_empty_registry_reads_as_empty(backend: &dyn Backend) {
     assert_eq!(repo.idempotent_answer(b"k/1").unwrap(), None);
     assert_eq!(repo.trust_list().unwrap(), None);
     assert_eq!(repo.issuer_keys().unwrap(), []);
+    assert_eq!(repo.status_snapshots().unwrap(), []);
     assert_eq!(
         repo.expired_answers(u64::MAX, 10).unwrap(),
         Vec::<Vec<u8>>::new()
@@ -190,6 +201,7 @@ fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
         unit.put_idempotent_answer(b"ab12/retry-1", &answer(99))
             .unwrap();
         unit.put_trust_list(b"signed list");
+        unit.put_status_snapshot(&snapshot()).unwrap();
         unit.put_counters(&counters).unwrap();
         assert!(!unit.is_empty());
         unit.commit().unwrap();
@@ -217,6 +229,7 @@ fn a_committed_unit_is_durable_and_reads_back(backend: &dyn Backend) {
         Some(&b"signed list"[..])
     );
     assert_eq!(repo.counters().unwrap(), counters);
+    assert_eq!(repo.status_snapshots().unwrap(), [snapshot()]);
     let mut keys = Vec::new();
     repo.for_each_api_key(&mut |hash, record| {
         keys.push((hash, record));
@@ -422,6 +435,9 @@ fn scans_visit_in_order_and_stop_at_the_first_error(backend: &dyn Backend) {
     })
     .unwrap();
     assert_eq!(positions, [0, 1, 2]);
+    assert_eq!(repo.audit_entries_from(1, 1).unwrap(), [chain[1].clone()]);
+    assert_eq!(repo.audit_entries_from(1, 9).unwrap(), chain[1..]);
+    assert_eq!(repo.audit_entries_from(3, 9).unwrap(), []);
     let mut indexes = Vec::new();
     repo.for_each_mark_status(&mut |_, slot| {
         indexes.push(slot.index);

@@ -7,7 +7,8 @@ use trustmark_domain::{AssessmentId, CertifierId, IssuerKey, MarkId};
 
 use super::{
     AnswerVisit, ApiKeyVisit, AssessmentVisit, AuditHead, AuditVisit, CommitTimes, Counters,
-    MarkVisit, Registry, Repository, Savepoint, StatusSlot, StatusVisit, UnitOfWork,
+    MarkVisit, Registry, Repository, Savepoint, StatusSlot, StatusSnapshot, StatusVisit,
+    UnitOfWork,
 };
 use crate::service::audit::AuditEntry;
 use crate::service::idempotency::StoredAnswer;
@@ -175,16 +176,14 @@ impl<S: Store> Repository for S {
 
     fn audit_entries_from(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let mut entries = Vec::new();
-        let walked = self.for_each_audit_entry(&mut |position, entry| {
-            if position >= from {
-                let entry = entry.ok_or_else(|| {
-                    StoreError::corrupt(Table::Audit, &position.to_be_bytes(), "unreadable")
-                })?;
-                entries.push(entry);
-                if entries.len() >= limit {
-                    // Stops the walk; not a failure.
-                    return Err(StoreError::new(String::new()));
-                }
+        if limit == 0 {
+            return Ok(entries);
+        }
+        let walked = self.for_each_from(Table::Audit, &from.to_be_bytes(), &mut |key, value| {
+            entries.push(json(value).map_err(|e| StoreError::corrupt(Table::Audit, key, e))?);
+            if entries.len() >= limit {
+                // Stops the walk; not a failure.
+                return Err(StoreError::new(String::new()));
             }
             Ok(())
         });
@@ -262,6 +261,32 @@ impl<S: Store> Repository for S {
                 .map_err(|_| StoreError::corrupt(Table::Audit, key, "the key is not 8 bytes"))?;
             visit(position, json(value).ok())
         })
+    }
+
+    fn status_snapshots(&self) -> Result<Vec<StatusSnapshot>, StoreError> {
+        let mut snapshots = Vec::new();
+        self.for_each(Table::StatusSnapshot, &mut |key, value| {
+            let bad = |reason: &str| StoreError::corrupt(Table::StatusSnapshot, key, reason);
+            let list = <[u8; 4]>::try_from(key)
+                .map(u32::from_be_bytes)
+                .map_err(|_| bad("the key is not 4 bytes"))?;
+            let (head, bits) = value
+                .split_at_checked(12)
+                .ok_or_else(|| bad("shorter than 12 bytes"))?;
+            let (entries, len) = head.split_at(8);
+            let snapshot = StatusSnapshot {
+                list,
+                audit_entries: u64::from_be_bytes(entries.try_into().map_err(|_| bad("position"))?),
+                len: u32::from_be_bytes(len.try_into().map_err(|_| bad("length"))?),
+                bits: bits.to_vec(),
+            };
+            if snapshot.bits.len() != snapshot.len.div_ceil(4) as usize {
+                return Err(bad("its entries do not match its length"));
+            }
+            snapshots.push(snapshot);
+            Ok(())
+        })?;
+        Ok(snapshots)
     }
 
     fn expired_answers(&self, now: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -389,6 +414,16 @@ impl<S: Store> UnitOfWork for KvUnit<'_, S> {
 
     fn put_trust_list(&mut self, signed: &[u8]) {
         self.batch.put(Table::Meta, TRUST_LIST, signed.to_vec());
+    }
+
+    fn put_status_snapshot(&mut self, snapshot: &StatusSnapshot) -> Result<(), StoreError> {
+        let mut value = Vec::with_capacity(12 + snapshot.bits.len());
+        value.extend_from_slice(&snapshot.audit_entries.to_be_bytes());
+        value.extend_from_slice(&snapshot.len.to_be_bytes());
+        value.extend_from_slice(&snapshot.bits);
+        self.batch
+            .put(Table::StatusSnapshot, &snapshot.list.to_be_bytes(), value);
+        Ok(())
     }
 
     fn put_counters(&mut self, counters: &Counters) -> Result<(), StoreError> {

@@ -94,6 +94,21 @@ pub struct StatusSlot {
     pub status: MarkStatus,
 }
 
+/// A status list's bits as saved, so a start need not read every mark (`spec/storage.md` 9):
+/// they hold every status change made before the audit chain had `audit_entries` entries (a
+/// start replays the entries after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSnapshot {
+    /// The status list.
+    pub list: u32,
+    /// The audit position the bits are complete up to.
+    pub audit_entries: u64,
+    /// Entries in the list (one past the highest index counted).
+    pub len: u32,
+    /// The entries, 2 bits each, least significant first (`len.div_ceil(4)` bytes).
+    pub bits: Vec<u8>,
+}
+
 /// What [`Repository::for_each_api_key`] calls with each key's hash and record.
 pub type ApiKeyVisit<'a> = dyn FnMut(String, ApiKeyRecord) -> Result<(), StoreError> + 'a;
 /// What [`Repository::for_each_mark_status`] calls with each mark's id and status.
@@ -144,6 +159,8 @@ pub trait Repository: Registry {
     fn for_each_idempotent_answer(&self, visit: &mut AnswerVisit<'_>) -> Result<(), StoreError>;
     /// Calls `visit` with every audit entry in position order; stops at the first error.
     fn for_each_audit_entry(&self, visit: &mut AuditVisit<'_>) -> Result<(), StoreError>;
+    /// The saved status list snapshots, in list order.
+    fn status_snapshots(&self) -> Result<Vec<StatusSnapshot>, StoreError>;
     /// The keys of up to `limit` idempotent answers that expired by `now`. An answer that does
     /// not decode is not listed (it is logged, and refused where it is read).
     fn expired_answers(&self, now: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError>;
@@ -198,6 +215,8 @@ pub trait UnitOfWork {
     fn delete_idempotent_answer(&mut self, key: &[u8]);
     /// Stores the signed trust list put in force.
     fn put_trust_list(&mut self, signed: &[u8]);
+    /// Saves a status list's snapshot (replacing the list's earlier one).
+    fn put_status_snapshot(&mut self, snapshot: &StatusSnapshot) -> Result<(), StoreError>;
     /// Stores the counters.
     fn put_counters(&mut self, counters: &Counters) -> Result<(), StoreError>;
     /// Whether nothing was written.

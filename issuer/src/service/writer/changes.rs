@@ -56,6 +56,9 @@ impl Writer {
             Command::SaveAssessment { record, reply } => {
                 Pending::Unit(reply, self.save_assessment(&record, unit, effects))
             }
+            Command::SaveSnapshot { reply } => {
+                Pending::Count(reply, self.save_snapshot(unit, effects))
+            }
             Command::SweepIdempotency { now, limit, reply } => {
                 Pending::Count(reply, self.sweep_idempotency(now, limit, unit))
             }

@@ -111,6 +111,12 @@ pub(in crate::service) enum Command {
         /// How many were deleted.
         reply: Reply<usize>,
     },
+    /// Save a snapshot of every status list's bits (`spec/storage.md` 9), unless nothing
+    /// changed since the last.
+    SaveSnapshot {
+        /// How many lists were saved.
+        reply: Reply<usize>,
+    },
 }
 
 /// What [`Command::SaveIssuerKey`] does.

@@ -20,7 +20,7 @@ use super::keys::ApiKeyRecord;
 use super::now;
 use super::records::MarkRecord;
 use super::repository::{self, Repository, UnitOfWork};
-use super::state::{InForce, Metrics, Shared};
+use super::state::{InForce, Metrics, Shared, StatusBits};
 use super::store::StoreError;
 use crate::MarkStatus;
 
@@ -32,6 +32,25 @@ pub(super) struct Writer {
     store: Arc<dyn Repository>,
     shared: Arc<Shared>,
     counters: Counters,
+    /// The audit position the status bits in memory are complete up to when the current
+    /// group started (its snapshots are saved at it).
+    group_start: u64,
+    /// The position of the last snapshot saved or loaded.
+    snapshot_at: Option<u64>,
+}
+
+/// How the start-up got the status bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Loaded {
+    /// From the snapshots saved at this audit position, then the entries after it.
+    Snapshot {
+        /// The snapshots' position.
+        at: u64,
+        /// Entries replayed after it.
+        replayed: u64,
+    },
+    /// By reading every mark (no usable snapshot).
+    Scan,
 }
 
 /// What the writer counts, saved before a command and restored if it is refused.
@@ -52,6 +71,7 @@ enum Effect {
     Issued(usize),
     StatusChanged(u32),
     Assessment,
+    Snapshot(u64),
 }
 
 /// Why a group's commit failed, for every command of it.
@@ -128,7 +148,7 @@ impl Writer {
     pub(super) fn open(
         store: Arc<dyn Repository>,
         shared: Arc<Shared>,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<(Self, Loaded), StoreError> {
         let mut stored = store.counters()?;
         let trust_sequence = match store.trust_list()? {
             Some(bytes) => Some(pki::stored_sequence(&bytes).map_err(|e| {
@@ -159,25 +179,13 @@ impl Writer {
                 )));
             }
         }
-        store.for_each_mark_status(&mut |id, slot| {
-            let bad = |reason: String| StoreError::new(format!("mark {id}: {reason}"));
-            let list = shared
-                .list(slot.list)
-                .ok_or_else(|| bad(format!("status list {} has no key", slot.list)))?;
-            let next = stored.next_index.get(&slot.list).copied().unwrap_or(0);
-            if slot.index >= next {
-                return Err(bad(format!(
-                    "status index {} at or past the stored next index {next} of list {}",
-                    slot.index, slot.list
-                )));
+        let loaded = match load_snapshots(store.as_ref(), &shared, &stored)? {
+            Some(loaded) => loaded,
+            None => {
+                scan_statuses(store.as_ref(), &shared, &stored)?;
+                Loaded::Scan
             }
-            let set = list
-                .bits
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .set(slot.index, slot.status);
-            set.map_err(|e| bad(e.to_string()))
-        })?;
+        };
         // Handlers take indexes from here; an index taken by a request that never committed is
         // never acknowledged to anyone, so handing it out again after a restart is safe.
         for list in &lists {
@@ -197,17 +205,125 @@ impl Writer {
             .audit_entries
             .store(stored.audit.entries, std::sync::atomic::Ordering::Relaxed);
         stored.next_status_list = shared.next_list.load(std::sync::atomic::Ordering::SeqCst);
-        Ok(Self {
-            store,
-            shared,
-            counters: Counters {
-                stored,
-                trust_sequence,
+        let snapshot_at = match loaded {
+            Loaded::Snapshot { at, .. } => Some(at),
+            Loaded::Scan => None,
+        };
+        let group_start = stored.audit.entries;
+        Ok((
+            Self {
+                store,
+                shared,
+                counters: Counters {
+                    stored,
+                    trust_sequence,
+                },
+                group_start,
+                snapshot_at,
             },
-        })
+            loaded,
+        ))
     }
 
-    /// Runs until every sender is gone, then returns (graceful shutdown drains the queue).
+    /// Saves a snapshot of every status list at the start of the current group, unless one is
+    /// saved there already. The bits in memory hold every change committed before the group
+    /// (and, on a shared store, every other instance's change the follower has read).
+    fn save_snapshot(
+        &mut self,
+        unit: &mut dyn UnitOfWork,
+        effects: &mut Vec<Effect>,
+    ) -> Result<usize, WriteError> {
+        let at = self.group_start;
+        if self.snapshot_at == Some(at) {
+            return Ok(0);
+        }
+        let lists = self.shared.all_lists();
+        for list in &lists {
+            let bits = list.bits.read().unwrap_or_else(|e| e.into_inner());
+            unit.put_status_snapshot(&repository::StatusSnapshot {
+                list: list.number,
+                audit_entries: at,
+                len: bits.len(),
+                bits: bits.bytes().to_vec(),
+            })?;
+        }
+        effects.push(Effect::Snapshot(at));
+        Ok(lists.len())
+    }
+}
+
+/// Loads the saved status list snapshots into `shared` and replays the audit entries after
+/// them; `None` when there are none to use (none saved, or saved past the stored head, or of
+/// a list no key has: then the marks are read).
+fn load_snapshots(
+    store: &dyn Repository,
+    shared: &Shared,
+    stored: &repository::Counters,
+) -> Result<Option<Loaded>, StoreError> {
+    let snapshots = store.status_snapshots()?;
+    let Some(at) = snapshots.iter().map(|s| s.audit_entries).min() else {
+        return Ok(None);
+    };
+    let past_head = snapshots
+        .iter()
+        .any(|s| s.audit_entries > stored.audit.entries);
+    let keyless = snapshots.iter().find(|s| shared.list(s.list).is_none());
+    if past_head || keyless.is_some() {
+        tracing::warn!(
+            "the status list snapshots do not match the registry (saved past its audit head, or of a list no key has): reading every mark instead"
+        );
+        return Ok(None);
+    }
+    for snapshot in snapshots {
+        let bits = StatusBits::from_saved(shared.list_capacity, snapshot.len, snapshot.bits)
+            .map_err(|e| {
+                StoreError::new(format!(
+                    "the snapshot of status list {}: {e}",
+                    snapshot.list
+                ))
+            })?;
+        if let Some(list) = shared.list(snapshot.list) {
+            *list.bits.write().unwrap_or_else(|e| e.into_inner()) = bits;
+        }
+    }
+    let after = super::follow::replay_statuses(store, shared, at)?;
+    Ok(Some(Loaded::Snapshot {
+        at,
+        replayed: after - at,
+    }))
+}
+
+/// Sets the status bits from every stored mark, checking each is in a list a key has and below
+/// its list's stored high-water mark.
+fn scan_statuses(
+    store: &dyn Repository,
+    shared: &Shared,
+    stored: &repository::Counters,
+) -> Result<(), StoreError> {
+    store.for_each_mark_status(&mut |id, slot| {
+        let bad = |reason: String| StoreError::new(format!("mark {id}: {reason}"));
+        let list = shared
+            .list(slot.list)
+            .ok_or_else(|| bad(format!("status list {} has no key", slot.list)))?;
+        let next = stored.next_index.get(&slot.list).copied().unwrap_or(0);
+        if slot.index >= next {
+            return Err(bad(format!(
+                "status index {} at or past the stored next index {next} of list {}",
+                slot.index, slot.list
+            )));
+        }
+        let set = list
+            .bits
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .set(slot.index, slot.status);
+        set.map_err(|e| bad(e.to_string()))
+    })
+}
+
+impl Writer {
+    /// Runs until every sender is gone, then saves a last snapshot of the status lists and
+    /// returns (graceful shutdown drains the queue).
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Write>) {
         while let Some(first) = rx.blocking_recv() {
             let mut group = vec![first];
@@ -219,6 +335,11 @@ impl Writer {
             }
             self.commit(group);
         }
+        let (reply, _) = tokio::sync::oneshot::channel();
+        self.commit(vec![Write {
+            command: Command::SaveSnapshot { reply },
+            remember: None,
+        }]);
     }
 
     /// Takes the counters another writer of the same store left: its audit head, and any
@@ -278,6 +399,11 @@ impl Writer {
             Ok(None) => None,
             Err(e) => Some(e),
         };
+        self.group_start = self.counters.stored.audit.entries.min(
+            self.shared
+                .followed
+                .load(std::sync::atomic::Ordering::SeqCst),
+        );
         let mut effects = Vec::new();
         let mut answers = Vec::with_capacity(group.len());
         let count = group.len();
@@ -329,7 +455,7 @@ impl Writer {
     }
 
     /// Makes a durable change visible in shared memory.
-    fn take_effect(&self, effect: Effect) {
+    fn take_effect(&mut self, effect: Effect) {
         let metrics = &self.shared.metrics;
         match effect {
             Effect::Status(list, index, status) => {
@@ -375,6 +501,7 @@ impl Writer {
                 }
             }
             Effect::Assessment => Metrics::inc(&metrics.assessments),
+            Effect::Snapshot(at) => self.snapshot_at = Some(at),
         }
     }
 

@@ -43,7 +43,9 @@ fn writer(dir: &std::path::Path) -> (Writer, Arc<SledStore>) {
         );
         store.apply(batch).unwrap();
     }
-    let writer = Writer::open(store.clone(), Arc::new(Shared::default())).unwrap();
+    let writer = Writer::open(store.clone(), Arc::new(Shared::default()))
+        .unwrap()
+        .0;
     (writer, store)
 }
 
@@ -258,7 +260,7 @@ fn the_last_active_admin_key_cannot_be_revoked() {
     );
     // What was stored reads back the same at the next start.
     drop(writer);
-    let reopened = Writer::open(store, Arc::new(Shared::default())).unwrap();
+    let reopened = Writer::open(store, Arc::new(Shared::default())).unwrap().0;
     assert_eq!(*reopened.shared.api_keys.read().unwrap(), keys);
 }
 
@@ -391,7 +393,9 @@ fn a_record_that_does_not_decode_stops_the_start_naming_its_table_and_key() {
 fn a_status_past_the_capacity_is_refused_by_the_writer_too() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledStore::open(dir.path()).unwrap());
-    let mut writer = Writer::open(store.clone(), Arc::new(Shared::new(4))).unwrap();
+    let mut writer = Writer::open(store.clone(), Arc::new(Shared::new(4)))
+        .unwrap()
+        .0;
     let (command, mut done) = issue(vec![
         SignedMark::new(sample_record(3)),
         SignedMark::new(sample_record(4)),
@@ -421,4 +425,76 @@ fn a_mark_of_a_key_retired_since_it_was_signed_is_refused_and_stores_nothing() {
     );
     assert!(store.scan(Table::Mark).unwrap().is_empty());
     assert_eq!(verify_chain(store.as_ref()).unwrap().0, 0);
+}
+
+/// A status change of mark `record` by the admin.
+fn set_status(record: &MarkRecord, change: StatusChange) -> Write {
+    let (reply, _) = oneshot::channel();
+    plain(Command::SetStatus {
+        mark_id: record.mark_id.clone(),
+        change,
+        reason: "test".into(),
+        actor: "admin".into(),
+        reply,
+    })
+}
+
+fn save_snapshot() -> (Write, oneshot::Receiver<Result<usize, WriteError>>) {
+    let (reply, rx) = oneshot::channel();
+    (plain(Command::SaveSnapshot { reply }), rx)
+}
+
+#[test]
+fn a_start_loads_the_saved_snapshot_and_replays_the_changes_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, store) = writer(dir.path());
+    let marks: Vec<MarkRecord> = (0..6).map(sample_record).collect();
+    let (command, _issued) = issue(marks.iter().cloned().map(SignedMark::new).collect());
+    writer.commit(vec![command, set_status(&marks[1], StatusChange::Revoke)]);
+    // Saved at the start of its group: the revocation of mark 4 in the same group comes after.
+    let (snapshot, mut saved) = save_snapshot();
+    writer.commit(vec![snapshot, set_status(&marks[4], StatusChange::Suspend)]);
+    assert_eq!(saved.try_recv().unwrap().unwrap(), 1);
+    // Saved again at the next group (after the suspension), then not again: nothing changed.
+    let (again, mut resaved) = save_snapshot();
+    writer.commit(vec![again]);
+    assert_eq!(resaved.try_recv().unwrap().unwrap(), 1);
+    let (again, mut nothing) = save_snapshot();
+    writer.commit(vec![again]);
+    assert_eq!(nothing.try_recv().unwrap().unwrap(), 0, "nothing changed");
+    writer.commit(vec![set_status(&marks[2], StatusChange::Suspend)]);
+    let issued_later = sample_record(9);
+    let (command, _issued) = issue(vec![SignedMark::new(issued_later)]);
+    writer.commit(vec![command]);
+    let snapshots = store.status_snapshots().unwrap();
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!((snapshots[0].audit_entries, snapshots[0].len), (3, 6));
+    drop(writer);
+
+    let shared = Arc::new(Shared::default());
+    let (_, loaded) = Writer::open(store.clone(), shared.clone()).unwrap();
+    assert_eq!(loaded, Loaded::Snapshot { at: 3, replayed: 2 });
+    let list = shared.list(1).unwrap();
+    let statuses: Vec<MarkStatus> = (0..6).map(|i| list.get(i)).collect();
+    use MarkStatus::{Revoked, Suspended, Valid};
+    assert_eq!(
+        statuses,
+        [Valid, Revoked, Suspended, Valid, Suspended, Valid]
+    );
+    assert_eq!(
+        list.len(),
+        10,
+        "the mark issued after the snapshot is counted"
+    );
+
+    // Without the snapshot, every mark is read, with the same result.
+    let mut batch = WriteBatch::default();
+    batch.delete(Table::StatusSnapshot, &1u32.to_be_bytes());
+    store.apply(batch).unwrap();
+    let scanned = Arc::new(Shared::default());
+    let (_, loaded) = Writer::open(store, scanned.clone()).unwrap();
+    assert_eq!(loaded, Loaded::Scan);
+    let list = scanned.list(1).unwrap();
+    assert_eq!((0..6).map(|i| list.get(i)).collect::<Vec<_>>(), statuses);
+    assert_eq!(list.len(), 10);
 }

@@ -507,6 +507,17 @@ impl Repository for PgStore {
         )
     }
 
+    fn status_snapshots(&self) -> Result<Vec<super::StatusSnapshot>, StoreError> {
+        self.query(
+            "reading status list snapshots",
+            "SELECT number, audit_entries, len, bits FROM status_snapshots ORDER BY number",
+            &[],
+        )?
+        .iter()
+        .map(rows::status_snapshot)
+        .collect()
+    }
+
     fn expired_answers(&self, now: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -684,7 +695,7 @@ mod tests {
         );
         assert_eq!(
             PgStore::connect(&url, 2).unwrap_err().to_string(),
-            "storage: the database's schema is at version 99 (future), newer than this binary, which knows versions up to 1: run a newer trustmark-issuer (never an older one) against this database"
+            "storage: the database's schema is at version 99 (future), newer than this binary, which knows versions up to 2: run a newer trustmark-issuer (never an older one) against this database"
         );
         execute(
             &url,

@@ -11,7 +11,7 @@ use crate::service::audit::AuditEntry;
 use crate::service::idempotency::StoredAnswer;
 use crate::service::keys::{ApiKeyRecord, KeyHolder};
 use crate::service::records::{AssessmentRecord, Certifier, MarkRecord};
-use crate::service::repository::{AuditHead, Counters};
+use crate::service::repository::{AuditHead, Counters, StatusSnapshot};
 use crate::service::store::StoreError;
 use crate::MarkStatus;
 
@@ -311,4 +311,28 @@ pub(super) async fn counters(
         );
     }
     Ok(counters)
+}
+
+/// A `status_snapshots` row.
+pub(super) fn status_snapshot(row: &Row) -> Result<StatusSnapshot, StoreError> {
+    const T: &str = "status_snapshots";
+    let number: i64 = column(row, T, "", "number")?;
+    let key = number.to_string();
+    let entries: i64 = column(row, T, &key, "audit_entries")?;
+    let len: i64 = column(row, T, &key, "len")?;
+    let snapshot = StatusSnapshot {
+        list: unsigned(number, T, &key, "number")?,
+        audit_entries: unsigned(entries, T, &key, "audit_entries")?,
+        len: unsigned(len, T, &key, "len")?,
+        bits: column(row, T, &key, "bits")?,
+    };
+    if snapshot.bits.len() != snapshot.len.div_ceil(4) as usize {
+        return Err(corrupt(
+            T,
+            &key,
+            "bits",
+            "its entries do not match its length",
+        ));
+    }
+    Ok(snapshot)
 }

@@ -20,11 +20,18 @@ pub(super) struct Migration {
 }
 
 /// Every migration this binary knows, in version order.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "registry",
-    sql: include_str!("../../../../migrations/0001_registry.sql"),
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "registry",
+        sql: include_str!("../../../../migrations/0001_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "status_snapshots",
+        sql: include_str!("../../../../migrations/0002_status_snapshots.sql"),
+    },
+];
 
 /// The advisory lock key of migrations (any constant: "trustmark" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x7472_7573_746d_6172;

@@ -15,7 +15,7 @@ use crate::service::audit::AuditEntry;
 use crate::service::idempotency::StoredAnswer;
 use crate::service::keys::{ApiKeyRecord, KeyHolder};
 use crate::service::records::{AssessmentRecord, Certifier, MarkRecord, SignedMark};
-use crate::service::repository::{CommitTimes, Counters, Savepoint, UnitOfWork};
+use crate::service::repository::{CommitTimes, Counters, Savepoint, StatusSnapshot, UnitOfWork};
 use crate::service::store::StoreError;
 
 /// One write, as the unit keeps it until the commit.
@@ -33,6 +33,7 @@ enum Write {
     ForgetAnswer(Vec<u8>),
     TrustList(Vec<u8>),
     Counters(Counters),
+    Snapshot(StatusSnapshot),
 }
 
 /// A statement's parameters, owned until the commit's statements are sent.
@@ -85,6 +86,10 @@ const PUT_HEAD: &str =
 const PUT_NEXT_INDEX: &str = "INSERT INTO status_lists (number, next_index) VALUES ($1, $2) \
      ON CONFLICT (number) DO UPDATE \
      SET next_index = GREATEST(status_lists.next_index, EXCLUDED.next_index)";
+
+const PUT_SNAPSHOT: &str = "INSERT INTO status_snapshots (number, audit_entries, len, bits) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (number) DO UPDATE SET \
+     audit_entries = EXCLUDED.audit_entries, len = EXCLUDED.len, bits = EXCLUDED.bits";
 
 /// The statements and parameters of one write.
 fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> {
@@ -174,6 +179,15 @@ fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> 
         )],
         Write::ForgetAnswer(key) => vec![(DELETE_ANSWER, vec![Box::new(key.clone())])],
         Write::TrustList(signed) => vec![(PUT_TRUST_LIST, vec![Box::new(signed.clone())])],
+        Write::Snapshot(snapshot) => vec![(
+            PUT_SNAPSHOT,
+            vec![
+                Box::new(i64::from(snapshot.list)),
+                Box::new(int(snapshot.audit_entries, "audit position")?),
+                Box::new(i64::from(snapshot.len)),
+                Box::new(snapshot.bits.clone()),
+            ],
+        )],
         Write::Counters(c) => {
             let mut all: Vec<(&'static str, Params)> = vec![(
                 PUT_HEAD,
@@ -432,6 +446,11 @@ impl UnitOfWork for PgUnit<'_> {
 
     fn put_trust_list(&mut self, signed: &[u8]) {
         self.writes.push(Write::TrustList(signed.to_vec()));
+    }
+
+    fn put_status_snapshot(&mut self, snapshot: &StatusSnapshot) -> Result<(), StoreError> {
+        self.writes.push(Write::Snapshot(snapshot.clone()));
+        Ok(())
     }
 
     fn put_counters(&mut self, counters: &Counters) -> Result<(), StoreError> {
