@@ -4,6 +4,7 @@
 #        DATA_ROOT    optional parent of the data directory (e.g. /dev/shm for a tmpfs run)
 #        SERVER_CONFIG optional service configuration file (TOML), read at each start_server
 #        ISSUER_BIN   optional binary to run instead of building target/release/trustmark-issuer
+#        SERVER_DATABASE optional PostgreSQL connection string: the registry there, not in sled
 #   out: bin work base server key assessment mark (one mark request as JSON); the server is
 #        stopped and the work directory removed on exit.
 # Needs wrk (Debian package wrk), curl, python3.
@@ -21,7 +22,8 @@ pin=()
 [ -n "${SERVER_CPUS:-}" ] && pin=(taskset -c "$SERVER_CPUS")
 # Starts the server on the data directory and waits (at most 10 minutes) until it answers.
 start_server() {
-    RUST_LOG=warn "${pin[@]}" "$bin" serve --data-dir "$work/data" --listen "127.0.0.1:$port" \
+    RUST_LOG=${SERVER_LOG:-warn} TRUSTMARK_DATABASE=${SERVER_DATABASE:-} "${pin[@]}" "$bin" serve \
+        --data-dir "$work/data" --listen "127.0.0.1:$port" \
         ${SERVER_CONFIG:+--config "$SERVER_CONFIG"} 2>>"$work/server.log" &
     server=$!
     for _ in $(seq 6000); do curl -sf "$base/healthz" >/dev/null && return 0; sleep 0.1; done

@@ -266,11 +266,18 @@ impl NewMark {
     }
 }
 
+/// The caller's certifier. Certifier records never change once stored, so they are kept in
+/// memory after the first read: issuance does not wait on the store for them.
 fn certifier_of(state: &AppState, caller: &Caller) -> Result<Certifier, ApiError> {
     let id = caller.certifier()?;
-    state
+    if let Some(certifier) = state.certifiers.get(id) {
+        return Ok(certifier);
+    }
+    let certifier = state
         .registry(|r| r.certifier(id))?
-        .ok_or_else(|| ApiError::internal(format!("certifier {id} has a key but no record")))
+        .ok_or_else(|| ApiError::internal(format!("certifier {id} has a key but no record")))?;
+    state.certifiers.insert(id.clone(), certifier.clone());
+    Ok(certifier)
 }
 
 /// The answer for an issued mark.

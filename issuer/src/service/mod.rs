@@ -86,6 +86,8 @@ pub struct Services {
     in_flight: Arc<idempotency::InFlight>,
     crypto: &'static verify_cache::CachingVerifier,
     decisions: issuance::DecisionCache,
+    /// Certifier records read by issuance (they never change once stored).
+    certifiers: quick_cache::sync::Cache<trustmark_domain::CertifierId, records::Certifier>,
 }
 
 impl Services {
@@ -492,6 +494,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         signers,
         crypto,
         decisions: issuance::DecisionCache::new(DECISION_CACHE_ENTRIES),
+        certifiers: quick_cache::sync::Cache::new(DECISION_CACHE_ENTRIES),
     }));
     bootstrap_admin(&data_dir, &state).await?;
     let watch = trust_watch::start(&state).await?;

@@ -135,7 +135,8 @@ pub(super) fn mark(row: &Row) -> Result<MarkRecord, StoreError> {
     let list: i64 = column(row, T, id, "status_list")?;
     let index: i64 = column(row, T, id, "status_index")?;
     let value: i16 = column(row, T, id, "status")?;
-    let digests: Vec<Vec<u8>> = column(row, T, id, "assessment_digests")?;
+    let digests: &[u8] = column(row, T, id, "assessment_digests")?;
+    let digests: Vec<&[u8]> = digests.chunks(32).collect();
     let token: Vec<u8> = column(row, T, id, "token")?;
     let record = MarkRecord::from_stored(
         &token,
@@ -285,11 +286,10 @@ pub(super) async fn counters(
         .prepare_cached("SELECT number, next_index FROM status_lists ORDER BY number")
         .await
         .map_err(pg_error(context))?;
-    let head = client
-        .query_opt(&head, &[])
-        .await
-        .map_err(pg_error(context))?
-        .ok_or_else(no_head)?;
+    // Pipelined: one round trip.
+    let (head, lists) = tokio::join!(client.query_opt(&head, &[]), client.query(&lists, &[]));
+    let head = head.map_err(pg_error(context))?.ok_or_else(no_head)?;
+    let lists = lists.map_err(pg_error(context))?;
     const H: &str = "registry_head";
     let next_status_list: i64 = column(&head, H, "", "next_status_list")?;
     let entries: i64 = column(&head, H, "", "audit_entries")?;
@@ -301,7 +301,7 @@ pub(super) async fn counters(
         },
         ..Counters::default()
     };
-    for row in client.query(&lists, &[]).await.map_err(pg_error(context))? {
+    for row in lists {
         let number: i64 = column(&row, "status_lists", "", "number")?;
         let key = number.to_string();
         let next: i64 = column(&row, "status_lists", &key, "next_index")?;

@@ -53,9 +53,16 @@ const UPSERT_ASSESSMENT: &str = "INSERT INTO assessments (id, certifier_id, fram
      framework = EXCLUDED.framework, target_class = EXCLUDED.target_class, \
      decision = EXCLUDED.decision, responses = EXCLUDED.responses, \
      created_at = EXCLUDED.created_at";
-const INSERT_MARK: &str = "INSERT INTO marks (id, certifier_id, issuer, status_list, \
+/// Every mark issued in a unit, in one statement (one row per array element).
+const INSERT_MARKS: &str = "INSERT INTO marks (id, certifier_id, issuer, status_list, \
      status_index, status, status_reason, assessment_digests, token, vendor, model, kid, \
-     issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+     issued_at, expires_at) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], \
+     $4::int8[], $5::int8[], $6::int2[], $7::text[], $8::bytea[], $9::bytea[], $10::text[], \
+     $11::text[], $12::text[], $13::int8[], $14::int8[])";
+/// Every audit entry of a unit, in one statement.
+const INSERT_AUDIT_ENTRIES: &str = "INSERT INTO audit_log (seq, time, actor, action, subject, \
+     details, prev_hash, hash, version) SELECT * FROM UNNEST($1::int8[], $2::int8[], \
+     $3::text[], $4::text[], $5::text[], $6::json[], $7::text[], $8::text[], $9::int2[])";
 const UPSERT_MARK: &str = "INSERT INTO marks (id, certifier_id, issuer, status_list, \
      status_index, status, status_reason, assessment_digests, token, vendor, model, kid, \
      issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
@@ -72,8 +79,6 @@ const UPSERT_ISSUER_KEY: &str = "INSERT INTO issuer_keys (kid, certifier_id, alg
      status_list = EXCLUDED.status_list, created_at = EXCLUDED.created_at, \
      certificate = EXCLUDED.certificate, activated_at = EXCLUDED.activated_at, \
      activated_by = EXCLUDED.activated_by, retired_at = EXCLUDED.retired_at";
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, time, actor, action, subject, details, \
-     prev_hash, hash, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 const UPSERT_ANSWER: &str = "INSERT INTO idempotent_answers (key, request_hash, status, body, \
      created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET \
      request_hash = EXCLUDED.request_hash, status = EXCLUDED.status, body = EXCLUDED.body, \
@@ -90,6 +95,152 @@ const PUT_NEXT_INDEX: &str = "INSERT INTO status_lists (number, next_index) VALU
 const PUT_SNAPSHOT: &str = "INSERT INTO status_snapshots (number, audit_entries, len, bits) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (number) DO UPDATE SET \
      audit_entries = EXCLUDED.audit_entries, len = EXCLUDED.len, bits = EXCLUDED.bits";
+
+/// The columns of the marks issued in a unit, for [`INSERT_MARKS`].
+#[derive(Default)]
+struct MarkColumns {
+    id: Vec<String>,
+    certifier_id: Vec<String>,
+    issuer: Vec<String>,
+    status_list: Vec<i64>,
+    status_index: Vec<i64>,
+    status: Vec<i16>,
+    status_reason: Vec<Option<String>>,
+    assessment_digests: Vec<Vec<u8>>,
+    token: Vec<Vec<u8>>,
+    vendor: Vec<String>,
+    model: Vec<String>,
+    kid: Vec<String>,
+    issued_at: Vec<i64>,
+    expires_at: Vec<i64>,
+}
+
+impl MarkColumns {
+    fn push(&mut self, m: &MarkRecord) -> Result<(), StoreError> {
+        let bad = |e: crate::service::records::RecordError| {
+            StoreError::new(format!("encoding mark {}: {e}", m.mark_id))
+        };
+        self.id.push(m.mark_id.as_str().to_owned());
+        self.certifier_id.push(m.certifier_id.as_str().to_owned());
+        self.issuer.push(m.issuer.clone());
+        self.status_list.push(i64::from(m.status_list));
+        self.status_index.push(i64::from(m.status_index));
+        self.status.push(rows::status_value(m.status));
+        self.status_reason.push(m.status_reason.clone());
+        self.assessment_digests
+            .push(m.assessment_digests().map_err(bad)?.concat());
+        self.token.push(m.token_bytes().map_err(bad)?);
+        self.vendor.push(m.vendor.clone());
+        self.model.push(m.model.clone());
+        self.kid.push(m.kid.clone());
+        self.issued_at.push(int(m.issued_at, "issued_at")?);
+        self.expires_at.push(int(m.expires_at, "expires_at")?);
+        Ok(())
+    }
+
+    fn params(self) -> Params {
+        vec![
+            Box::new(self.id),
+            Box::new(self.certifier_id),
+            Box::new(self.issuer),
+            Box::new(self.status_list),
+            Box::new(self.status_index),
+            Box::new(self.status),
+            Box::new(self.status_reason),
+            Box::new(self.assessment_digests),
+            Box::new(self.token),
+            Box::new(self.vendor),
+            Box::new(self.model),
+            Box::new(self.kid),
+            Box::new(self.issued_at),
+            Box::new(self.expires_at),
+        ]
+    }
+}
+
+/// The columns of the audit entries of a unit, for [`INSERT_AUDIT_ENTRIES`].
+#[derive(Default)]
+struct AuditColumns {
+    seq: Vec<i64>,
+    time: Vec<i64>,
+    actor: Vec<String>,
+    action: Vec<String>,
+    subject: Vec<String>,
+    details: Vec<serde_json::Value>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+    version: Vec<i16>,
+}
+
+impl AuditColumns {
+    fn push(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
+        self.seq.push(int(e.seq, "audit seq")?);
+        self.time.push(int(e.time, "audit time")?);
+        self.actor.push(e.actor.clone());
+        self.action.push(e.action.clone());
+        self.subject.push(e.subject.clone());
+        self.details.push(e.details.clone());
+        self.prev_hash.push(e.prev_hash.clone());
+        self.hash.push(e.hash.clone());
+        self.version.push(i16::from(e.version));
+        Ok(())
+    }
+
+    fn params(self) -> Params {
+        vec![
+            Box::new(self.seq),
+            Box::new(self.time),
+            Box::new(self.actor),
+            Box::new(self.action),
+            Box::new(self.subject),
+            Box::new(self.details),
+            Box::new(self.prev_hash),
+            Box::new(self.hash),
+            Box::new(self.version),
+        ]
+    }
+}
+
+/// The statements of a unit's writes, in order, except that every new mark and every audit
+/// entry go in one statement each, at the place of the first (they are inserts of rows no
+/// other write of the unit touches before them).
+fn unit_statements(writes: &[Write]) -> Result<Vec<(&'static str, Params)>, StoreError> {
+    let mut all: Vec<(&'static str, Params)> = Vec::new();
+    // Where each batched statement goes, and its rows.
+    let mut marks: Option<(usize, MarkColumns)> = None;
+    let mut audit: Option<(usize, AuditColumns)> = None;
+    for write in writes {
+        match write {
+            Write::NewMark(m) => {
+                let (_, columns) = marks.get_or_insert_with(|| {
+                    all.push((INSERT_MARKS, Vec::new()));
+                    (all.len() - 1, MarkColumns::default())
+                });
+                columns.push(m)?;
+            }
+            Write::Audit(e) => {
+                let (_, columns) = audit.get_or_insert_with(|| {
+                    all.push((INSERT_AUDIT_ENTRIES, Vec::new()));
+                    (all.len() - 1, AuditColumns::default())
+                });
+                columns.push(e)?;
+            }
+            other => all.extend(statements(other)?),
+        }
+    }
+    for (at, params) in [
+        marks.map(|(at, columns)| (at, columns.params())),
+        audit.map(|(at, columns)| (at, columns.params())),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(statement) = all.get_mut(at) {
+            statement.1 = params;
+        }
+    }
+    Ok(all)
+}
 
 /// The statements and parameters of one write.
 fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> {
@@ -132,7 +283,11 @@ fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> 
                 Box::new(int(a.created_at, "created_at")?),
             ],
         )],
-        Write::NewMark(m) => vec![(INSERT_MARK, mark_params(m)?)],
+        Write::NewMark(m) => {
+            let mut columns = MarkColumns::default();
+            columns.push(m)?;
+            vec![(INSERT_MARKS, columns.params())]
+        }
         Write::Mark(m) => vec![(UPSERT_MARK, mark_params(m)?)],
         Write::IssuerKey(k) => vec![(
             UPSERT_ISSUER_KEY,
@@ -149,20 +304,11 @@ fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> 
                 Box::new(int_opt(k.retired_at, "retired_at")?),
             ],
         )],
-        Write::Audit(e) => vec![(
-            INSERT_AUDIT,
-            vec![
-                Box::new(int(e.seq, "audit seq")?),
-                Box::new(int(e.time, "audit time")?),
-                Box::new(e.actor.clone()),
-                Box::new(e.action.clone()),
-                Box::new(e.subject.clone()),
-                Box::new(e.details.clone()),
-                Box::new(e.prev_hash.clone()),
-                Box::new(e.hash.clone()),
-                Box::new(i16::from(e.version)),
-            ],
-        )],
+        Write::Audit(e) => {
+            let mut columns = AuditColumns::default();
+            columns.push(e)?;
+            vec![(INSERT_AUDIT_ENTRIES, columns.params())]
+        }
         Write::Answer(key, a) => vec![(
             UPSERT_ANSWER,
             vec![
@@ -221,7 +367,7 @@ fn mark_params(m: &MarkRecord) -> Result<Params, StoreError> {
         Box::new(i64::from(m.status_index)),
         Box::new(rows::status_value(m.status)),
         Box::new(m.status_reason.clone()),
-        Box::new(m.assessment_digests().map_err(bad)?),
+        Box::new(m.assessment_digests().map_err(bad)?.concat()),
         Box::new(m.token_bytes().map_err(bad)?),
         Box::new(m.vendor.clone()),
         Box::new(m.model.clone()),
@@ -253,16 +399,16 @@ impl<'a> PgUnit<'a> {
     async fn open(&mut self) -> Result<&mut (deadpool_postgres::Object, Counters), StoreError> {
         if self.open.is_none() {
             let client = self.store.client().await?;
-            client
-                .batch_execute("BEGIN")
-                .await
-                .map_err(pg_error("starting a transaction"))?;
-            // Held from here until the transaction ends (dropped if this fails: see Drop).
+            // Pipelined: one round trip (the BEGIN is sent first).
+            let (begun, counters) =
+                tokio::join!(client.batch_execute("BEGIN"), rows::counters(&client, true));
+            // Held from here until the transaction ends (rolled back if this fails: see Drop).
             self.open = Some((client, Counters::default()));
-            let Some((client, counters)) = &mut self.open else {
-                return Err(StoreError::new("no transaction"));
-            };
-            *counters = rows::counters(client, true).await?;
+            begun.map_err(pg_error("starting a transaction"))?;
+            let counters = counters?;
+            if let Some((_, locked)) = &mut self.open {
+                *locked = counters;
+            }
         }
         self.open
             .as_mut()
@@ -293,13 +439,7 @@ impl<'a> PgUnit<'a> {
     /// Sends every write, pipelined, then commits.
     async fn send(&mut self, writes: &[Write]) -> Result<CommitTimes, StoreError> {
         let started = Instant::now();
-        let all = writes
-            .iter()
-            .map(statements)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>();
+        let all = unit_statements(writes)?;
         let client: &deadpool_postgres::Object = &self.open().await?.0;
         let mut prepared = std::collections::HashMap::new();
         for (sql, _) in &all {
