@@ -200,12 +200,11 @@ mod tests {
 
     #[test]
     fn an_empty_store_copies_to_an_empty_database_and_a_full_target_is_refused() {
-        let Some(cluster) = testing::cluster() else {
+        let Some(url) = testing::fresh() else {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("db")).unwrap();
-        let url = testing::fresh_database(&cluster);
         assert_eq!(migrate(dir.path(), &url).unwrap(), Copied::default());
         testing::execute(&url, "UPDATE registry_head SET trust_list = '\\x00'");
         assert_eq!(

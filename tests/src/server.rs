@@ -128,6 +128,31 @@ pub fn issuer_command(data_dir: &Path) -> Command {
     command
 }
 
+/// Runs `trustmark-issuer audit` on the stopped service of `data_dir` (in `database` if given,
+/// else in the suite's database for it, else in its embedded store), which verifies the whole
+/// chain; returns the number of entries.
+pub fn audited(data_dir: &Path, database: Option<&str>) -> u64 {
+    let mut command = issuer_command(data_dir);
+    command.args(["audit", "--data-dir"]).arg(data_dir);
+    if let Some(url) = database {
+        command.env("TRUSTMARK_DATABASE", url);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run trustmark-issuer audit: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "audit failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "audit chain verified: N entries, head H"
+    text.split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected audit output {text:?}"))
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

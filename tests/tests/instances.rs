@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use trustmark_e2e::flows::{assessment, certifier, mark_request};
-use trustmark_e2e::server::{issuer_command, Server, POSTGRES_VAR};
+use trustmark_e2e::server::{audited, Server, POSTGRES_VAR};
 
 fn on_postgres() -> bool {
     let set = std::env::var_os(POSTGRES_VAR).is_some();
@@ -133,20 +133,6 @@ fn two_instances_on_one_database_behave_as_one_service() {
     // One audit chain, appended by both, that verifies.
     a.stop();
     b.stop();
-    let audit = issuer_command(&data)
-        .args(["audit", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        audit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&audit.stderr)
-    );
-    let text = String::from_utf8_lossy(&audit.stdout);
-    let entries: usize = text
-        .split_whitespace()
-        .find_map(|w| w.parse().ok())
-        .unwrap();
-    assert!(entries > issued.len(), "{text}");
+    let entries = audited(&data, None);
+    assert!(entries > issued.len() as u64, "{entries}");
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use trustmark_e2e::flows::{assessment, certifier, issue, mark_request, FIRMWARE};
-use trustmark_e2e::server::{binary, issuer_command, Server, NO_PUBLIC_LIMIT};
+use trustmark_e2e::server::{audited, binary, Server, NO_PUBLIC_LIMIT};
 
 /// The page path of a mark URL (the URL's host is the public base URL).
 fn page_path(url: &str) -> String {
@@ -448,22 +448,8 @@ fn crash_safety() {
         );
     }
     drop(server);
-    let audit = issuer_command(&data)
-        .args(["audit", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        audit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&audit.stderr)
-    );
-    let text = String::from_utf8_lossy(&audit.stdout);
-    let entries: usize = text
-        .split_whitespace()
-        .find_map(|w| w.parse().ok())
-        .unwrap();
-    assert!(entries > acknowledged.len(), "{text}");
+    let entries = audited(&data, None);
+    assert!(entries > acknowledged.len() as u64, "{entries}");
 }
 
 /// A request with a body that is refused before its body is read (here: a wrong API key) is

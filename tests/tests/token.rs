@@ -5,13 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use trustmark_e2e::flows::{assessment, key_states, mark_request};
-use trustmark_e2e::server::{binary, issuer_command, Server};
+use trustmark_e2e::server::{audited, binary, Server};
 use trustmark_pkcs11::softhsm::{write_private, SoftHsm};
 
 /// The standard output of a command that must succeed.
@@ -24,15 +23,6 @@ fn succeeded(command: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
-}
-
-/// Entries in the audit chain of a stopped service's data directory (the command verifies it).
-fn audited(data: &Path) -> u64 {
-    let text = succeeded(issuer_command(data).args(["audit", "--data-dir"]).arg(data));
-    text.split_whitespace()
-        .nth(3)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected audit output {text:?}"))
 }
 
 /// A SoftHSM2 set-up with one token, a service data directory, and the `[keys.token]`
@@ -130,7 +120,7 @@ fn the_token_pulled_out_or_its_pin_changed_under_load_gives_503_and_loses_nothin
     let key = key.trim().to_owned();
     let assessment_id = assessment(&server, &key);
     drop(server);
-    let before = audited(data);
+    let before = audited(data, None);
 
     let server = start();
     let stop = AtomicBool::new(false);
@@ -170,7 +160,7 @@ fn the_token_pulled_out_or_its_pin_changed_under_load_gives_503_and_loses_nothin
     );
     drop(server);
     // Every 201 is stored and audited, and nothing else is.
-    assert_eq!(audited(data), before + seen.issued + 1, "{seen:?}");
+    assert_eq!(audited(data, None), before + seen.issued + 1, "{seen:?}");
 }
 
 /// Changes the token's user PIN from another process (`pkcs11-tool`, Debian's opensc).

@@ -138,20 +138,10 @@ pub(super) fn replay_statuses(
 fn apply(state: &AppState, changed: &Changed) -> Result<(), StoreError> {
     let shared = &state.shared;
     if changed.keys {
-        for key in state.store.issuer_keys()? {
-            shared.add_list(&key);
-            shared.put_key(key);
-        }
+        shared.load_issuer_keys(state.store.as_ref())?;
     }
     if changed.api_keys {
-        state.store.for_each_api_key(&mut |hash, record| {
-            shared
-                .api_keys
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(hash, record);
-            Ok(())
-        })?;
+        shared.load_api_keys(state.store.as_ref())?;
     }
     if changed.trust_list {
         if let Some(bytes) = state.store.trust_list()? {

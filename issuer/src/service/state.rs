@@ -467,6 +467,32 @@ impl Shared {
         list
     }
 
+    /// Puts every stored API key in memory (added, or replacing the one of its hash).
+    pub fn load_api_keys(
+        &self,
+        store: &dyn super::repository::Repository,
+    ) -> Result<(), super::store::StoreError> {
+        store.for_each_api_key(&mut |hash, record| {
+            self.api_keys
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(hash, record);
+            Ok(())
+        })
+    }
+
+    /// Puts every stored issuer key, and its status list, in memory.
+    pub fn load_issuer_keys(
+        &self,
+        store: &dyn super::repository::Repository,
+    ) -> Result<(), super::store::StoreError> {
+        for key in store.issuer_keys()? {
+            self.add_list(&key);
+            self.put_key(key);
+        }
+        Ok(())
+    }
+
     /// The trust list in force.
     pub fn in_force(&self) -> Option<Arc<InForce>> {
         self.trust.read().unwrap_or_else(|e| e.into_inner()).clone()

@@ -156,18 +156,8 @@ impl Writer {
             })?),
             None => None,
         };
-        store.for_each_api_key(&mut |hash, record| {
-            shared
-                .api_keys
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(hash, record);
-            Ok(())
-        })?;
-        for key in store.issuer_keys()? {
-            shared.add_list(&key);
-            shared.put_key(key);
-        }
+        shared.load_api_keys(store.as_ref())?;
+        shared.load_issuer_keys(store.as_ref())?;
         let capacity = shared.list_capacity;
         let lists = shared.all_lists();
         for list in &lists {

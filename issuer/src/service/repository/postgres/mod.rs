@@ -559,6 +559,11 @@ pub(crate) mod testing {
         }
     }
 
+    /// A new empty database on the test cluster, if there is one ([`cluster`]).
+    pub(crate) fn fresh() -> Option<String> {
+        cluster().map(|cluster| fresh_database(&cluster))
+    }
+
     /// A new empty database on `cluster`; its connection string.
     pub(crate) fn fresh_database(cluster: &str) -> String {
         static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -612,10 +617,9 @@ mod tests {
 
     #[test]
     fn stored_values_that_do_not_make_a_record_are_refused_naming_table_key_and_column() {
-        let Some(cluster) = testing::cluster() else {
+        let Some(url) = testing::fresh() else {
             return;
         };
-        let url = testing::fresh_database(&cluster);
         let store = PgStore::connect(&url, 2).unwrap();
         let mark = crate::service::records::sample_record(3);
         let mut unit = store.begin();
@@ -682,10 +686,9 @@ mod tests {
 
     #[test]
     fn a_database_migrated_by_a_newer_binary_or_from_other_sql_is_refused() {
-        let Some(cluster) = testing::cluster() else {
+        let Some(url) = testing::fresh() else {
             return;
         };
-        let url = testing::fresh_database(&cluster);
         drop(PgStore::connect(&url, 2).unwrap());
         // Opened again: nothing to apply.
         drop(PgStore::connect(&url, 2).unwrap());
@@ -710,10 +713,9 @@ mod tests {
 
     #[test]
     fn several_stores_started_at_once_migrate_once() {
-        let Some(cluster) = testing::cluster() else {
+        let Some(url) = testing::fresh() else {
             return;
         };
-        let url = testing::fresh_database(&cluster);
         let started: Vec<_> = (0..4)
             .map(|_| {
                 let url = url.clone();
