@@ -2,7 +2,7 @@
 //! of a stopped service into an empty PostgreSQL database (`spec/storage.md` 11.7).
 //!
 //! The source's audit chain is verified first; the target must be empty; records are copied in
-//! units of [`CHUNK`] (certifiers, API keys and issuer keys before what refers to them, the
+//! units of 2,000 (certifiers, API keys and issuer keys before what refers to them, the
 //! counters and the trust list last); then the target's chain is verified and must end at the
 //! same head, and its counters and number of marks must equal the source's.
 

@@ -41,7 +41,7 @@ fn checksum(sql: &str) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, sql.as_bytes()))
 }
 
-/// The schema version of a database, and what [`migrate`] did.
+/// The schema version of a database, and what `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaReport {
     /// The version after the run.
