@@ -3,7 +3,7 @@
 //! the last it saw, about once a second, and brings what it keeps in memory up to date: the
 //! status bits of marks whose status changed, the length of each status list, issuer keys, API
 //! keys and the trust list in force. Its own changes come back too; applying them again
-//! changes nothing.
+//! changes nothing, since the writer applies them after its own (see [`start`]).
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use trustmark_domain::MarkId;
 use super::repository::Repository;
 use super::state::Shared;
 use super::store::StoreError;
+use super::writer::{Command, Write};
 use super::AppState;
 
 /// How often an instance reads the others' changes: a revocation made through one instance is
@@ -55,40 +56,62 @@ impl Changed {
     }
 }
 
-/// Starts following the store's audit chain from position `from` (where the start-up's state
-/// was read), if other instances may write the store; else does nothing.
-pub(super) fn start(state: &AppState, from: u64) -> Option<tokio::task::JoinHandle<()>> {
+/// Starts following the store's audit chain, if other instances may write the store; else
+/// does nothing. Every [`FOLLOW_EVERY`] it asks the writer to apply the entries it has not seen
+/// ([`Command::Follow`]): the writer reads and applies them between its commit groups, so what
+/// it reads is never older than what its own groups already put in memory, and a change read
+/// from the store can never overwrite a newer one. A trust list another instance put in force
+/// is verified here (it needs the scheme root) and taken if its sequence is newer.
+pub(super) fn start(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
     if !state.store.is_shared() {
         return None;
     }
     let state = state.clone();
     Some(tokio::spawn(async move {
-        let mut next = from;
         let mut ticks = tokio::time::interval(FOLLOW_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let following = state.clone();
-            let caught_up = tokio::task::spawn_blocking(move || {
-                catch_up(&following, next).map_err(|e| (e, next))
-            })
-            .await;
-            match caught_up {
-                Ok(Ok(seen)) => {
-                    next = seen;
-                    state
-                        .shared
-                        .followed
-                        .store(seen, std::sync::atomic::Ordering::SeqCst);
+            let (reply, done) = tokio::sync::oneshot::channel();
+            let write = Write {
+                command: Command::Follow { reply },
+                remember: None,
+            };
+            if state.writer.send(write).await.is_err() {
+                return;
+            }
+            match done.await {
+                Ok(Ok(true)) => {
+                    if let Err(e) = take_stored_trust_list(&state) {
+                        tracing::warn!("following the other instances' trust list: {e}");
+                    }
                 }
+                Ok(Ok(false)) => {}
                 // Tried again at the next tick (the store may be restarting).
-                Ok(Err((e, at))) => {
-                    tracing::warn!("following the other instances from audit entry {at}: {e}")
-                }
-                Err(e) => tracing::error!("following the other instances stopped a round: {e}"),
+                Ok(Err(e)) => tracing::warn!("following the other instances: {e}"),
+                Err(_) => return,
             }
         }
     }))
+}
+
+/// Puts the stored trust list in force if its sequence is newer than the one in force.
+fn take_stored_trust_list(state: &AppState) -> Result<(), StoreError> {
+    let Some(bytes) = state.registry(|r| r.trust_list())? else {
+        return Ok(());
+    };
+    let in_force = state
+        .scheme
+        .restore(bytes, state.crypto)
+        .map_err(|e| StoreError::new(format!("the stored trust list: {e}")))?;
+    let shared = &state.shared;
+    let newer = shared
+        .in_force()
+        .is_none_or(|now| now.accepted.list.sequence < in_force.accepted.list.sequence);
+    if newer {
+        *shared.trust.write().unwrap_or_else(|e| e.into_inner()) = Some(in_force);
+    }
+    Ok(())
 }
 
 /// Reads the audit entries from `next` on, in batches, and hands what each batch changed to
@@ -116,11 +139,6 @@ fn read_changes(
     }
 }
 
-/// Applies every audit entry from `next` on; returns the position after the last applied.
-fn catch_up(state: &AppState, next: u64) -> Result<u64, StoreError> {
-    read_changes(state.store.as_ref(), next, |changed| apply(state, changed))
-}
-
 /// Brings the status bits of `shared` up to date with the status changes and issuance recorded
 /// in the audit chain from position `from` on (the start-up after loading a snapshot taken at
 /// `from`); returns the position after the last entry.
@@ -134,30 +152,26 @@ pub(super) fn replay_statuses(
     })
 }
 
-/// Brings the shared state up to date with what `changed` names, read from the store.
-fn apply(state: &AppState, changed: &Changed) -> Result<(), StoreError> {
-    let shared = &state.shared;
-    if changed.keys {
-        shared.load_issuer_keys(state.store.as_ref())?;
-    }
-    if changed.api_keys {
-        shared.load_api_keys(state.store.as_ref())?;
-    }
-    if changed.trust_list {
-        if let Some(bytes) = state.store.trust_list()? {
-            let in_force = state
-                .scheme
-                .restore(bytes, state.crypto)
-                .map_err(|e| StoreError::new(format!("the stored trust list: {e}")))?;
-            let newer = shared
-                .in_force()
-                .is_none_or(|now| now.accepted.list.sequence < in_force.accepted.list.sequence);
-            if newer {
-                *shared.trust.write().unwrap_or_else(|e| e.into_inner()) = Some(in_force);
-            }
+/// Applies every change recorded in the audit chain from position `from` on to `shared`
+/// (called by the writer, between its commit groups); returns the position after the last
+/// entry, and whether a trust list was put in force meanwhile.
+pub(super) fn apply_changes(
+    store: &dyn Repository,
+    shared: &Shared,
+    from: u64,
+) -> Result<(u64, bool), StoreError> {
+    let mut trust_list = false;
+    let next = read_changes(store, from, |changed| {
+        if changed.keys {
+            shared.load_issuer_keys(store)?;
         }
-    }
-    apply_statuses(state.store.as_ref(), shared, changed)
+        if changed.api_keys {
+            shared.load_api_keys(store)?;
+        }
+        trust_list |= changed.trust_list;
+        apply_statuses(store, shared, changed)
+    })?;
+    Ok((next, trust_list))
 }
 
 /// The status bits and list lengths `changed` names, read from the store.

@@ -319,59 +319,63 @@ async fn bootstrap_admin(data_dir: &Path, state: &AppState) -> anyhow::Result<()
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 const SWEEP_LIMIT: usize = 10_000;
 
-/// Deletes expired idempotency records now and then, until the service stops (it holds only
-/// a weak sender, so it never keeps the writer alive).
 /// How often the writer saves the status lists' bits (when they changed): a start replays at
 /// most this much of the audit chain after them (`spec/storage.md` 9).
 const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Asks the writer to save a snapshot of the status lists every [`SNAPSHOT_EVERY`].
-async fn save_snapshots(writer: tokio::sync::mpsc::WeakSender<Write>) {
+/// Sends the writer the command `command` makes every `period`, and hands its answer to
+/// `report`, until the service stops (it holds only a weak sender, so it never keeps the
+/// writer alive).
+async fn every(
+    period: std::time::Duration,
+    writer: tokio::sync::mpsc::WeakSender<Write>,
+    command: impl Fn(writer::Reply<usize>) -> Command,
+    report: impl Fn(Result<usize, writer::WriteError>),
+) {
     loop {
-        tokio::time::sleep(SNAPSHOT_EVERY).await;
+        tokio::time::sleep(period).await;
         let Some(writer) = writer.upgrade() else {
             return;
         };
         let (reply, done) = tokio::sync::oneshot::channel();
         let write = Write {
-            command: Command::SaveSnapshot { reply },
+            command: command(reply),
             remember: None,
         };
         if writer.send(write).await.is_err() {
             return;
         }
         drop(writer);
-        if let Ok(Err(e)) = done.await {
-            tracing::warn!("saving the status list snapshot: {e}");
+        if let Ok(answer) = done.await {
+            report(answer);
         }
     }
 }
 
+/// Deletes expired idempotency records now and then.
 async fn sweep_idempotency(writer: tokio::sync::mpsc::WeakSender<Write>) {
-    loop {
-        tokio::time::sleep(SWEEP_EVERY).await;
-        let Some(writer) = writer.upgrade() else {
-            return;
-        };
-        let (reply, done) = tokio::sync::oneshot::channel();
-        let write = Write {
-            command: Command::SweepIdempotency {
-                now: now(),
-                limit: SWEEP_LIMIT,
-                reply,
-            },
-            remember: None,
-        };
-        if writer.send(write).await.is_err() {
-            return;
+    let command = |reply| Command::SweepIdempotency {
+        now: now(),
+        limit: SWEEP_LIMIT,
+        reply,
+    };
+    every(SWEEP_EVERY, writer, command, |answer| match answer {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "expired idempotency records"),
+        Err(e) => tracing::warn!("idempotency sweep: {e}"),
+        Ok(_) => {}
+    })
+    .await;
+}
+
+/// Asks the writer to save a snapshot of the status lists every [`SNAPSHOT_EVERY`].
+async fn save_snapshots(writer: tokio::sync::mpsc::WeakSender<Write>) {
+    let command = |reply| Command::SaveSnapshot { reply };
+    every(SNAPSHOT_EVERY, writer, command, |answer| {
+        if let Err(e) = answer {
+            tracing::warn!("saving the status list snapshot: {e}");
         }
-        drop(writer);
-        match done.await {
-            Ok(Ok(n)) if n > 0 => tracing::info!(deleted = n, "expired idempotency records"),
-            Ok(Err(e)) => tracing::warn!("idempotency sweep: {e}"),
-            _ => {}
-        }
-    }
+    })
+    .await;
 }
 
 /// The registry's store: PostgreSQL at `database` (with at most `pool` connections) if one is
@@ -441,9 +445,6 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
         let verified = started.elapsed();
         let mut shared = Shared::new(capacity);
         shared.leased_indexes = store.is_shared();
-        if store.is_shared() {
-            shared.followed = head.entries.into();
-        }
         let shared = Arc::new(shared);
         let (writer, loaded) = Writer::open(store.clone(), shared.clone())?;
         let trust_list = store.trust_list()?;
@@ -498,7 +499,7 @@ async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
     }));
     bootstrap_admin(&data_dir, &state).await?;
     let watch = trust_watch::start(&state).await?;
-    let follower = follow::start(&state, chain_len);
+    let follower = follow::start(&state);
     bootstrap_dev_certifier(&data_dir, &state).await?;
     tracing::info!(%bound, %base_url, audit_entries = chain_len, "trustmark issuer listening");
     eprintln!("trustmark-issuer listening on http://{bound} (QR links: {base_url}/V/...)");

@@ -388,9 +388,6 @@ pub struct Shared {
     /// Whether status indexes come in leases from the store (several instances share it)
     /// rather than from a counter of this process.
     pub leased_indexes: bool,
-    /// On a shared store, the audit position up to which the follower has applied the other
-    /// instances' changes (`u64::MAX` where nobody else writes): snapshots are saved no later.
-    pub followed: AtomicU64,
     /// The trust list in force, if one was published to this service.
     pub trust: RwLock<Option<Arc<InForce>>>,
     /// Counters.
@@ -408,7 +405,6 @@ impl Shared {
             next_list: AtomicU32::new(1),
             list_capacity: capacity.min(STATUS_LIST_CAPACITY),
             leased_indexes: false,
-            followed: AtomicU64::new(u64::MAX),
             trust: RwLock::default(),
             metrics: Metrics::default(),
         }

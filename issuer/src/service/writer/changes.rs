@@ -56,6 +56,7 @@ impl Writer {
             Command::SaveAssessment { record, reply } => {
                 Pending::Unit(reply, self.save_assessment(&record, unit, effects))
             }
+            Command::Follow { reply } => Pending::Flag(reply, self.follow()),
             Command::SaveSnapshot { reply } => {
                 Pending::Count(reply, self.save_snapshot(unit, effects))
             }

@@ -111,6 +111,13 @@ pub(in crate::service) enum Command {
         /// How many were deleted.
         reply: Reply<usize>,
     },
+    /// Apply the changes other instances of a shared store made since the last follow
+    /// (`spec/storage.md` 11.5); answers whether a trust list was put in force meanwhile. Never
+    /// part of a commit group: the writer reads and applies them between groups.
+    Follow {
+        /// Whether the stored trust list changed.
+        reply: Reply<bool>,
+    },
     /// Save a snapshot of every status list's bits (`spec/storage.md` 9), unless nothing
     /// changed since the last.
     SaveSnapshot {

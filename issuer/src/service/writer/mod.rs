@@ -37,6 +37,9 @@ pub(super) struct Writer {
     group_start: u64,
     /// The position of the last snapshot saved or loaded.
     snapshot_at: Option<u64>,
+    /// On a shared store, the audit position up to which the other instances' changes are
+    /// applied ([`Command::Follow`]); snapshots are saved no later. `None`: nobody else writes.
+    followed: Option<u64>,
 }
 
 /// How the start-up got the status bits.
@@ -86,6 +89,7 @@ enum Pending {
     Unit(Reply<()>, Result<(), WriteError>),
     Mark(Reply<MarkRecord>, Box<Result<MarkRecord, WriteError>>),
     Count(Reply<usize>, Result<usize, WriteError>),
+    Flag(Reply<bool>, Result<bool, WriteError>),
     Changes(
         Reply<Vec<trustmark_domain::KeyChange>>,
         Result<Vec<trustmark_domain::KeyChange>, WriteError>,
@@ -99,6 +103,7 @@ impl Pending {
             Self::Unit(_, r) => r.is_err(),
             Self::Mark(_, r) => r.is_err(),
             Self::Count(_, r) => r.is_err(),
+            Self::Flag(_, r) => r.is_err(),
             Self::Changes(_, r) => r.is_err(),
         }
     }
@@ -109,6 +114,7 @@ impl Pending {
             Self::Unit(tx, _) => Self::Unit(tx, Err(error)),
             Self::Mark(tx, _) => Self::Mark(tx, Box::new(Err(error))),
             Self::Count(tx, _) => Self::Count(tx, Err(error)),
+            Self::Flag(tx, _) => Self::Flag(tx, Err(error)),
             Self::Changes(tx, _) => Self::Changes(tx, Err(error)),
         }
     }
@@ -136,6 +142,7 @@ impl Pending {
             Self::Unit(tx, r) => drop(tx.send(failure.map_or(r, failed))),
             Self::Mark(tx, r) => drop(tx.send(failure.map_or(*r, failed))),
             Self::Count(tx, r) => drop(tx.send(failure.map_or(r, failed))),
+            Self::Flag(tx, r) => drop(tx.send(failure.map_or(r, failed))),
             Self::Changes(tx, r) => drop(tx.send(failure.map_or(r, failed))),
         }
     }
@@ -200,6 +207,7 @@ impl Writer {
             Loaded::Scan => None,
         };
         let group_start = stored.audit.entries;
+        let shared_store = store.is_shared();
         Ok((
             Self {
                 store,
@@ -210,9 +218,24 @@ impl Writer {
                 },
                 group_start,
                 snapshot_at,
+                followed: shared_store.then_some(group_start),
             },
             loaded,
         ))
+    }
+
+    /// Applies the changes other instances made since the last follow; answers whether a
+    /// trust list was put in force meanwhile. The changes are committed already, and applied
+    /// after every earlier group of this writer: nothing read can be older than what memory
+    /// holds.
+    fn follow(&mut self) -> Result<bool, WriteError> {
+        let Some(from) = self.followed else {
+            return Ok(false);
+        };
+        let (next, trust_list) =
+            super::follow::apply_changes(self.store.as_ref(), &self.shared, from)?;
+        self.followed = Some(next);
+        Ok(trust_list)
     }
 
     /// Saves a snapshot of every status list at the start of the current group, unless one is
@@ -389,11 +412,12 @@ impl Writer {
             Ok(None) => None,
             Err(e) => Some(e),
         };
-        self.group_start = self.counters.stored.audit.entries.min(
-            self.shared
-                .followed
-                .load(std::sync::atomic::Ordering::SeqCst),
-        );
+        self.group_start = self
+            .counters
+            .stored
+            .audit
+            .entries
+            .min(self.followed.unwrap_or(u64::MAX));
         let mut effects = Vec::new();
         let mut answers = Vec::with_capacity(group.len());
         let count = group.len();

@@ -63,9 +63,12 @@ const INSERT_MARKS: &str = "INSERT INTO marks (id, certifier_id, issuer, status_
 const INSERT_AUDIT_ENTRIES: &str = "INSERT INTO audit_log (seq, time, actor, action, subject, \
      details, prev_hash, hash, version) SELECT * FROM UNNEST($1::int8[], $2::int8[], \
      $3::text[], $4::text[], $5::text[], $6::json[], $7::text[], $8::text[], $9::int2[])";
+/// A changed mark, as one row of [`MarkColumns`].
 const UPSERT_MARK: &str = "INSERT INTO marks (id, certifier_id, issuer, status_list, \
      status_index, status, status_reason, assessment_digests, token, vendor, model, kid, \
-     issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+     issued_at, expires_at) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], \
+     $4::int8[], $5::int8[], $6::int2[], $7::text[], $8::bytea[], $9::bytea[], $10::text[], \
+     $11::text[], $12::text[], $13::int8[], $14::int8[]) \
      ON CONFLICT (id) DO UPDATE SET certifier_id = EXCLUDED.certifier_id, \
      issuer = EXCLUDED.issuer, status_list = EXCLUDED.status_list, \
      status_index = EXCLUDED.status_index, status = EXCLUDED.status, \
@@ -288,7 +291,11 @@ fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> 
             columns.push(m)?;
             vec![(INSERT_MARKS, columns.params())]
         }
-        Write::Mark(m) => vec![(UPSERT_MARK, mark_params(m)?)],
+        Write::Mark(m) => {
+            let mut columns = MarkColumns::default();
+            columns.push(m)?;
+            vec![(UPSERT_MARK, columns.params())]
+        }
         Write::IssuerKey(k) => vec![(
             UPSERT_ISSUER_KEY,
             vec![
@@ -352,29 +359,6 @@ fn statements(write: &Write) -> Result<Vec<(&'static str, Params)>, StoreError> 
             all
         }
     })
-}
-
-/// A mark's parameters, in the column order of [`INSERT_MARK`].
-fn mark_params(m: &MarkRecord) -> Result<Params, StoreError> {
-    let bad = |e: crate::service::records::RecordError| {
-        StoreError::new(format!("encoding mark {}: {e}", m.mark_id))
-    };
-    Ok(vec![
-        Box::new(m.mark_id.as_str().to_owned()),
-        Box::new(m.certifier_id.as_str().to_owned()),
-        Box::new(m.issuer.clone()),
-        Box::new(i64::from(m.status_list)),
-        Box::new(i64::from(m.status_index)),
-        Box::new(rows::status_value(m.status)),
-        Box::new(m.status_reason.clone()),
-        Box::new(m.assessment_digests().map_err(bad)?.concat()),
-        Box::new(m.token_bytes().map_err(bad)?),
-        Box::new(m.vendor.clone()),
-        Box::new(m.model.clone()),
-        Box::new(m.kid.clone()),
-        Box::new(int(m.issued_at, "issued_at")?),
-        Box::new(int(m.expires_at, "expires_at")?),
-    ])
 }
 
 /// A unit of work on a [`PgStore`].
